@@ -1,0 +1,36 @@
+#!/bin/sh
+# Installs the Debian packages latch needs that are missing; quiet when all
+# are present.  Usage: scripts/deps.sh [build|test|all]   (default: build)
+set -eu
+
+build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev"
+test_pkgs="python3 python3-requests python3-jwt curl openssl clang libclang-rt-14-dev valgrind sqlite3"
+
+case "${1:-build}" in
+  build) want=$build_pkgs ;;
+  test|all) want="$build_pkgs $test_pkgs" ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=
+for p in $want; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing$missing"
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=sudo
+else
+  echo "deps: missing packages:$missing; install them as root (apt-get install$missing)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+$sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs the unit tests, then the integration tests against the sanitizer build
+# of the real binary, and sums their counts.  T=name runs a subset.
+set -u -o pipefail
+cd "$(dirname "$0")/.." || exit 2
+
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+T="${T:-}"
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+counts() { # file -> "passed failed" from its last "N passed, N failed" line
+  sed -n 's/^\(.*: \)\{0,1\}\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*$/\2 \3/p' "$1" | tail -n 1
+}
+
+echo "== unit tests"
+build/asan/unit-tests $T 2>&1 | tee "$log/unit"
+unit_rc=$?
+echo "== integration tests"
+LATCH_BIN=build/asan/latch /usr/bin/python3 tests/integration/run.py $T 2>&1 | tee "$log/integ"
+integ_rc=$?
+
+set -- $(counts "$log/unit") ; up=${1:-0}; uf=${2:-1}
+set -- $(counts "$log/integ"); ip=${1:-0}; if_=${2:-1}
+passed=$((up + ip)); failed=$((uf + if_))
+# A runner that crashed before its summary counts as a failure.
+[ "$unit_rc" -ne 0 ] && [ "$uf" -eq 0 ] && failed=$((failed + 1))
+[ "$integ_rc" -ne 0 ] && [ "$if_" -eq 0 ] && failed=$((failed + 1))
+echo "total: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,8 @@
+#include "api/handlers.h"
+#include "api/reply.h"
+
+void handle_health(struct app *app, struct http_request *req)
+{
+    (void)app;
+    reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}

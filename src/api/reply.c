@@ -1,0 +1,85 @@
+#include "api/reply.h"
+
+#include "latch_limits.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+struct http_response *reply_new_json(int status, json_t *body)
+{
+    struct http_response *resp = NULL;
+    char *text;
+
+    if (body == NULL)
+        return NULL;
+    text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(body);
+    if (text == NULL)
+        return NULL;
+    resp = http_response_new(status, "application/json", text, strlen(text));
+    free(text);
+    if (resp != NULL) {
+        /* Bodies carry tokens and personal data: never cache them
+         * (RFC 6749 5.1 for token responses). */
+        http_response_header(resp, "Cache-Control", "no-store");
+        http_response_header(resp, "X-Content-Type-Options", "nosniff");
+    }
+    return resp;
+}
+
+struct http_response *reply_new_error(int status, const char *message)
+{
+    return reply_new_json(status, json_pack("{s:s,s:s}", "error", reason(status), "message",
+                                            message));
+}
+
+void reply_json(struct http_request *req, int status, json_t *body)
+{
+    http_request_respond(req, reply_new_json(status, body));
+}
+
+void reply_error(struct http_request *req, int status, const char *message)
+{
+    http_request_respond(req, reply_new_error(status, message));
+}
+
+void reply_unauthorized(struct http_request *req, bool token_sent, const char *message)
+{
+    struct http_response *resp = reply_new_error(401, message);
+
+    if (resp != NULL)
+        http_response_header(resp, "WWW-Authenticate",
+                             token_sent ? "Bearer error=\"invalid_token\"" : "Bearer");
+    http_request_respond(req, resp);
+}
+
+void reply_busy(struct http_request *req)
+{
+    struct http_response *resp = reply_new_error(503, "Server busy, try again shortly");
+    char retry[16];
+
+    snprintf(retry, sizeof(retry), "%d", LATCH_HASH_RETRY_AFTER_S);
+    if (resp != NULL)
+        http_response_header(resp, "Retry-After", retry);
+    http_request_respond(req, resp);
+}

@@ -1,0 +1,26 @@
+/*
+ * reply.h - the JSON bodies latch answers with, and its one error shape:
+ * {"error":"<reason phrase>","message":"<what is wrong>"}.
+ */
+#ifndef LATCH_API_REPLY_H
+#define LATCH_API_REPLY_H
+
+#include "http/server.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Builds a JSON response; takes the reference to body. NULL on no memory. */
+struct http_response *reply_new_json(int status, json_t *body);
+struct http_response *reply_new_error(int status, const char *message);
+
+/* Answers with body (reference taken). */
+void reply_json(struct http_request *req, int status, json_t *body);
+void reply_error(struct http_request *req, int status, const char *message);
+/* 401 with WWW-Authenticate (RFC 6750 section 3): error="invalid_token" when
+ * a token was presented. */
+void reply_unauthorized(struct http_request *req, bool token_sent, const char *message);
+/* 503 with Retry-After. */
+void reply_busy(struct http_request *req);
+
+#endif

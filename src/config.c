@@ -1,0 +1,267 @@
+#include "config.h"
+
+#include "latch_limits.h"
+#include "util/num.h"
+
+#include <ctype.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_INT };
+
+struct option_def {
+    const char *flag;          /* --flag; the environment twin is derived */
+    enum opt_type type;
+    size_t offset;
+    size_t str_size;
+    int64_t min, max;
+    const char *help;
+};
+
+#define STR_OPT(name, field, help) \
+    {name, OPT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help}
+#define INT_OPT(name, field, lo, hi, help) \
+    {name, OPT_INT, offsetof(struct config, field), 0, lo, hi, help}
+
+static const struct option_def options[] = {
+    STR_OPT("listen", listen, "address to listen on, host:port or [v6]:port (127.0.0.1:8080)"),
+    STR_OPT("data-dir", data_dir, "directory for the database and key files (./var)"),
+    STR_OPT("db", db, "SQLite database file (<data-dir>/latch.db)"),
+    STR_OPT("issuer", issuer, "the iss claim of issued tokens, required on input (latch)"),
+    INT_OPT("access-ttl-s", access_ttl_s, 1, 86400 * 30, "access token lifetime in seconds (900)"),
+    INT_OPT("leeway-s", leeway_s, 0, 600, "clock leeway for exp, nbf and iat in seconds (30)"),
+    INT_OPT("argon2-memory-kib", argon2_memory_kib, 8, 4 * 1024 * 1024,
+            "Argon2id memory in KiB (19456, the OWASP minimum)"),
+    INT_OPT("argon2-iterations", argon2_iterations, 1, 64, "Argon2id iterations (2)"),
+    INT_OPT("hash-workers", hash_workers, 0, 256,
+            "password hashing threads; 0 = one per CPU latch may run on (0)"),
+    INT_OPT("hash-queue", hash_queue, 1, 65536,
+            "hashing jobs that may wait; more get 503 (64)"),
+    INT_OPT("max-connections", max_connections, 1, 1000000, "open connections in total (16384)"),
+    INT_OPT("max-conn-per-ip", max_conn_per_ip, 0, 1000000,
+            "open connections per client address; 0 = no limit (256)"),
+    INT_OPT("idle-timeout-s", idle_timeout_s, 1, 86400,
+            "close a connection idle this long (60)"),
+    INT_OPT("threads", threads, 0, 256,
+            "HTTP threads; 0 = one per CPU latch may run on (0)"),
+    STR_OPT("log-level", log_level, "error, warn, info or debug (info)"),
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8080");
+    snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./var");
+    snprintf(cfg->issuer, sizeof(cfg->issuer), "latch");
+    snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+    cfg->access_ttl_s = LATCH_DEFAULT_ACCESS_TTL_S;
+    cfg->leeway_s = LATCH_DEFAULT_LEEWAY_S;
+    cfg->argon2_memory_kib = LATCH_DEFAULT_ARGON2_MEMORY_KIB;
+    cfg->argon2_iterations = LATCH_DEFAULT_ARGON2_ITERATIONS;
+    cfg->hash_workers = 0;
+    cfg->hash_queue = LATCH_DEFAULT_HASH_QUEUE;
+    cfg->max_connections = LATCH_DEFAULT_MAX_CONNECTIONS;
+    cfg->max_conn_per_ip = LATCH_DEFAULT_MAX_CONN_PER_IP;
+    cfg->idle_timeout_s = LATCH_DEFAULT_IDLE_TIMEOUT_S;
+    cfg->threads = 0;
+}
+
+static void env_name(const char *flag, char *buf, size_t size)
+{
+    size_t i = 0, j;
+
+    j = (size_t)snprintf(buf, size, "LATCH_");
+    for (; flag[i] != '\0' && j + 1 < size; i++, j++)
+        buf[j] = flag[i] == '-' ? '_' : (char)toupper((unsigned char)flag[i]);
+    buf[j] = '\0';
+}
+
+static int set_value(struct config *cfg, const struct option_def *o, const char *source,
+                     const char *value, char *err, size_t err_size)
+{
+    char *field = (char *)cfg + o->offset;
+
+    if (o->type == OPT_STR) {
+        size_t len = strlen(value);
+        if (len == 0 || len >= o->str_size) {
+            snprintf(err, err_size, "%s: value must be 1 to %zu bytes long", source,
+                     o->str_size - 1);
+            return CONFIG_ERROR;
+        }
+        memcpy(field, value, len + 1);
+        return CONFIG_OK;
+    }
+    if (num_parse_i64(value, o->min, o->max, (int64_t *)(void *)field) != 0) {
+        snprintf(err, err_size, "%s: expected a whole number from %lld to %lld, got \"%.64s\"",
+                 source, (long long)o->min, (long long)o->max, value);
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+}
+
+static int validate(const struct config *cfg, char *err, size_t err_size)
+{
+    char host[CONFIG_MAX_STR];
+    int port;
+
+    if (config_split_listen(cfg->listen, host, sizeof(host), &port) != 0) {
+        snprintf(err, err_size,
+                 "--listen / LATCH_LISTEN: expected host:port or [v6]:port, got \"%.64s\"",
+                 cfg->listen);
+        return CONFIG_ERROR;
+    }
+    if (strcmp(cfg->log_level, "error") != 0 && strcmp(cfg->log_level, "warn") != 0 &&
+        strcmp(cfg->log_level, "info") != 0 && strcmp(cfg->log_level, "debug") != 0) {
+        snprintf(err, err_size, "--log-level / LATCH_LOG_LEVEL: expected error, warn, info or "
+                 "debug, got \"%.16s\"", cfg->log_level);
+        return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+}
+
+int config_load(struct config *cfg, int argc, char **argv,
+                const struct config_extra_flag *extras,
+                const char **positional, int max_positional, int *n_positional,
+                char *err, size_t err_size)
+{
+    char name[64];
+    size_t i;
+    int a, npos = 0;
+
+    for (i = 0; i < N_OPTIONS; i++) {
+        const char *v;
+        env_name(options[i].flag, name, sizeof(name));
+        v = getenv(name);
+        if (v != NULL && set_value(cfg, &options[i], name, v, err, err_size) != CONFIG_OK)
+            return CONFIG_ERROR;
+    }
+
+    for (a = 0; a < argc; a++) {
+        const char *arg = argv[a], *value = NULL, *eq;
+        char flag[64];
+        size_t flag_len;
+        int found = 0;
+
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+            return CONFIG_HELP;
+        if (strncmp(arg, "--", 2) != 0) {
+            if (positional == NULL || npos >= max_positional) {
+                snprintf(err, err_size, "unexpected argument \"%.64s\"", arg);
+                return CONFIG_ERROR;
+            }
+            positional[npos++] = arg;
+            continue;
+        }
+        arg += 2;
+        eq = strchr(arg, '=');
+        flag_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+        if (flag_len == 0 || flag_len >= sizeof(flag)) {
+            snprintf(err, err_size, "unknown flag \"--%.64s\"", arg);
+            return CONFIG_ERROR;
+        }
+        memcpy(flag, arg, flag_len);
+        flag[flag_len] = '\0';
+        if (eq != NULL) {
+            value = eq + 1;
+        } else if (a + 1 < argc) {
+            value = argv[++a];
+        } else {
+            snprintf(err, err_size, "flag --%s needs a value", flag);
+            return CONFIG_ERROR;
+        }
+
+        for (i = 0; extras != NULL && extras[i].name != NULL; i++) {
+            if (strcmp(extras[i].name, flag) == 0) {
+                *extras[i].value = value;
+                found = 1;
+                break;
+            }
+        }
+        for (i = 0; !found && i < N_OPTIONS; i++) {
+            if (strcmp(options[i].flag, flag) == 0) {
+                char source[80];
+                snprintf(source, sizeof(source), "--%s", flag);
+                if (set_value(cfg, &options[i], source, value, err, err_size) != CONFIG_OK)
+                    return CONFIG_ERROR;
+                found = 1;
+            }
+        }
+        if (!found) {
+            snprintf(err, err_size, "unknown flag \"--%s\" (see --help)", flag);
+            return CONFIG_ERROR;
+        }
+    }
+    if (n_positional != NULL)
+        *n_positional = npos;
+    return validate(cfg, err, err_size);
+}
+
+void config_usage(const char *command, const struct config_extra_flag *extras)
+{
+    char name[64];
+    size_t i;
+
+    printf("usage: latch %s [flags]\n\nflags (each has an environment twin):\n", command);
+    for (i = 0; extras != NULL && extras[i].name != NULL; i++)
+        printf("  --%-22s %s\n", extras[i].name, extras[i].help);
+    for (i = 0; i < N_OPTIONS; i++) {
+        env_name(options[i].flag, name, sizeof(name));
+        printf("  --%-22s %-28s %s\n", options[i].flag, name, options[i].help);
+    }
+    printf("\nenvironment only:\n"
+           "  LATCH_JWT_SECRET           HS256 signing secret, used verbatim as bytes (at least "
+           "32);\n"
+           "                             kept out of flags so it never shows in the process "
+           "list\n");
+}
+
+int config_split_listen(const char *listen, char *host, size_t host_size, int *port)
+{
+    const char *colon, *host_start = listen, *host_end;
+    int64_t p;
+
+    if (listen[0] == '[') {
+        host_end = strchr(listen, ']');
+        if (host_end == NULL || host_end[1] != ':')
+            return -1;
+        host_start = listen + 1;
+        colon = host_end + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (colon == NULL || memchr(listen, ':', (size_t)(colon - listen)) != NULL)
+            return -1;
+        host_end = colon;
+    }
+    if (host_end == host_start || (size_t)(host_end - host_start) >= host_size)
+        return -1;
+    if (num_parse_i64(colon + 1, 0, 65535, &p) != 0)
+        return -1;
+    memcpy(host, host_start, (size_t)(host_end - host_start));
+    host[host_end - host_start] = '\0';
+    *port = (int)p;
+    return 0;
+}
+
+const char *config_db_path(const struct config *cfg, char *buf, size_t size)
+{
+    if (cfg->db[0] != '\0')
+        snprintf(buf, size, "%s", cfg->db);
+    else
+        snprintf(buf, size, "%s/latch.db", cfg->data_dir);
+    return buf;
+}
+
+int config_cpu_count(void)
+{
+    cpu_set_t set;
+    int n;
+
+    if (sched_getaffinity(0, sizeof(set), &set) != 0)
+        return 1;
+    n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}

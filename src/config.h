@@ -1,0 +1,67 @@
+/*
+ * config.h - one struct config, filled from defaults, then LATCH_* environment
+ * variables, then command-line flags.  Every flag --foo-bar has the
+ * environment twin LATCH_FOO_BAR.
+ */
+#ifndef LATCH_CONFIG_H
+#define LATCH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_MAX_STR 1024
+
+struct config {
+    char listen[CONFIG_MAX_STR];      /* host:port or [v6]:port */
+    char data_dir[CONFIG_MAX_STR];
+    char db[CONFIG_MAX_STR];          /* SQLite file; default <data_dir>/latch.db */
+    char issuer[CONFIG_MAX_STR];
+    int64_t access_ttl_s;
+    int64_t leeway_s;
+    int64_t argon2_memory_kib;
+    int64_t argon2_iterations;
+    int64_t hash_workers;             /* 0: one per CPU latch may run on */
+    int64_t hash_queue;
+    int64_t max_connections;
+    int64_t max_conn_per_ip;          /* 0: no limit */
+    int64_t idle_timeout_s;
+    int64_t threads;                  /* 0: one per CPU latch may run on */
+    char log_level[16];
+};
+
+/* A flag a subcommand adds to the shared ones; its value lands in *value. */
+struct config_extra_flag {
+    const char *name;                 /* without the leading "--" */
+    const char **value;
+    const char *help;
+};
+
+enum config_result {
+    CONFIG_OK = 0,
+    CONFIG_HELP = 1,                  /* --help was given; usage was printed */
+    CONFIG_ERROR = -1,                /* err holds a message naming the input */
+};
+
+void config_defaults(struct config *cfg);
+
+/* Applies LATCH_* environment variables, then argv (argv[0] is the first
+ * argument, not the program).  Positional arguments are refused unless
+ * positional is non-NULL: then they are stored there, up to max_positional. */
+int config_load(struct config *cfg, int argc, char **argv,
+                const struct config_extra_flag *extras,
+                const char **positional, int max_positional, int *n_positional,
+                char *err, size_t err_size);
+
+/* Prints the flags and their environment twins. */
+void config_usage(const char *command, const struct config_extra_flag *extras);
+
+/* Splits cfg->listen into host and port.  Returns 0 or -1. */
+int config_split_listen(const char *listen, char *host, size_t host_size, int *port);
+
+/* The database path: cfg->db, or <data_dir>/latch.db when it is empty. */
+const char *config_db_path(const struct config *cfg, char *buf, size_t size);
+
+/* Number of CPUs this process may run on (its affinity mask). */
+int config_cpu_count(void);
+
+#endif

@@ -1,0 +1,462 @@
+/*
+ * server.c - the adapter over libmicrohttpd 0.9.75.
+ *
+ * Threads: one internal epoll loop per HTTP thread (MHD_OPTION_THREAD_POOL_SIZE),
+ * sharing the listening socket.  Requests that need slow work are suspended
+ * (MHD_suspend_connection) and resumed by the worker that answers them.
+ *
+ * Traps of 0.9.75 handled here:
+ * - queuing a response on the first call of the access handler (before the
+ *   library has looked for a body) closes a keep-alive connection, so good
+ *   answers are queued on a later call; error answers that should close the
+ *   connection anyway (431, 413 with an unread body, 400) are queued at once.
+ * - the library accepts requests with both Content-Length and
+ *   Transfer-Encoding, and HTTP/1.1 requests without Host: refused here.
+ * - it has no header-size limit of its own below its memory pool: enforced
+ *   here from the parsed headers.
+ */
+#include "http/server.h"
+
+#include "latch_limits.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct http_response {
+    struct MHD_Response *mhd;
+    unsigned status;
+};
+
+struct http_request {
+    struct http_server *server;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *url;
+    char *body;
+    size_t body_len;
+    struct http_response *early;     /* answer decided before the handler ran */
+    struct http_response *response;  /* the handler's answer, not yet queued */
+    bool body_too_large;
+    bool handled;                    /* the handler has been called */
+    bool deferred;
+    bool tls;
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    http_handler_fn handler;
+    void *handler_ctx;
+    int port;
+    int listen_fd;                   /* handed back by quiesce; closed at stop */
+    pthread_mutex_t lock;
+    pthread_cond_t idle;
+    unsigned in_flight;              /* requests begun and not yet completed */
+};
+
+static void count_request(struct http_server *s, int delta)
+{
+    pthread_mutex_lock(&s->lock);
+    if (delta > 0) {
+        s->in_flight++;
+    } else if (s->in_flight > 0 && --s->in_flight == 0) {
+        pthread_cond_broadcast(&s->idle);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- responses ---- */
+
+struct http_response *http_response_new(int status, const char *content_type, const char *body,
+                                        size_t body_len)
+{
+    struct http_response *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->mhd = MHD_create_response_from_buffer(body_len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (r->mhd == NULL) {
+        free(r);
+        return NULL;
+    }
+    r->status = (unsigned)status;
+    if (content_type != NULL)
+        MHD_add_response_header(r->mhd, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    return r;
+}
+
+int http_response_header(struct http_response *resp, const char *name, const char *value)
+{
+    return MHD_add_response_header(resp->mhd, name, value) == MHD_YES ? 0 : -1;
+}
+
+void http_response_free(struct http_response *resp)
+{
+    if (resp == NULL)
+        return;
+    MHD_destroy_response(resp->mhd);
+    free(resp);
+}
+
+static struct http_response *error_response(int status, const char *error, const char *message)
+{
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}", error, message);
+
+    return http_response_new(status, "application/json", body, (size_t)n);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *conn, struct http_response *resp)
+{
+    enum MHD_Result rc;
+
+    if (resp == NULL)
+        return MHD_NO;           /* out of memory: close the connection */
+    rc = MHD_queue_response(conn, resp->status, resp->mhd);
+    http_response_free(resp);
+    return rc;
+}
+
+/* ---- request accessors ---- */
+
+const char *http_request_method(const struct http_request *req)
+{
+    return req->method;
+}
+
+const char *http_request_path(const struct http_request *req)
+{
+    return req->url;
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_request_body(const struct http_request *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body != NULL ? req->body : "";
+}
+
+bool http_request_body_too_large(const struct http_request *req)
+{
+    return req->body_too_large;
+}
+
+bool http_request_is_tls(const struct http_request *req)
+{
+    return req->tls;
+}
+
+void http_request_defer(struct http_request *req)
+{
+    req->deferred = true;
+    MHD_suspend_connection(req->conn);
+}
+
+void http_request_respond(struct http_request *req, struct http_response *resp)
+{
+    if (resp == NULL)
+        resp = error_response(500, "Internal Server Error", "Out of memory");
+    __atomic_store_n(&req->response, resp, __ATOMIC_RELEASE);
+    if (req->deferred)
+        MHD_resume_connection(req->conn);
+}
+
+/* ---- the access handler ---- */
+
+struct header_tally {
+    size_t bytes;
+    unsigned count;
+    bool has_host, has_content_length, has_transfer_encoding;
+    uint64_t content_length;
+    bool bad_content_length;
+};
+
+static enum MHD_Result tally_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    struct header_tally *t = cls;
+    (void)kind;
+
+    t->bytes += strlen(key) + (value != NULL ? strlen(value) : 0);
+    t->count++;
+    if (strcasecmp(key, "Host") == 0)
+        t->has_host = true;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+        t->has_transfer_encoding = true;
+    else if (strcasecmp(key, "Content-Length") == 0 && value != NULL) {
+        char *end = NULL;
+        unsigned long long v;
+
+        if (t->has_content_length) {
+            t->bad_content_length = true;  /* repeated: RFC 9112 6.3 says reject */
+        }
+        t->has_content_length = true;
+        errno = 0;
+        v = strtoull(value, &end, 10);
+        if (value[0] < '0' || value[0] > '9' || errno != 0 || end == NULL || *end != '\0')
+            t->bad_content_length = true;
+        else
+            t->content_length = v;
+    }
+    return MHD_YES;
+}
+
+/* Checks made once the headers are in, before any handler runs. */
+static struct http_response *check_headers(struct http_request *req, const char *version)
+{
+    struct header_tally t;
+
+    memset(&t, 0, sizeof(t));
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, tally_header, &t);
+    if (t.bytes > LATCH_MAX_HEADER_BYTES || t.count > LATCH_MAX_HEADER_COUNT)
+        return error_response(431, "Request Header Fields Too Large",
+                              "Request headers exceed 8 KiB or 100 fields");
+    if (strlen(req->url) > LATCH_MAX_URL_BYTES)
+        return error_response(414, "URI Too Long", "Request target exceeds 2048 bytes");
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !t.has_host)
+        return error_response(400, "Bad Request", "Missing Host header");
+    if (t.has_content_length && t.has_transfer_encoding)
+        return error_response(400, "Bad Request",
+                              "Both Content-Length and Transfer-Encoding are present");
+    if (t.bad_content_length)
+        return error_response(400, "Bad Request", "Malformed Content-Length");
+    if (t.has_content_length && t.content_length > LATCH_MAX_BODY_BYTES)
+        req->body_too_large = true;
+    return NULL;
+}
+
+static void run_handler(struct http_request *req)
+{
+    req->handled = true;
+    req->server->handler(req, req->server->handler_ctx);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct http_server *server = cls;
+    struct http_request *req = *con_cls;
+    struct http_response *resp;
+
+    if (req == NULL) {
+        const union MHD_ConnectionInfo *ci;
+
+        req = calloc(1, sizeof(*req));
+        if (req == NULL)
+            return MHD_NO;
+        req->server = server;
+        req->conn = conn;
+        req->method = method;
+        req->url = url;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
+        req->tls = ci != NULL && ci->protocol != 0;
+        *con_cls = req;
+        count_request(server, +1);
+
+        req->early = check_headers(req, version);
+        if (req->early != NULL) {
+            resp = req->early;
+            req->early = NULL;
+            return queue(conn, resp);   /* closes the connection: intended */
+        }
+        if (req->body_too_large) {
+            /* The router answers 404/405/413 without reading the body. */
+            run_handler(req);
+            resp = __atomic_exchange_n(&req->response, NULL, __ATOMIC_ACQUIRE);
+            if (resp != NULL)
+                return queue(conn, resp);
+        }
+        return MHD_YES;
+    }
+
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+
+        *upload_data_size = 0;
+        if (req->handled)
+            return MHD_YES;           /* body after an early answer: discard */
+        if (req->body_len + n > LATCH_MAX_BODY_BYTES) {
+            /* A chunked body that outgrew the limit. */
+            req->body_too_large = true;
+            run_handler(req);
+            resp = __atomic_exchange_n(&req->response, NULL, __ATOMIC_ACQUIRE);
+            return resp != NULL ? queue(conn, resp) : MHD_YES;
+        }
+        if (req->body == NULL) {
+            req->body = malloc(LATCH_MAX_BODY_BYTES + 1);
+            if (req->body == NULL)
+                return MHD_NO;
+        }
+        memcpy(req->body + req->body_len, upload_data, n);
+        req->body_len += n;
+        req->body[req->body_len] = '\0';
+        return MHD_YES;
+    }
+
+    /* The request is complete (or the answer arrived after a resume). */
+    if (!req->handled)
+        run_handler(req);
+    resp = __atomic_exchange_n(&req->response, NULL, __ATOMIC_ACQUIRE);
+    if (resp != NULL)
+        return queue(conn, resp);
+    return MHD_YES;                   /* deferred: suspended until the answer */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_server *server = cls;
+    struct http_request *req = *con_cls;
+    (void)conn;
+    (void)toe;
+
+    if (req == NULL)
+        return;
+    http_response_free(req->response);
+    http_response_free(req->early);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+    count_request(server, -1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    (void)fmt;
+    (void)ap;
+    /* The library's own messages (client errors, mostly) are not latch's to
+     * print: they would let any client flood the log. */
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
+                   char *err, size_t err_size)
+{
+    struct addrinfo hints, *res = NULL;
+    char port_str[16];
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port_str, sizeof(port_str), "%d", port);
+    rc = getaddrinfo(host, port_str, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, err_size, "cannot resolve listen address \"%s\": %s", host,
+                 gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int http_server_start(struct http_server **out, const struct http_server_options *opts,
+                      char *err, size_t err_size)
+{
+    struct http_server *s;
+    struct sockaddr_storage ss;
+    socklen_t ss_len;
+    unsigned int flags;
+    const union MHD_DaemonInfo *info;
+
+    if (resolve(opts->host, opts->port, &ss, &ss_len, err, err_size) != 0)
+        return -1;
+    s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return -1;
+    s->handler = opts->handler;
+    s->handler_ctx = opts->handler_ctx;
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->idle, NULL);
+
+    flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+            MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads > 1 ? opts->threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_conn_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LATCH_CONN_MEMORY_BYTES,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        snprintf(err, err_size, "cannot listen on %s:%d: %s", opts->host, opts->port,
+                 errno != 0 ? strerror(errno) : "libmicrohttpd refused the configuration");
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->idle);
+        free(s);
+        return -1;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? info->port : opts->port;
+    *out = s;
+    return 0;
+}
+
+int http_server_port(const struct http_server *server)
+{
+    return server->port;
+}
+
+void http_server_quiesce(struct http_server *server)
+{
+    MHD_socket fd;
+
+    if (server->listen_fd >= 0)
+        return;
+    fd = MHD_quiesce_daemon(server->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        server->listen_fd = fd;
+}
+
+void http_server_stop(struct http_server *server, int grace_s)
+{
+    struct timespec deadline;
+
+    if (server == NULL)
+        return;
+    http_server_quiesce(server);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += grace_s;
+    pthread_mutex_lock(&server->lock);
+    while (server->in_flight > 0)
+        if (pthread_cond_timedwait(&server->idle, &server->lock, &deadline) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&server->lock);
+    MHD_stop_daemon(server->daemon);
+    if (server->listen_fd >= 0)
+        close(server->listen_fd);
+    pthread_mutex_destroy(&server->lock);
+    pthread_cond_destroy(&server->idle);
+    free(server);
+}

@@ -1,0 +1,71 @@
+/*
+ * server.h - latch's HTTP server, an adapter over libmicrohttpd (the only
+ * code that includes it).  Handlers see struct http_request and build
+ * struct http_response; they never see the library's types.
+ *
+ * The adapter enforces the request-shape limits of limits.h before a handler
+ * runs: header bytes and count (431), URL length (414), an HTTP/1.1 request
+ * without Host and one with both Content-Length and Transfer-Encoding (400).
+ * It reads the body up to LATCH_MAX_BODY_BYTES; a larger one is not read and
+ * the handler is called with http_request_body_too_large() true, so the
+ * router can still answer 404 or 405 first.
+ *
+ * A handler answers with http_request_respond(), either before it returns or
+ * later from another thread after http_request_defer() (the connection is
+ * suspended meanwhile and other requests keep being served).
+ */
+#ifndef LATCH_HTTP_SERVER_H
+#define LATCH_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_request;
+struct http_response;
+struct http_server;
+
+typedef void (*http_handler_fn)(struct http_request *req, void *ctx);
+
+struct http_server_options {
+    const char *host;
+    int port;                      /* 0: any free port (see http_server_port) */
+    int threads;                   /* HTTP threads, each with its own epoll loop */
+    unsigned max_connections;
+    unsigned max_conn_per_ip;      /* 0: no limit */
+    unsigned idle_timeout_s;
+    http_handler_fn handler;
+    void *handler_ctx;
+};
+
+int http_server_start(struct http_server **out, const struct http_server_options *opts,
+                      char *err, size_t err_size);
+int http_server_port(const struct http_server *server);
+/* Graceful stop: stops accepting, waits (at most grace_s) for in-flight
+ * requests to be answered, then closes every connection and frees. */
+void http_server_stop(struct http_server *server, int grace_s);
+/* Stops accepting new connections only. */
+void http_server_quiesce(struct http_server *server);
+
+/* Request accessors; returned strings live as long as the request. */
+const char *http_request_method(const struct http_request *req);
+const char *http_request_path(const struct http_request *req);
+const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_request_query(const struct http_request *req, const char *name);
+const char *http_request_body(const struct http_request *req, size_t *len);
+bool http_request_body_too_large(const struct http_request *req);
+bool http_request_is_tls(const struct http_request *req);
+
+/* Responses.  The body is copied. */
+struct http_response *http_response_new(int status, const char *content_type,
+                                        const char *body, size_t body_len);
+int http_response_header(struct http_response *resp, const char *name, const char *value);
+void http_response_free(struct http_response *resp);
+
+/* Sends resp (ownership passes to the server).  Exactly once per request.
+ * Thread-safe once the request was deferred. */
+void http_request_respond(struct http_request *req, struct http_response *resp);
+/* Declares that the answer will come later, from another thread. */
+void http_request_defer(struct http_request *req);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * latch_limits.h - every bound and timeout latch applies to its input, in one place.
+ *
+ * Each limit has a name, a unit in its name, and the status a client gets
+ * when it is exceeded.  Configurable limits have their default here and their
+ * environment variable in config.c.
+ */
+#ifndef LATCH_LIMITS_H
+#define LATCH_LIMITS_H
+
+/* HTTP request shape. */
+#define LATCH_MAX_HEADER_BYTES       (8 * 1024)   /* sum of names + values -> 431 */
+#define LATCH_MAX_HEADER_COUNT       100          /* -> 431 */
+#define LATCH_MAX_URL_BYTES          2048         /* -> 414 */
+#define LATCH_MAX_BODY_BYTES         (16 * 1024)  /* -> 413 */
+#define LATCH_MAX_JSON_DEPTH         8            /* request bodies are flat objects -> 400 */
+
+/*
+ * libmicrohttpd keeps one memory pool per connection for the request line,
+ * headers and the response headers.  It must hold a request whose headers
+ * are just under LATCH_MAX_HEADER_BYTES plus the library's own bookkeeping,
+ * and it is the bulk of an idle connection's memory.
+ */
+#define LATCH_CONN_MEMORY_BYTES      (16 * 1024)
+
+/* Connections. */
+#define LATCH_DEFAULT_MAX_CONNECTIONS   16384
+#define LATCH_DEFAULT_MAX_CONN_PER_IP   256
+#define LATCH_DEFAULT_IDLE_TIMEOUT_S    60
+#define LATCH_SHUTDOWN_GRACE_S          10    /* in-flight requests finish within this */
+
+/* Credentials. */
+#define LATCH_MAX_EMAIL_BYTES        254          /* RFC 5321 path limit */
+#define LATCH_MIN_PASSWORD_BYTES     8            /* NIST SP 800-63B */
+#define LATCH_MAX_PASSWORD_BYTES     256
+#define LATCH_MAX_ROLE_BYTES         32
+
+/* Tokens. */
+#define LATCH_MAX_TOKEN_BYTES        4096         /* a longer Bearer token is invalid */
+#define LATCH_MAX_JWS_PART_BYTES     3072         /* decoded header or payload */
+#define LATCH_MIN_SECRET_BYTES       32           /* HS256 key, RFC 7518 3.2 */
+#define LATCH_MAX_SECRET_BYTES       1024
+#define LATCH_GENERATED_SECRET_BYTES 64
+#define LATCH_JTI_BYTES              16           /* 128 bits */
+
+/* Password hashing defaults (OWASP minimum for Argon2id, p = 1). */
+#define LATCH_DEFAULT_ARGON2_MEMORY_KIB  19456
+#define LATCH_DEFAULT_ARGON2_ITERATIONS  2
+#define LATCH_DEFAULT_HASH_QUEUE         64
+#define LATCH_HASH_RETRY_AFTER_S         1
+
+/* Token lifetimes. */
+#define LATCH_DEFAULT_ACCESS_TTL_S   900
+#define LATCH_DEFAULT_LEEWAY_S       30
+
+/* Store. */
+#define LATCH_STORE_BUSY_TIMEOUT_MS  5000
+
+#endif

@@ -1,0 +1,463 @@
+/*
+ * main.c - the latch command: serve | user add | token decode | version.
+ */
+#include "api/app.h"
+#include "api/router.h"
+#include "auth/credentials.h"
+#include "auth/keys.h"
+#include "config.h"
+#include "http/server.h"
+#include "latch_limits.h"
+#include "util/b64url.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#ifndef LATCH_VERSION
+#define LATCH_VERSION "0.1.0"
+#endif
+
+static void usage(void)
+{
+    printf("latch %s - a small, fast authentication server\n\n"
+           "usage:\n"
+           "  latch serve [flags]                 run the server (see latch serve --help)\n"
+           "  latch user add --email E [--role user|admin]\n"
+           "                                      create a user; password on stdin\n"
+           "  latch token decode TOKEN            print a token's header and payload, and\n"
+           "                                      whether it verifies with this data dir's key\n"
+           "  latch version\n",
+           LATCH_VERSION);
+}
+
+static enum log_level parse_log_level(const char *s)
+{
+    if (strcmp(s, "error") == 0)
+        return LOG_ERROR;
+    if (strcmp(s, "warn") == 0)
+        return LOG_WARN;
+    if (strcmp(s, "debug") == 0)
+        return LOG_DEBUG;
+    return LOG_INFO;
+}
+
+/* Loads config for a subcommand; prints the error and returns -1 on failure,
+ * 1 after --help. */
+static int load_config(struct config *cfg, const char *command, int argc, char **argv,
+                       const struct config_extra_flag *extras, const char **positional,
+                       int max_positional, int *n_positional)
+{
+    char err[512];
+    int rc;
+
+    config_defaults(cfg);
+    rc = config_load(cfg, argc, argv, extras, positional, max_positional, n_positional, err,
+                     sizeof(err));
+    if (rc == CONFIG_HELP) {
+        config_usage(command, extras);
+        return 1;
+    }
+    if (rc != CONFIG_OK) {
+        fprintf(stderr, "latch %s: %s\n", command, err);
+        return -1;
+    }
+    log_set_level(parse_log_level(cfg->log_level));
+    return 0;
+}
+
+static int open_store(const struct config *cfg, struct store **store)
+{
+    char path[PATH_MAX], err[512];
+    int rc;
+
+    if (fsutil_mkdir(cfg->data_dir) != FSUTIL_OK) {
+        log_error("cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+        return -1;
+    }
+    config_db_path(cfg, path, sizeof(path));
+    rc = store_sqlite_open(store, path, err, sizeof(err));
+    if (rc != STORE_OK) {
+        log_error("cannot open the database: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Raises the file-descriptor limit to fit the connection limit. */
+static unsigned fit_fd_limit(unsigned max_connections)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)max_connections + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return max_connections;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want <= rl.rlim_max ? want : rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        unsigned fit = rl.rlim_cur > 128 ? (unsigned)(rl.rlim_cur - 64) : 64;
+        log_warn("file-descriptor limit %llu is below what %u connections need; "
+                 "accepting at most %u",
+                 (unsigned long long)rl.rlim_cur, max_connections, fit);
+        return fit;
+    }
+    return max_connections;
+}
+
+static int is_loopback(const char *host)
+{
+    struct in_addr a4;
+
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    return 0;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    struct config cfg;
+    struct app app;
+    struct store *store = NULL;
+    struct work_pool *pool = NULL;
+    struct jws_key *key = NULL;
+    struct http_server *server = NULL;
+    struct http_server_options opts;
+    char host[CONFIG_MAX_STR], err[512], db_path[PATH_MAX];
+    sigset_t signals;
+    int port, generated, hash_workers, threads, sig, rc, status = 1;
+
+    rc = load_config(&cfg, "serve", argc, argv, NULL, NULL, 0, NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    config_split_listen(cfg.listen, host, sizeof(host), &port);
+    umask(077);   /* the database and key files are for latch alone */
+
+    memset(&app, 0, sizeof(app));
+    app.cfg = &cfg;
+    app.pwhash.memory_kib = (uint64_t)cfg.argon2_memory_kib;
+    app.pwhash.iterations = (uint64_t)cfg.argon2_iterations;
+    if (!pwhash_params_valid(&app.pwhash)) {
+        log_error("LATCH_ARGON2_MEMORY_KIB / LATCH_ARGON2_ITERATIONS are outside libsodium's "
+                  "bounds (memory at least 8 KiB)");
+        return 2;
+    }
+    if (cfg.argon2_memory_kib < LATCH_DEFAULT_ARGON2_MEMORY_KIB ||
+        cfg.argon2_iterations < LATCH_DEFAULT_ARGON2_ITERATIONS)
+        log_warn("Argon2id parameters (memory %lld KiB, %lld iterations) are below the OWASP "
+                 "minimum (19456 KiB, 2); use them for tests only",
+                 (long long)cfg.argon2_memory_kib, (long long)cfg.argon2_iterations);
+    app.policy.issuer = cfg.issuer;
+    app.policy.access_ttl_s = cfg.access_ttl_s;
+    app.policy.leeway_s = cfg.leeway_s;
+
+    /* Signals are taken by sigwait below, never by a worker thread. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (open_store(&cfg, &store) != 0)
+        goto cleanup;
+    app.store = store;
+    if (keys_load_hs256(cfg.data_dir, getenv("LATCH_JWT_SECRET"), 1, &key, &generated, err,
+                        sizeof(err)) != 0) {
+        log_error("%s", err);
+        goto cleanup;
+    }
+    if (generated)
+        log_info("generated a new signing secret in %s/%s", cfg.data_dir, KEYS_SECRET_FILE);
+    app.signing_key = key;
+
+    hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
+    /* nice +10: hashing yields the CPU to the HTTP threads under load. */
+    if (work_pool_new(&pool, hash_workers, (int)cfg.hash_queue, 10) != WORK_OK) {
+        log_error("cannot start the hashing workers");
+        goto cleanup;
+    }
+    app.pool = pool;
+    pwhash_dummy_prepare(&app.pwhash);
+
+    threads = cfg.threads > 0 ? (int)cfg.threads : config_cpu_count();
+    memset(&opts, 0, sizeof(opts));
+    opts.host = host;
+    opts.port = port;
+    opts.threads = threads;
+    opts.max_connections = fit_fd_limit((unsigned)cfg.max_connections);
+    opts.max_conn_per_ip = (unsigned)cfg.max_conn_per_ip;
+    opts.idle_timeout_s = (unsigned)cfg.idle_timeout_s;
+    opts.handler = router_handle;
+    opts.handler_ctx = &app;
+    if (http_server_start(&server, &opts, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        goto cleanup;
+    }
+    if (!is_loopback(host))
+        log_warn("listening on a non-loopback address without TLS: put latch behind a "
+                 "TLS-terminating proxy or tokens travel in clear");
+    log_info("listening on http://%s%s%s:%d (%d HTTP threads, %d hashing workers)",
+             strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+             http_server_port(server), threads, hash_workers);
+    log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
+                                                                       sizeof(db_path)));
+
+    for (;;) {
+        if (sigwait(&signals, &sig) != 0)
+            continue;
+        if (sig == SIGHUP)
+            continue;   /* reloading arrives with key rotation */
+        break;
+    }
+    log_info("shutting down: finishing in-flight requests");
+    http_server_quiesce(server);
+    work_pool_free(pool);     /* runs queued jobs; each answers its request */
+    pool = NULL;
+    http_server_stop(server, LATCH_SHUTDOWN_GRACE_S);
+    server = NULL;
+    status = 0;
+
+cleanup:
+    if (server != NULL)
+        http_server_stop(server, 0);
+    work_pool_free(pool);
+    jws_key_free(key);
+    store_close(store);
+    return status;
+}
+
+/* Reads one line from stdin; on a terminal asks twice without echo. */
+static int read_password(char *buf, size_t size, size_t *len)
+{
+    int tty = isatty(STDIN_FILENO);
+    struct termios old, quiet;
+    char again[LATCH_MAX_PASSWORD_BYTES + 2];
+    ssize_t n;
+    int rc = -1;
+
+    if (tty) {
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+        fprintf(stderr, "Password: ");
+    }
+    if (fgets(buf, (int)size, stdin) == NULL)
+        goto out;
+    n = (ssize_t)strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n')
+        buf[--n] = '\0';
+    else if (!feof(stdin))
+        goto out;        /* longer than the buffer */
+    if (n > 0 && buf[n - 1] == '\r')
+        buf[--n] = '\0';
+    *len = (size_t)n;
+    rc = 0;
+    if (tty) {
+        fprintf(stderr, "\nRepeat: ");
+        if (fgets(again, sizeof(again), stdin) == NULL)
+            rc = -1;
+        else {
+            again[strcspn(again, "\r\n")] = '\0';
+            if (strcmp(again, buf) != 0) {
+                fprintf(stderr, "\nlatch: the passwords differ\n");
+                rc = -1;
+            }
+        }
+        sodium_memzero(again, sizeof(again));
+    }
+out:
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fprintf(stderr, "\n");
+    }
+    return rc;
+}
+
+static int cmd_user_add(int argc, char **argv)
+{
+    const char *email_arg = NULL, *role = "user", *why;
+    struct config_extra_flag extras[] = {
+        {"email", &email_arg, "the user's email address (required)"},
+        {"role", &role, "user or admin (user)"},
+        {NULL, NULL, NULL},
+    };
+    struct config cfg;
+    struct store *store = NULL;
+    struct store_user user;
+    struct pwhash_params params;
+    char email[LATCH_MAX_EMAIL_BYTES + 1], password[LATCH_MAX_PASSWORD_BYTES + 2];
+    char hash[PWHASH_STR_BYTES];
+    size_t password_len = 0;
+    int rc, status = 1;
+
+    rc = load_config(&cfg, "user add", argc, argv, extras, NULL, 0, NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (email_arg == NULL) {
+        fprintf(stderr, "latch user add: --email is required\n");
+        return 2;
+    }
+    if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0) {
+        fprintf(stderr, "latch user add: --role must be user or admin\n");
+        return 2;
+    }
+    if (credentials_normalize_email(email_arg, strlen(email_arg), email, &why) != 0) {
+        fprintf(stderr, "latch user add: --email: %s\n", why);
+        return 2;
+    }
+    if (read_password(password, sizeof(password), &password_len) != 0) {
+        fprintf(stderr, "latch user add: could not read the password from stdin (one line, at "
+                        "most %d bytes)\n", LATCH_MAX_PASSWORD_BYTES);
+        goto cleanup;
+    }
+    if (credentials_check_password(password_len, &why) != 0) {
+        fprintf(stderr, "latch user add: %s\n", why);
+        goto cleanup;
+    }
+    params.memory_kib = (uint64_t)cfg.argon2_memory_kib;
+    params.iterations = (uint64_t)cfg.argon2_iterations;
+    if (pwhash_hash(&params, password, password_len, hash) != PWHASH_OK) {
+        fprintf(stderr, "latch user add: password hashing failed\n");
+        goto cleanup;
+    }
+    umask(077);
+    if (open_store(&cfg, &store) != 0)
+        goto cleanup;
+    rc = store_user_create(store, email, hash, role, app_now(), &user);
+    if (rc == STORE_ECONFLICT) {
+        fprintf(stderr, "latch user add: %s is already registered\n", email);
+        goto cleanup;
+    }
+    if (rc != STORE_OK) {
+        fprintf(stderr, "latch user add: %s\n", store_strerror(rc));
+        goto cleanup;
+    }
+    printf("created user %lld <%s> with role %s\n", (long long)user.id, user.email, user.role);
+    status = 0;
+cleanup:
+    sodium_memzero(password, sizeof(password));
+    store_close(store);
+    return status;
+}
+
+static void print_part(const char *label, const char *b64, size_t len)
+{
+    unsigned char buf[LATCH_MAX_JWS_PART_BYTES];
+    size_t n;
+    json_t *obj;
+    char *text;
+
+    if (b64url_decode(buf, sizeof(buf), &n, b64, len) != 0) {
+        printf("%s: (not valid base64url)\n", label);
+        return;
+    }
+    obj = json_loadb((const char *)buf, n, 0, NULL);
+    text = obj != NULL ? json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    if (text != NULL)
+        printf("%s:\n%s\n", label, text);
+    else
+        printf("%s: (not JSON) %.*s\n", label, (int)n, (const char *)buf);
+    free(text);
+    json_decref(obj);
+}
+
+static const struct jws_key *single_key_lookup(void *ctx, const char *kid)
+{
+    const struct jws_key *key = ctx;
+    const char *own = jws_key_kid(key);
+
+    if (kid == NULL || (own != NULL && strcmp(kid, own) == 0))
+        return key;
+    return NULL;
+}
+
+static int cmd_token_decode(int argc, char **argv)
+{
+    const char *positional[1];
+    struct config cfg;
+    struct jws_key *key = NULL;
+    struct tokens_policy policy;
+    struct token_claims claims;
+    json_t *payload = NULL;
+    const char *token, *dot1, *dot2;
+    char err[512];
+    int n_pos = 0, generated, rc;
+
+    rc = load_config(&cfg, "token decode", argc, argv, NULL, positional, 1, &n_pos);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (n_pos != 1) {
+        fprintf(stderr, "latch token decode: give the token as the argument\n");
+        return 2;
+    }
+    token = positional[0];
+    dot1 = strchr(token, '.');
+    dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
+    if (dot2 == NULL) {
+        fprintf(stderr, "latch token decode: not a JWS compact token (header.payload.signature)\n");
+        return 1;
+    }
+    print_part("header", token, (size_t)(dot1 - token));
+    print_part("payload", dot1 + 1, (size_t)(dot2 - dot1 - 1));
+
+    if (keys_load_hs256(cfg.data_dir, getenv("LATCH_JWT_SECRET"), 0, &key, &generated, err,
+                        sizeof(err)) != 0) {
+        printf("signature: not checked (%s)\n", err);
+        return 0;
+    }
+    rc = jws_verify(token, strlen(token), single_key_lookup, key, &payload);
+    printf("signature: %s\n", rc == JWS_OK ? "valid" : jws_strerror(rc));
+    if (rc == JWS_OK) {
+        policy.issuer = cfg.issuer;
+        policy.access_ttl_s = cfg.access_ttl_s;
+        policy.leeway_s = cfg.leeway_s;
+        rc = tokens_check_claims(payload, &policy, app_now(), &claims);
+        printf("claims: %s\n", rc == TOKENS_OK ? "valid" : tokens_strerror(rc));
+        json_decref(payload);
+    }
+    jws_key_free(key);
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, "latch: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("latch %s\n", LATCH_VERSION);
+        return 0;
+    }
+    if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
+        return cmd_user_add(argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[1], "token") == 0 && strcmp(argv[2], "decode") == 0)
+        return cmd_token_decode(argc - 3, argv + 3);
+    fprintf(stderr, "latch: unknown command \"%s\"\n\n", argv[1]);
+    usage();
+    return 2;
+}

@@ -1,0 +1,33 @@
+/*
+ * pool.h - a bounded pool of worker threads for slow jobs (password hashing,
+ * later network round trips), so they never run on an HTTP thread.
+ *
+ * Workers run at a lower CPU priority than the HTTP threads: under load the
+ * scheduler gives token checks the CPU first.  The queue is bounded; a full
+ * queue refuses the job at once and the caller answers 503.
+ */
+#ifndef LATCH_WORK_POOL_H
+#define LATCH_WORK_POOL_H
+
+struct work_pool;
+
+typedef void (*work_fn)(void *arg);
+
+enum work_err {
+    WORK_OK = 0,
+    WORK_EFULL = -1,       /* queue_max jobs are already waiting */
+    WORK_ESTOPPED = -2,    /* the pool is shutting down */
+    WORK_ENOMEM = -3,
+};
+
+/* Starts threads workers with niceness raised by nice_increment. */
+int work_pool_new(struct work_pool **out, int threads, int queue_max, int nice_increment);
+
+/* Queues fn(arg).  On failure fn is never called and arg stays the caller's. */
+int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg);
+
+/* Refuses new jobs, runs every queued job to its end, joins the threads and
+ * frees the pool.  Accepts NULL. */
+void work_pool_free(struct work_pool *pool);
+
+#endif

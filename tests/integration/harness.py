@@ -1,0 +1,670 @@
+"""Starts the real latch binary for integration tests and talks to it.
+
+A test owns every server it starts and stops it: tests use setUpModule /
+tearDownModule (one server shared by a module whose tests do not interfere)
+or try/finally around a server of their own.  stop() is part of the
+contract: SIGTERM must end the server with exit code 0 (graceful shutdown).
+"""
+
+import atexit
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+import requests
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LATCH_BIN = os.environ.get("LATCH_BIN", "build/asan/latch")
+if not os.path.isabs(LATCH_BIN):
+    LATCH_BIN = os.path.join(REPO_ROOT, LATCH_BIN)
+
+START_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+HTTP_TIMEOUT_S = 10.0
+
+# Fast hashing for tests; a test that needs the real cost overrides these.
+TEST_ENV = {
+    "LATCH_ARGON2_MEMORY_KIB": "8192",
+    "LATCH_ARGON2_ITERATIONS": "1",
+}
+
+LISTENING_RE = re.compile(r"listening on http://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)")
+
+# Servers that are running, and every server started since the runner's
+# last test_started() call: on a failure the runner prints their logs.
+_live_servers = []
+_recent_servers = []
+
+
+def test_started():
+    """Called by the runner before each test."""
+    del _recent_servers[:]
+
+
+def servers_for_report():
+    seen = []
+    for server in _live_servers + _recent_servers:
+        if server not in seen:
+            seen.append(server)
+    return seen
+
+
+def _cleanup_at_exit():
+    for server in list(_live_servers):
+        try:
+            server.kill()
+        except Exception:
+            pass
+        server.remove_data_dir()
+
+
+atexit.register(_cleanup_at_exit)
+
+
+def unique_email(prefix="user"):
+    return "%s-%s@example.com" % (prefix, uuid.uuid4().hex[:12])
+
+
+class StartupError(AssertionError):
+    pass
+
+
+class _OutputDrain:
+    """Reads a pipe line by line in a thread and keeps every line."""
+
+    def __init__(self, pipe, name, sink, on_line):
+        self.pipe = pipe
+        self.name = name
+        self.sink = sink
+        self.on_line = on_line
+        self.thread = threading.Thread(target=self._run, name="drain-" + name, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        for raw in iter(self.pipe.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.sink.append((self.name, line))
+            self.on_line(line)
+        self.pipe.close()
+
+
+class LatchServer:
+    """One `latch serve` process on 127.0.0.1 with a throwaway data dir.
+
+    env: extra environment (added to os.environ and TEST_ENV; a value of None
+    removes the variable).  args: replaces the default serve arguments
+    (--listen 127.0.0.1:0 --data-dir <dir>) when given.
+    """
+
+    def __init__(self, env=None, args=None, data_dir=None, listen="127.0.0.1:0"):
+        self.extra_env = dict(env or {})
+        self.custom_args = args
+        self.listen = listen
+        self.own_data_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="latch-it-")
+        self.proc = None
+        self.host = None
+        self.port = None
+        self.lines = []          # (stream, line) from every run of this server
+        self.last_exit_code = None
+        self._ready = threading.Event()
+        self._drains = []
+
+    # -- process control -------------------------------------------------
+
+    def environment(self):
+        env = dict(os.environ)
+        env.update(TEST_ENV)
+        for key, value in self.extra_env.items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
+        return env
+
+    def argv(self):
+        if self.custom_args is not None:
+            return [LATCH_BIN] + list(self.custom_args)
+        return [LATCH_BIN, "serve", "--listen", self.listen, "--data-dir", self.data_dir]
+
+    def _on_line(self, line):
+        if self._ready.is_set():
+            return
+        match = LISTENING_RE.search(line)
+        if match:
+            self.host = match.group(1)
+            self.port = int(match.group(2))
+            self._ready.set()
+
+    def start(self):
+        if not os.path.exists(LATCH_BIN):
+            raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
+        self._ready.clear()
+        self.host = self.port = None
+        self.lines.append(("harness", "--- start: %s" % " ".join(self.argv())))
+        self.proc = subprocess.Popen(
+            self.argv(), env=self.environment(), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT)
+        _live_servers.append(self)
+        _recent_servers.append(self)
+        self._drains = [
+            _OutputDrain(self.proc.stderr, "stderr", self.lines, self._on_line),
+            _OutputDrain(self.proc.stdout, "stdout", self.lines, self._on_line),
+        ]
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None:
+                for drain in self._drains:
+                    drain.thread.join(1)
+                rc = self.proc.returncode
+                self.last_exit_code = rc
+                self.lines.append(("harness", "--- exit code %s" % rc))
+                self._forget()
+                self.proc = None
+                raise StartupError("latch exited with %s before listening:\n%s"
+                                   % (rc, self.log_tail()))
+            if time.monotonic() > deadline:
+                self.kill()
+                raise StartupError("latch did not print 'listening on' within %ss:\n%s"
+                                   % (START_TIMEOUT_S, self.log_tail()))
+        return self
+
+    def _forget(self):
+        if self in _live_servers:
+            _live_servers.remove(self)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, check=True):
+        """Stops the server; returns its exit code.  With check, a non-zero
+        exit or a server that needs SIGKILL raises AssertionError."""
+        if self.proc is None:
+            return None
+        killed = False
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                killed = True
+                self.proc.kill()
+                self.proc.wait()
+        for drain in self._drains:
+            drain.thread.join(2)
+        rc = self.proc.returncode
+        self.last_exit_code = rc
+        self.lines.append(("harness", "--- exit code %s%s" % (rc, " (SIGKILL)" if killed else "")))
+        self._forget()
+        self.proc = None
+        if check:
+            if killed:
+                raise AssertionError("latch did not exit within %ss of %s:\n%s"
+                                     % (STOP_TIMEOUT_S, signal.Signals(sig).name, self.log_tail()))
+            if rc != 0:
+                raise AssertionError("latch exited with %s after %s (want 0):\n%s"
+                                     % (rc, signal.Signals(sig).name, self.log_tail()))
+        return rc
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._forget()
+        self.proc = None
+
+    def restart(self, env=None):
+        """Stops (asserting exit 0) and starts again on the same data dir."""
+        self.stop()
+        if env is not None:
+            self.extra_env.update(env)
+        return self.start()
+
+    def remove_data_dir(self):
+        if self.own_data_dir and self.data_dir and os.path.isdir(self.data_dir):
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def close(self, check=True):
+        """stop() and remove the data dir (even when stop() fails)."""
+        try:
+            self.stop(check=check)
+        finally:
+            self.kill()
+            self.remove_data_dir()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(check=exc_type is None)
+        return False
+
+    def log_text(self):
+        """Everything the server wrote (stdout and stderr), harness notes excluded."""
+        return "\n".join(line for stream, line in self.lines if stream != "harness")
+
+    def log_tail(self, n=40):
+        return "\n".join("  [%s] %s" % (stream, line) for stream, line in self.lines[-n:])
+
+    # -- HTTP --------------------------------------------------------------
+
+    @property
+    def url(self):
+        return "http://%s:%d" % (self.host, self.port)
+
+    @property
+    def address(self):
+        host = self.host.strip("[]")
+        return (host, self.port)
+
+    def request(self, method, path, **kwargs):
+        kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
+        kwargs.setdefault("allow_redirects", False)
+        session = kwargs.pop("session", None) or requests
+        return session.request(method, self.url + path, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def post_json(self, path, obj, **kwargs):
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers.setdefault("Content-Type", "application/json")
+        return self.post(path, data=json.dumps(obj).encode("utf-8"), headers=headers, **kwargs)
+
+    def register(self, email=None, password="correct horse battery", **kwargs):
+        email = email or unique_email()
+        return self.post_json("/register", {"email": email, "password": password}, **kwargs)
+
+    def login(self, email, password="correct horse battery", **kwargs):
+        return self.post_json("/login", {"email": email, "password": password}, **kwargs)
+
+    def profile(self, token=None, scheme="Bearer", headers=None, **kwargs):
+        headers = dict(headers or {})
+        if token is not None:
+            headers["Authorization"] = "%s %s" % (scheme, token) if scheme else token
+        return self.get("/profile", headers=headers, **kwargs)
+
+    def new_user(self, password="correct horse battery", prefix="user"):
+        """Registers a user and logs in; returns (user_json, email, token)."""
+        email = unique_email(prefix)
+        reg = self.register(email, password)
+        if reg.status_code != 201:
+            raise AssertionError("register %s: %s %s" % (email, reg.status_code, reg.text))
+        login = self.login(email, password)
+        if login.status_code != 200:
+            raise AssertionError("login %s: %s %s" % (email, login.status_code, login.text))
+        return reg.json(), email, login.json()["token"]
+
+    def healthy(self):
+        resp = self.get("/healthz")
+        return resp.status_code == 200 and resp.json() == {"status": "ok"}
+
+    # -- data dir ------------------------------------------------------------
+
+    def secret_path(self):
+        return os.path.join(self.data_dir, "jwt-secret")
+
+    def secret(self):
+        """The generated signing secret: the file's bytes, used verbatim."""
+        with open(self.secret_path(), "rb") as f:
+            return f.read()
+
+    def raw(self, data, **kwargs):
+        return raw_exchange(self.address, data, **kwargs)
+
+
+def run_latch(args, stdin_text=None, env=None, timeout=30):
+    """Runs `latch ARGS...` to completion (CLI subcommands, refused starts).
+
+    Returns subprocess.CompletedProcess with text stdout/stderr.  A serve that
+    unexpectedly starts listening is killed after timeout."""
+    if not os.path.exists(LATCH_BIN):
+        raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
+    full_env = dict(os.environ)
+    full_env.update(TEST_ENV)
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
+    try:
+        return subprocess.run([LATCH_BIN] + list(args), input=stdin_text, env=full_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              errors="replace", timeout=timeout, cwd=REPO_ROOT,
+                              stdin=None if stdin_text is not None else subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("latch %s did not exit within %ss (stderr: %r)"
+                             % (" ".join(args), timeout, e.stderr))
+
+
+def user_add(data_dir, email, password, role="admin", env=None):
+    """`latch user add --data-dir D --email E --role R`, password on stdin."""
+    return run_latch(["user", "add", "--data-dir", data_dir, "--email", email, "--role", role],
+                     stdin_text=password + "\n", env=env)
+
+
+# -- raw HTTP over sockets ---------------------------------------------------
+
+class RawResponse:
+    def __init__(self, status, reason, headers, body, raw):
+        self.status = status
+        self.reason = reason
+        self.headers = headers      # list of (name-lowercased, value)
+        self.body = body
+        self.raw = raw
+
+    def header(self, name):
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "RawResponse(%s, %r)" % (self.status, self.raw[:300])
+
+
+class RawConnection:
+    """A plain TCP connection for requests that requests/urllib3 cannot send."""
+
+    def __init__(self, address, timeout=HTTP_TIMEOUT_S):
+        self.sock = socket.create_connection(address, timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by server")
+        self.buf += chunk
+
+    def read_response(self, head_request=False):
+        """Reads one response; returns RawResponse.  Raises EOFError if the
+        server closed the connection before a full response head."""
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("iso-8859-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        status = int(parts[1])
+        reason = parts[2] if len(parts) > 2 else ""
+        headers = []
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers.append((name.strip().lower(), value.strip()))
+        hdict = dict(headers)
+        body = b""
+        if head_request or status in (204, 304) or 100 <= status < 200:
+            pass
+        elif "chunked" in hdict.get("transfer-encoding", "").lower():
+            while True:
+                while b"\r\n" not in self.buf:
+                    self._fill()
+                size_line, self.buf = self.buf.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0], 16)
+                while len(self.buf) < size + 2:
+                    self._fill()
+                body += self.buf[:size]
+                self.buf = self.buf[size + 2:]
+                if size == 0:
+                    break
+        elif "content-length" in hdict:
+            length = int(hdict["content-length"])
+            while len(self.buf) < length:
+                self._fill()
+            body, self.buf = self.buf[:length], self.buf[length:]
+        else:
+            try:
+                while True:
+                    self._fill()
+            except EOFError:
+                pass
+            body, self.buf = self.buf, b""
+        return RawResponse(status, reason, headers, body, head + b"\r\n\r\n" + body)
+
+    def closed_by_peer(self, wait_s=2.0):
+        """True if the server closes the connection (EOF or reset) within wait_s."""
+        self.sock.settimeout(wait_s)
+        try:
+            data = self.sock.recv(65536)
+            self.buf += data
+            return data == b""
+        except socket.timeout:
+            return False
+        except ConnectionError:
+            return True
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def raw_exchange(address, data, head_request=False, timeout=HTTP_TIMEOUT_S):
+    """Sends data on a fresh connection and reads one response."""
+    with RawConnection(address, timeout=timeout) as conn:
+        conn.send(data)
+        return conn.read_response(head_request=head_request)
+
+
+def http_request_bytes(method, path, headers=None, body=None, version="HTTP/1.1",
+                       host="127.0.0.1"):
+    lines = ["%s %s %s" % (method, path, version)]
+    if host is not None:
+        lines.append("Host: %s" % host)
+    for name, value in (headers or []):
+        lines.append("%s: %s" % (name, value))
+    if body is not None and not any(n.lower() in ("content-length", "transfer-encoding")
+                                    for n, _ in (headers or [])):
+        lines.append("Content-Length: %d" % len(body))
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return data + (body or b"")
+
+
+# -- JWS crafting (independent of python-jwt, so malformed tokens are possible)
+
+def b64url(data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text):
+    text += "=" * (-len(text) % 4)
+    return base64.urlsafe_b64decode(text.encode("ascii"))
+
+
+def _segment(part):
+    if isinstance(part, (bytes, str)):
+        return b64url(part)        # hand-written JSON, sent exactly as given
+    return b64url(json.dumps(part, separators=(",", ":")))
+
+
+HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+
+
+def sign(signing_input, key, alg="HS256"):
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    return b64url(hmac.new(key, signing_input.encode("ascii"), HASHES[alg]).digest())
+
+
+def mint(payload, key, header=None, alg="HS256"):
+    """A JWS compact token.  payload / header: a dict (compact JSON) or a
+    str/bytes of hand-written JSON.  The MAC uses `alg` (HS256/384/512),
+    whatever the header claims."""
+    if header is None:
+        header = {"alg": alg, "typ": "JWT"}
+    signing_input = _segment(header) + "." + _segment(payload)
+    return signing_input + "." + sign(signing_input, key, alg)
+
+
+def claims_for(user_id, role="user", email=None, now=None, ttl=900, issuer="latch", **extra):
+    now = int(time.time()) if now is None else now
+    claims = {"sub": str(user_id), "userId": user_id, "role": role,
+              "iat": now, "exp": now + ttl, "iss": issuer,
+              "jti": b64url(os.urandom(16))}
+    if email is not None:
+        claims["email"] = email
+    claims.update(extra)
+    return claims
+
+
+def split_token(token):
+    return token.split(".")
+
+
+def decode_segment(segment):
+    return json.loads(b64url_decode(segment))
+
+
+# -- assertions ----------------------------------------------------------------
+
+INVALID_TOKEN = {"error": "Unauthorized", "message": "Invalid or expired token"}
+MISSING_TOKEN = {"error": "Unauthorized", "message": "Missing token"}
+BAD_LOGIN = {"error": "Unauthorized", "message": "Invalid email or password"}
+EMAIL_TAKEN = {"error": "Conflict", "message": "Email already registered"}
+
+
+def _describe(resp):
+    return "%s %s\n  headers: %s\n  body: %r" % (
+        resp.status_code, resp.reason, dict(resp.headers), resp.content[:500])
+
+
+def _www_authenticate_params(value):
+    """Splits 'Bearer a="b", c="d"' into ('bearer', {'a': 'b', 'c': 'd'})."""
+    scheme, _, rest = value.strip().partition(" ")
+    params = {}
+    for match in re.finditer(r'([A-Za-z0-9_\-]+)\s*=\s*("((?:[^"\\]|\\.)*)"|[^\s,]+)', rest):
+        params[match.group(1).lower()] = (match.group(3) if match.group(3) is not None
+                                          else match.group(2))
+    return scheme.lower(), params
+
+
+class LatchTestCase(unittest.TestCase):
+    maxDiff = 4000
+
+    def assertJson(self, resp, status, body=None):
+        """Status, Content-Type application/json, and (if given) the exact body."""
+        self.assertEqual(resp.status_code, status, "want %s, got %s" % (status, _describe(resp)))
+        ctype = resp.headers.get("Content-Type", "")
+        self.assertEqual(ctype.split(";")[0].strip().lower(), "application/json",
+                         "Content-Type: %s" % _describe(resp))
+        try:
+            parsed = resp.json()
+        except ValueError:
+            self.fail("body is not JSON: %s" % _describe(resp))
+        if body is not None:
+            self.assertEqual(parsed, body, "body of %s" % _describe(resp))
+        return parsed
+
+    def assertError(self, resp, status, error, message=None):
+        """The {"error","message"} shape: exactly these two string keys."""
+        parsed = self.assertJson(resp, status)
+        self.assertIsInstance(parsed, dict, _describe(resp))
+        self.assertEqual(sorted(parsed), ["error", "message"], "error shape: %s" % _describe(resp))
+        if isinstance(error, (tuple, list)):
+            self.assertIn(parsed["error"], error, _describe(resp))
+        else:
+            self.assertEqual(parsed["error"], error, _describe(resp))
+        self.assertIsInstance(parsed["message"], str)
+        self.assertTrue(parsed["message"], "empty message: %s" % _describe(resp))
+        if message is not None:
+            self.assertEqual(parsed["message"], message, _describe(resp))
+        return parsed
+
+    def assertBadRequest(self, resp):
+        return self.assertError(resp, 400, "Bad Request")
+
+    def assertMissingToken(self, resp):
+        self.assertJson(resp, 401, MISSING_TOKEN)
+        value = resp.headers.get("WWW-Authenticate")
+        self.assertIsNotNone(value, "no WWW-Authenticate: %s" % _describe(resp))
+        scheme, params = _www_authenticate_params(value)
+        self.assertEqual(scheme, "bearer", "WWW-Authenticate: %r" % value)
+        self.assertNotIn("error", params,
+                         "no error param when no token was sent (RFC 6750 3.1): %r" % value)
+
+    def assertInvalidToken(self, resp):
+        self.assertJson(resp, 401, INVALID_TOKEN)
+        value = resp.headers.get("WWW-Authenticate")
+        self.assertIsNotNone(value, "no WWW-Authenticate: %s" % _describe(resp))
+        scheme, params = _www_authenticate_params(value)
+        self.assertEqual(scheme, "bearer", "WWW-Authenticate: %r" % value)
+        self.assertEqual(params.get("error"), "invalid_token", "WWW-Authenticate: %r" % value)
+
+    def assertProfileOk(self, resp, user=None):
+        body = self.assertJson(resp, 200)
+        self.assertEqual(sorted(body), ["created_at", "email", "id", "role"], _describe(resp))
+        if user is not None:
+            self.assertEqual(body["id"], user["id"])
+            self.assertEqual(body["email"], user["email"])
+            self.assertEqual(body["role"], user["role"])
+        return body
+
+    def assertRawError(self, resp, status, error):
+        self.assertEqual(resp.status, status, repr(resp))
+        ctype = (resp.header("content-type") or "").split(";")[0].strip().lower()
+        self.assertEqual(ctype, "application/json", repr(resp))
+        body = resp.json()
+        self.assertEqual(sorted(body), ["error", "message"], repr(resp))
+        self.assertEqual(body["error"], error, repr(resp))
+
+
+def start_module_server(env=None):
+    """For setUpModule: starts a shared server, stopped by stop_module_server."""
+    server = LatchServer(env=env)
+    try:
+        return server.start()
+    except BaseException:
+        server.kill()
+        server.remove_data_dir()
+        raise
+
+
+def stop_module_server(server):
+    if server is not None:
+        server.close()
+
+
+def start_refused(env=None, args=None):
+    """Starts `latch serve` expecting it to refuse: returns (exit code, output).
+    Raises AssertionError if it starts listening instead (it is then stopped)."""
+    server = LatchServer(env=env, args=args)
+    try:
+        server.start()
+    except StartupError:
+        return server.last_exit_code, server.log_text()
+    finally:
+        server.kill()
+        server.remove_data_dir()
+    raise AssertionError("latch started (listening on %s) but should have refused:\n%s"
+                         % (server.port, server.log_tail()))
