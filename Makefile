@@ -11,6 +11,7 @@ BASE     = -std=c11 -D_GNU_SOURCE -iquote src $(WARN) -pthread
 RELEASE  = -O2 -g -DNDEBUG -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 SANITIZE = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
+BUILD   ?= build
 SRC      = $(shell find src -name '*.c' | sort)
 LIB_SRC  = $(filter-out src/main.c,$(SRC))
 UNIT_SRC = $(shell find tests/unit -name '*.c' | sort)
@@ -19,6 +20,8 @@ HDRS     = $(shell find src tests/unit -name '*.h')
 # pkg-config is asked only when building, so 'make deps' works on a bare machine.
 PKG_CFLAGS = $$(pkg-config --cflags $(PKGS))
 PKG_LIBS   = $$(pkg-config --libs $(PKGS)) -lm
+
+-include mk/*.mk
 
 .PHONY: all latch deps test-deps run test unit integration clean format
 
@@ -30,19 +33,19 @@ deps:
 test-deps:
 	@scripts/deps.sh test
 
-latch: build/release/latch
-	@cp build/release/latch latch
+latch: $(BUILD)/release/latch
+	@cp $(BUILD)/release/latch latch
 
-build/release/latch: $(SRC) $(HDRS) Makefile
+$(BUILD)/release/latch: $(SRC) $(HDRS) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) -pie $(PKG_LIBS) $(LDFLAGS)
 
 # The test build: -Werror, AddressSanitizer + UndefinedBehaviorSanitizer.
-build/asan/latch: $(SRC) $(HDRS) Makefile
+$(BUILD)/asan/latch: $(SRC) $(HDRS) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(PKG_LIBS)
 
-build/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) Makefile
+$(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -Werror -iquote tests/unit $(SANITIZE) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UNIT_SRC) \
 	    $(PKG_LIBS)
@@ -52,17 +55,17 @@ run: deps latch
 
 # make test [T=name] runs unit tests, then integration tests against the
 # real binary; the last line reads "total: N passed, N failed".
-test: test-deps build/asan/latch build/asan/unit-tests
-	@scripts/run-tests.sh
+test: test-deps $(BUILD)/asan/latch $(BUILD)/asan/unit-tests
+	@BUILD=$(BUILD) T="$(T)" scripts/run-tests.sh
 
-unit: build/asan/unit-tests
-	@build/asan/unit-tests $(T)
+unit: $(BUILD)/asan/unit-tests
+	@$(BUILD)/asan/unit-tests $(T)
 
-integration: build/asan/latch
-	@LATCH_BIN=build/asan/latch /usr/bin/python3 tests/integration/run.py $(T)
+integration: $(BUILD)/asan/latch
+	@LATCH_BIN=$(BUILD)/asan/latch /usr/bin/python3 tests/integration/run.py $(T)
 
 format:
 	clang-format -i $(SRC) $(HDRS) $(UNIT_SRC)
 
 clean:
-	rm -rf build latch
+	rm -rf $(BUILD) latch

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.." || exit 2
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 T="${T:-}"
+BUILD="${BUILD:-build}"
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 
@@ -15,10 +16,10 @@ counts() { # file -> "passed failed" from its last "N passed, N failed" line
 }
 
 echo "== unit tests"
-build/asan/unit-tests $T 2>&1 | tee "$log/unit"
+$BUILD/asan/unit-tests $T 2>&1 | tee "$log/unit"
 unit_rc=$?
 echo "== integration tests"
-LATCH_BIN=build/asan/latch /usr/bin/python3 tests/integration/run.py $T 2>&1 | tee "$log/integ"
+LATCH_BIN=$BUILD/asan/latch /usr/bin/python3 tests/integration/run.py $T 2>&1 | tee "$log/integ"
 integ_rc=$?
 
 set -- $(counts "$log/unit") ; up=${1:-0}; uf=${2:-1}

@@ -69,9 +69,9 @@ def _reason(exc_type, exc_value):
 class LineResult(unittest.TestResult):
     def __init__(self):
         super().__init__()
-        self.passed = 0
-        self.failed = 0
-        self.skipped = 0
+        self.n_passed = 0
+        self.n_failed = 0
+        self.n_skipped = 0
         self._start = {}
 
     def startTest(self, test):
@@ -85,11 +85,11 @@ class LineResult(unittest.TestResult):
 
     def addSuccess(self, test):
         super().addSuccess(test)
-        self.passed += 1
+        self.n_passed += 1
         _out("ok   %s%s" % (test_name(test), self._elapsed(test)))
 
     def _fail(self, test, err):
-        self.failed += 1
+        self.n_failed += 1
         name = test_name(test) if isinstance(test, unittest.TestCase) else str(test)
         _out("FAIL %s: %s" % (name, _reason(err[0], err[1])))
         details = "".join(traceback.format_exception(*err))
@@ -116,17 +116,17 @@ class LineResult(unittest.TestResult):
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
-        self.skipped += 1
+        self.n_skipped += 1
         _out("SKIP %s: %s" % (test_name(test), reason))
 
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
-        self.passed += 1
+        self.n_passed += 1
         _out("ok   %s (expected failure)" % test_name(test))
 
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
-        self.failed += 1
+        self.n_failed += 1
         _out("FAIL %s: unexpected success" % test_name(test))
 
 
@@ -153,11 +153,11 @@ def main():
     # Running a flat suite lets unittest call setUpModule/setUpClass and their
     # teardowns exactly once per module and class among the selected tests.
     unittest.TestSuite(tests).run(result)
-    summary = "%d passed, %d failed" % (result.passed, result.failed)
-    if result.skipped:
-        summary += ", %d skipped" % result.skipped
+    summary = "%d passed, %d failed" % (result.n_passed, result.n_failed)
+    if result.n_skipped:
+        summary += ", %d skipped" % result.n_skipped
     _out(summary)
-    return 1 if result.failed else 0
+    return 1 if result.n_failed else 0
 
 
 if __name__ == "__main__":
