@@ -287,7 +287,8 @@ class LatchServer:
         return self.post(path, data=json.dumps(obj).encode("utf-8"), headers=headers, **kwargs)
 
     def register(self, email=None, password="correct horse battery", **kwargs):
-        email = email or unique_email()
+        if email is None:
+            email = unique_email()
         return self.post_json("/register", {"email": email, "password": password}, **kwargs)
 
     def login(self, email, password="correct horse battery", **kwargs):

@@ -118,9 +118,10 @@ class Garbage(LatchTestCase):
         for body in (b"{" * 1000, b"[" * 5000, b'{"email":"\\ud800","password":"12345678"}',
                      b'{"email":"a@b.co","password":"12345678"' + b" " * 100,
                      b"\xff\xfe\xfd", b'{"email":1e999999,"password":"x"}'):
-            resp = SERVER.post("/register", data=body,
-                               headers={"Content-Type": "application/json"})
-            self.assertBadRequest(resp)
+            with self.subTest(body=body[:40]):
+                resp = SERVER.post("/register", data=body,
+                                   headers={"Content-Type": "application/json"})
+                self.assertBadRequest(resp)
 
     def test_response_to_well_formed_request_after_garbage_on_same_connection(self):
         # A request after an answered one still works (no state leaks).
