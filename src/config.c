@@ -47,6 +47,30 @@ static const struct option_def options[] = {
     INT_OPT("threads", threads, 0, 256,
             "HTTP threads; 0 = one per CPU latch may run on (0)"),
     STR_OPT("log-level", log_level, "error, warn, info or debug (info)"),
+    STR_OPT("auth-mode", auth_mode, "jwt, session or both (jwt)"),
+    INT_OPT("session-idle-s", session_idle_s, 1, 86400 * 30,
+            "a session ends after this long unused (1800)"),
+    INT_OPT("session-max-s", session_max_s, 1, 86400 * 365,
+            "a session ends this long after login, used or not (43200)"),
+    INT_OPT("refresh-ttl-s", refresh_ttl_s, 1, 86400 * 365,
+            "refresh token lifetime (2592000, 30 days)"),
+    INT_OPT("refresh-reuse-window-s", refresh_reuse_window_s, 0, 300,
+            "a rotated refresh token retried within this gets the same successor; 0 = off (10)"),
+    STR_OPT("allowed-origins", allowed_origins,
+            "comma-separated origins allowed cookie-authenticated requests and CORS (none)"),
+    STR_OPT("registration", registration, "open or closed; closed: only admins create users (open)"),
+    INT_OPT("lockout-attempts", lockout_attempts, 1, 1000,
+            "failed logins of one email that lock it (5)"),
+    INT_OPT("lockout-window-s", lockout_window_s, 1, 86400 * 30,
+            "the window in which failed logins are counted (900)"),
+    INT_OPT("lockout-s", lockout_s, 1, 86400 * 30, "how long a locked email stays locked (900)"),
+    INT_OPT("ip-rate-per-min", ip_rate_per_min, 0, 1000000,
+            "login/register/refresh/password requests per client address and minute; 0 = off "
+            "(30)"),
+    INT_OPT("ip-rate-burst", ip_rate_burst, 1, 1000000,
+            "requests a client address may make at once before the rate applies (20)"),
+    STR_OPT("trusted-proxies", trusted_proxies,
+            "comma-separated CIDRs whose X-Forwarded-For / -Proto are believed (none)"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -68,6 +92,17 @@ void config_defaults(struct config *cfg)
     cfg->max_conn_per_ip = LATCH_DEFAULT_MAX_CONN_PER_IP;
     cfg->idle_timeout_s = LATCH_DEFAULT_IDLE_TIMEOUT_S;
     cfg->threads = 0;
+    snprintf(cfg->auth_mode, sizeof(cfg->auth_mode), "jwt");
+    cfg->session_idle_s = 1800;
+    cfg->session_max_s = 43200;
+    cfg->refresh_ttl_s = 30 * 86400;
+    cfg->refresh_reuse_window_s = 10;
+    snprintf(cfg->registration, sizeof(cfg->registration), "open");
+    cfg->lockout_attempts = 5;
+    cfg->lockout_window_s = 900;
+    cfg->lockout_s = 900;
+    cfg->ip_rate_per_min = 30;
+    cfg->ip_rate_burst = 20;
 }
 
 static void env_name(const char *flag, char *buf, size_t size)
@@ -87,8 +122,8 @@ static int set_value(struct config *cfg, const struct option_def *o, const char 
 
     if (o->type == OPT_STR) {
         size_t len = strlen(value);
-        if (len == 0 || len >= o->str_size) {
-            snprintf(err, err_size, "%s: value must be 1 to %zu bytes long", source,
+        if (len >= o->str_size) {
+            snprintf(err, err_size, "%s: value must be at most %zu bytes long", source,
                      o->str_size - 1);
             return CONFIG_ERROR;
         }
@@ -114,10 +149,25 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
                  cfg->listen);
         return CONFIG_ERROR;
     }
+    if (cfg->data_dir[0] == '\0' || cfg->issuer[0] == '\0') {
+        snprintf(err, err_size, "--data-dir and --issuer must not be empty");
+        return CONFIG_ERROR;
+    }
     if (strcmp(cfg->log_level, "error") != 0 && strcmp(cfg->log_level, "warn") != 0 &&
         strcmp(cfg->log_level, "info") != 0 && strcmp(cfg->log_level, "debug") != 0) {
         snprintf(err, err_size, "--log-level / LATCH_LOG_LEVEL: expected error, warn, info or "
                  "debug, got \"%.16s\"", cfg->log_level);
+        return CONFIG_ERROR;
+    }
+    if (strcmp(cfg->auth_mode, "jwt") != 0 && strcmp(cfg->auth_mode, "session") != 0 &&
+        strcmp(cfg->auth_mode, "both") != 0) {
+        snprintf(err, err_size, "--auth-mode / LATCH_AUTH_MODE: expected jwt, session or both, "
+                 "got \"%.16s\"", cfg->auth_mode);
+        return CONFIG_ERROR;
+    }
+    if (strcmp(cfg->registration, "open") != 0 && strcmp(cfg->registration, "closed") != 0) {
+        snprintf(err, err_size, "--registration / LATCH_REGISTRATION: expected open or closed, "
+                 "got \"%.16s\"", cfg->registration);
         return CONFIG_ERROR;
     }
     return CONFIG_OK;

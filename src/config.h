@@ -27,6 +27,23 @@ struct config {
     int64_t idle_timeout_s;
     int64_t threads;                  /* 0: one per CPU latch may run on */
     char log_level[16];
+
+    /* The token lifecycle (sessions, refresh, revocation). */
+    char auth_mode[16];               /* jwt | session | both */
+    int64_t session_idle_s;
+    int64_t session_max_s;
+    int64_t refresh_ttl_s;
+    int64_t refresh_reuse_window_s;
+    char allowed_origins[CONFIG_MAX_STR]; /* comma-separated origins */
+    char registration[16];            /* open | closed */
+
+    /* Brute-force protection. */
+    int64_t lockout_attempts;
+    int64_t lockout_window_s;
+    int64_t lockout_s;
+    int64_t ip_rate_per_min;          /* 0: off */
+    int64_t ip_rate_burst;
+    char trusted_proxies[CONFIG_MAX_STR]; /* comma-separated CIDRs */
 };
 
 /* A flag a subcommand adds to the shared ones; its value lands in *value. */

@@ -13,6 +13,9 @@
 #define LATCH_MAX_HEADER_COUNT       100          /* -> 431 */
 #define LATCH_MAX_URL_BYTES          2048         /* -> 414 */
 #define LATCH_MAX_BODY_BYTES         (16 * 1024)  /* -> 413 */
+/* A chunked body over the limit is read and dropped up to this many bytes so
+ * that the client gets its 413; beyond it the connection is closed. */
+#define LATCH_MAX_DISCARD_BYTES      (1024 * 1024)
 #define LATCH_MAX_JSON_DEPTH         8            /* request bodies are flat objects -> 400 */
 
 /*

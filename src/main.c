@@ -2,6 +2,7 @@
  * main.c - the latch command: serve | user add | token decode | version.
  */
 #include "api/app.h"
+#include "api/client.h"
 #include "api/router.h"
 #include "auth/credentials.h"
 #include "auth/keys.h"
@@ -15,6 +16,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -129,6 +132,67 @@ static int is_loopback(const char *host)
     return 0;
 }
 
+/*
+ * The follower: once a second it reads revocations other processes logged
+ * in the store (the CLI, another latch), and once a minute it purges rows
+ * whose tokens have all expired.
+ */
+struct follower {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop, started;
+    struct app *app;
+};
+
+static void *follower_main(void *p)
+{
+    struct follower *f = p;
+    struct timespec deadline;
+    int64_t last_purge = 0, now;
+
+    pthread_mutex_lock(&f->lock);
+    while (!f->stop) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 1;
+        pthread_cond_timedwait(&f->wake, &f->lock, &deadline);
+        if (f->stop)
+            break;
+        pthread_mutex_unlock(&f->lock);
+        now = app_now();
+        (void)revocation_sync(f->app->revocation, now);
+        if (now - last_purge >= 60) {
+            (void)STORE_CALL(f->app->store, purge, now);
+            last_purge = now;
+        }
+        pthread_mutex_lock(&f->lock);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
+}
+
+static void follower_start(struct follower *f, struct app *app)
+{
+    memset(f, 0, sizeof(*f));
+    f->app = app;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->wake, NULL);
+    f->started = pthread_create(&f->thread, NULL, follower_main, f) == 0;
+}
+
+static void follower_stop(struct follower *f)
+{
+    if (!f->started)
+        return;
+    pthread_mutex_lock(&f->lock);
+    f->stop = 1;
+    pthread_cond_signal(&f->wake);
+    pthread_mutex_unlock(&f->lock);
+    pthread_join(f->thread, NULL);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->wake);
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -137,6 +201,8 @@ static int cmd_serve(int argc, char **argv)
     struct work_pool *pool = NULL;
     struct jws_key *key = NULL;
     struct http_server *server = NULL;
+    struct revocation *revocation = NULL;
+    struct follower follower;
     struct http_server_options opts;
     char host[CONFIG_MAX_STR], err[512], db_path[PATH_MAX];
     sigset_t signals;
@@ -149,9 +215,10 @@ static int cmd_serve(int argc, char **argv)
     umask(077);   /* the database and key files are for latch alone */
 
     memset(&app, 0, sizeof(app));
-    app.cfg = &cfg;
-    app.pwhash.memory_kib = (uint64_t)cfg.argon2_memory_kib;
-    app.pwhash.iterations = (uint64_t)cfg.argon2_iterations;
+    if (app_configure(&app, &cfg, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        return 2;
+    }
     if (!pwhash_params_valid(&app.pwhash)) {
         log_error("LATCH_ARGON2_MEMORY_KIB / LATCH_ARGON2_ITERATIONS are outside libsodium's "
                   "bounds (memory at least 8 KiB)");
@@ -162,9 +229,6 @@ static int cmd_serve(int argc, char **argv)
         log_warn("Argon2id parameters (memory %lld KiB, %lld iterations) are below the OWASP "
                  "minimum (19456 KiB, 2); use them for tests only",
                  (long long)cfg.argon2_memory_kib, (long long)cfg.argon2_iterations);
-    app.policy.issuer = cfg.issuer;
-    app.policy.access_ttl_s = cfg.access_ttl_s;
-    app.policy.leeway_s = cfg.leeway_s;
 
     /* Signals are taken by sigwait below, never by a worker thread. */
     sigemptyset(&signals);
@@ -185,6 +249,16 @@ static int cmd_serve(int argc, char **argv)
     if (generated)
         log_info("generated a new signing secret in %s/%s", cfg.data_dir, KEYS_SECRET_FILE);
     app.signing_key = key;
+    if (keys_load_refresh_key(cfg.data_dir, 1, app.refresh_key, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        goto cleanup;
+    }
+    if (revocation_new(&revocation, store) != 0 ||
+        revocation_sync(revocation, app_now()) != 0) {
+        log_error("cannot load the revocation log from the store");
+        goto cleanup;
+    }
+    app.revocation = revocation;
 
     hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
     /* nice +10: hashing yields the CPU to the HTTP threads under load. */
@@ -204,6 +278,7 @@ static int cmd_serve(int argc, char **argv)
     opts.max_conn_per_ip = (unsigned)cfg.max_conn_per_ip;
     opts.idle_timeout_s = (unsigned)cfg.idle_timeout_s;
     opts.handler = router_handle;
+    opts.decorate = client_decorate;
     opts.handler_ctx = &app;
     if (http_server_start(&server, &opts, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -218,6 +293,7 @@ static int cmd_serve(int argc, char **argv)
     log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
                                                                        sizeof(db_path)));
 
+    follower_start(&follower, &app);
     for (;;) {
         if (sigwait(&signals, &sig) != 0)
             continue;
@@ -226,6 +302,7 @@ static int cmd_serve(int argc, char **argv)
         break;
     }
     log_info("shutting down: finishing in-flight requests");
+    follower_stop(&follower);
     http_server_quiesce(server);
     work_pool_free(pool);     /* runs queued jobs; each answers its request */
     pool = NULL;
@@ -238,6 +315,8 @@ cleanup:
         http_server_stop(server, 0);
     work_pool_free(pool);
     jws_key_free(key);
+    revocation_free(revocation);
+    sodium_memzero(app.refresh_key, sizeof(app.refresh_key));
     store_close(store);
     return status;
 }

@@ -1,34 +1,41 @@
 /*
- * auth.c - POST /register and POST /login.
+ * auth.c - the credential endpoints: POST /register, /login, /refresh,
+ * /logout and /password.
  *
- * Both need an Argon2id computation, which takes tens of milliseconds: the
- * handler validates the body on the HTTP thread, suspends the request and
- * hands a job to the hashing pool; the job answers.  A full pool queue
- * answers 503 with Retry-After at once.
+ * Anything that needs Argon2id (tens of milliseconds) is validated on the
+ * HTTP thread, then the request is suspended and a job on the hashing pool
+ * answers it.  A full pool queue answers 503 with Retry-After at once.
  */
+#include "api/authn.h"
 #include "api/body.h"
+#include "api/client.h"
 #include "api/handlers.h"
 #include "api/reply.h"
 #include "auth/credentials.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct pw_job {
     struct app *app;
     struct http_request *req;
-    char email[LATCH_MAX_EMAIL_BYTES + 1];
-    struct store_user user;        /* login: the account, when found */
+    char email[LATCH_MAX_EMAIL_BYTES + 1];     /* normalised; "" when invalid */
+    char lock_key[LATCH_MAX_EMAIL_BYTES + 1];  /* the lockout counter's key */
+    char role[LATCH_MAX_ROLE_BYTES + 1];
+    struct store_user user;                    /* the account, when found */
     int user_found;
-    size_t password_len;
+    struct authn caller;                       /* /password: who asks */
+    char caller_token[LATCH_MAX_TOKEN_BYTES + 1];
+    size_t password_len, new_password_len;
     char password[LATCH_MAX_PASSWORD_BYTES + 1];
+    char new_password[LATCH_MAX_PASSWORD_BYTES + 1];
 };
 
-static struct pw_job *job_new(struct app *app, struct http_request *req, const char *email,
-                              const char *password, size_t password_len)
+/* sodium_malloc: guarded pages, wiped by sodium_free; passwords live here. */
+static struct pw_job *job_new(struct app *app, struct http_request *req)
 {
-    /* sodium_malloc: guarded pages, wiped on free; the password lives here. */
     struct pw_job *job = sodium_malloc(sizeof(*job));
 
     if (job == NULL)
@@ -36,18 +43,15 @@ static struct pw_job *job_new(struct app *app, struct http_request *req, const c
     memset(job, 0, sizeof(*job));
     job->app = app;
     job->req = req;
-    memcpy(job->email, email, strlen(email) + 1);
-    memcpy(job->password, password, password_len);
-    job->password_len = password_len;
     return job;
 }
 
 static void job_free(struct pw_job *job)
 {
-    sodium_free(job);   /* zeroes the memory first */
+    sodium_free(job);
 }
 
-/* Suspends req and queues fn(job); on a full queue answers 503. */
+/* Suspends the request and queues fn(job); on a full queue answers 503. */
 static void submit(struct pw_job *job, work_fn fn)
 {
     struct http_request *req = job->req;
@@ -59,9 +63,41 @@ static void submit(struct pw_job *job, work_fn fn)
     }
 }
 
-/* ---- POST /register ---- */
+/* Wipes jansson's copy of a password member before the object goes. */
+static void wipe_member(json_t *body, const char *name)
+{
+    json_t *v = json_object_get(body, name);
 
-static void register_job(void *arg)
+    if (json_is_string(v))
+        sodium_memzero((void *)json_string_value(v), json_string_length(v));
+}
+
+static void reply_locked(struct http_request *req, int64_t retry_after)
+{
+    struct http_response *resp = reply_new_error(429, "Too many attempts, try again later");
+    char retry[24];
+
+    snprintf(retry, sizeof(retry), "%lld", (long long)(retry_after > 0 ? retry_after : 1));
+    if (resp != NULL)
+        http_response_header(resp, "Retry-After", retry);
+    http_request_respond(req, resp);
+}
+
+/* The lockout counter's key: the email trimmed and lower-cased, valid or
+ * not, so an unknown account counts exactly like a known one. */
+static void lock_key(const char *raw, size_t len, char out[LATCH_MAX_EMAIL_BYTES + 1])
+{
+    const char *why;
+
+    if (credentials_normalize_email(raw, len, out, &why) == 0)
+        return;
+    snprintf(out, LATCH_MAX_EMAIL_BYTES + 1, "invalid:%.*s",
+             (int)(len > LATCH_MAX_EMAIL_BYTES - 8 ? LATCH_MAX_EMAIL_BYTES - 8 : len), raw);
+}
+
+/* ---- POST /register (and POST /admin/users) ---- */
+
+static void create_user_job(void *arg)
 {
     struct pw_job *job = arg;
     struct app *app = job->app;
@@ -69,15 +105,18 @@ static void register_job(void *arg)
     struct store_user user;
     int rc;
 
+    memset(&user, 0, sizeof(user));
     if (pwhash_hash(&app->pwhash, job->password, job->password_len, hash) != PWHASH_OK) {
         reply_error(job->req, 500, "Password hashing failed");
         goto cleanup;
     }
-    rc = store_user_create(app->store, job->email, hash, "user", app_now(), &user);
+    rc = store_user_create(app->store, job->email, hash, job->role, app_now(), &user);
     if (rc == STORE_ECONFLICT)
         reply_error(job->req, 409, "Email already registered");
     else if (rc != STORE_OK)
         reply_error(job->req, 500, "Storage failure");
+    else if (job->user_found)   /* set by the admin route: answer with the full user */
+        reply_json(job->req, 201, reply_user(&user));
     else
         reply_json(job->req, 201,
                    json_pack("{s:I,s:s,s:s}", "id", (json_int_t)user.id, "email", user.email,
@@ -87,14 +126,15 @@ cleanup:
     job_free(job);
 }
 
-void handle_register(struct app *app, struct http_request *req)
+/* Validates {"email","password"[,"role"]} and queues the creation. */
+void auth_create_user(struct app *app, struct http_request *req, int allow_role)
 {
-    char email[LATCH_MAX_EMAIL_BYTES + 1];
-    const char *raw_email, *password, *why;
+    const char *raw_email, *password, *why, *role = "user";
     size_t email_len, password_len;
     struct store_user existing;
     struct pw_job *job;
-    json_t *body;
+    json_t *body, *role_v;
+    char email[LATCH_MAX_EMAIL_BYTES + 1];
     int rc;
 
     body = body_object(req);
@@ -106,6 +146,15 @@ void handle_register(struct app *app, struct http_request *req)
     password = body_string(req, body, "password", &password_len);
     if (password == NULL)
         goto cleanup;
+    role_v = json_object_get(body, "role");
+    if (allow_role && role_v != NULL) {
+        if (!json_is_string(role_v) || (strcmp(json_string_value(role_v), "user") != 0 &&
+                                        strcmp(json_string_value(role_v), "admin") != 0)) {
+            reply_error(req, 400, "Field \"role\" must be \"user\" or \"admin\"");
+            goto cleanup;
+        }
+        role = json_string_value(role_v);
+    }
     if (credentials_normalize_email(raw_email, email_len, email, &why) != 0 ||
         credentials_check_password(password_len, &why) != 0) {
         reply_error(req, 400, why);
@@ -122,17 +171,105 @@ void handle_register(struct app *app, struct http_request *req)
         reply_error(req, 500, "Storage failure");
         goto cleanup;
     }
-    job = job_new(app, req, email, password, password_len);
-    if (job == NULL)
+    job = job_new(app, req);
+    if (job == NULL) {
         reply_error(req, 500, "Out of memory");
-    else
-        submit(job, register_job);
+        goto cleanup;
+    }
+    memcpy(job->email, email, sizeof(email));
+    snprintf(job->role, sizeof(job->role), "%s", role);
+    memcpy(job->password, password, password_len);
+    job->password_len = password_len;
+    job->user_found = allow_role;
+    submit(job, create_user_job);
 cleanup:
-    /* jansson's copy of the password: wipe it before the object goes. */
-    if (json_is_string(json_object_get(body, "password")))
-        sodium_memzero((void *)json_string_value(json_object_get(body, "password")),
-                       json_string_length(json_object_get(body, "password")));
+    wipe_member(body, "password");
     json_decref(body);
+}
+
+void handle_register(struct app *app, struct http_request *req, int64_t id)
+{
+    (void)id;
+    if (client_rate_limit(app, req) != 0)
+        return;
+    if (strcmp(app->cfg->registration, "closed") == 0) {
+        reply_error(req, 403, "Registration is closed");
+        return;
+    }
+    auth_create_user(app, req, 0);
+}
+
+/* ---- issuing tokens ---- */
+
+struct issued {
+    char access[TOKENS_MAX_ISSUED_BYTES];
+    struct opaque_token refresh;
+    struct opaque_token session;
+    char sid[SID_TEXT_BYTES + 1];
+};
+
+static int issue_access(struct app *app, const struct store_user *user, const char *sid,
+                        char *out, size_t size)
+{
+    struct token_subject subject;
+    size_t len;
+
+    subject.user_id = user->id;
+    subject.email = user->email;
+    subject.role = user->role;
+    subject.sid = sid;
+    return tokens_issue(app->signing_key, &app->policy, &subject, app_now(), out, size, &len);
+}
+
+static void add_session_cookie(struct app *app, struct http_request *req,
+                               struct http_response *resp, const char *value, int64_t max_age)
+{
+    char cookie[256];
+
+    snprintf(cookie, sizeof(cookie), "%s=%s; HttpOnly; SameSite=Lax; Path=/; Max-Age=%lld%s",
+             SESSION_COOKIE, value, (long long)max_age,
+             client_is_secure(app, req) ? "; Secure" : "");
+    http_response_header(resp, "Set-Cookie", cookie);
+}
+
+/* A successful login: a new family with what the mode asks for. */
+static void answer_login(struct app *app, struct http_request *req, const struct store_user *user)
+{
+    struct issued t;
+    struct http_response *resp;
+    int64_t now = app_now();
+    int jwt = app->mode != AUTH_MODE_SESSION, session = app->mode != AUTH_MODE_JWT;
+    json_t *body;
+
+    memset(&t, 0, sizeof(t));
+    opaque_new_sid(t.sid);
+    if (jwt)
+        opaque_new(&t.refresh);
+    if (session)
+        opaque_new(&t.session);
+    if (STORE_CALL(app->store, family_create, t.sid, user->id, jwt ? t.refresh.digest : NULL,
+                   now + app->cfg->refresh_ttl_s, session ? t.session.digest : NULL,
+                   now + app->cfg->session_max_s, now) != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        return;
+    }
+    if (jwt) {
+        if (issue_access(app, user, t.sid, t.access, sizeof(t.access)) != TOKENS_OK) {
+            reply_error(req, 500, "Token signing failed");
+            return;
+        }
+        body = json_pack("{s:s,s:s,s:I,s:s}", "token", t.access, "token_type", "Bearer",
+                         "expires_in", (json_int_t)app->policy.access_ttl_s, "refresh_token",
+                         t.refresh.text);
+    } else {
+        body = json_pack("{s:s,s:s,s:I}", "token", t.session.text, "token_type", "Bearer",
+                         "expires_in", (json_int_t)app->cfg->session_max_s);
+    }
+    resp = reply_new_json(200, body);
+    if (resp != NULL && session)
+        add_session_cookie(app, req, resp, t.session.text, app->cfg->session_max_s);
+    http_request_respond(req, resp);
+    sodium_memzero(&t, sizeof(t));
 }
 
 /* ---- POST /login ---- */
@@ -141,20 +278,24 @@ static void login_job(void *arg)
 {
     struct pw_job *job = arg;
     struct app *app = job->app;
-    char token[TOKENS_MAX_ISSUED_BYTES];
-    size_t token_len;
-    struct token_subject subject;
+    int ok;
 
-    if (!job->user_found) {
+    if (job->user_found) {
+        ok = pwhash_verify(job->user.password_hash, job->password, job->password_len) ==
+             PWHASH_OK;
+    } else {
         /* Pay for one verify anyway so timing does not reveal accounts. */
         pwhash_dummy_verify(&app->pwhash, job->password, job->password_len);
+        ok = 0;
+    }
+    if (!ok) {
+        (void)STORE_CALL(app->store, lockout_fail, job->lock_key, app_now(),
+                         (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
+                         app->cfg->lockout_s);
         reply_unauthorized(job->req, false, "Invalid email or password");
         goto cleanup;
     }
-    if (pwhash_verify(job->user.password_hash, job->password, job->password_len) != PWHASH_OK) {
-        reply_unauthorized(job->req, false, "Invalid email or password");
-        goto cleanup;
-    }
+    (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
     /* Only after the right password may the account's state show. */
     if (job->user.disabled) {
         reply_error(job->req, 403, "Account disabled");
@@ -166,30 +307,24 @@ static void login_job(void *arg)
             (void)store_user_rehash(app->store, job->user.id, job->user.password_hash, hash,
                                     app_now());
     }
-    subject.user_id = job->user.id;
-    subject.email = job->user.email;
-    subject.role = job->user.role;
-    if (tokens_issue(app->signing_key, &app->policy, &subject, app_now(), token, sizeof(token),
-                     &token_len) != TOKENS_OK) {
-        reply_error(job->req, 500, "Token signing failed");
-        goto cleanup;
-    }
-    reply_json(job->req, 200,
-               json_pack("{s:s,s:s,s:I}", "token", token, "token_type", "Bearer", "expires_in",
-                         (json_int_t)app->policy.access_ttl_s));
+    answer_login(app, job->req, &job->user);
 cleanup:
     job_free(job);
 }
 
-void handle_login(struct app *app, struct http_request *req)
+void handle_login(struct app *app, struct http_request *req, int64_t id)
 {
-    char email[LATCH_MAX_EMAIL_BYTES + 1];
     const char *raw_email, *password, *why;
     size_t email_len, password_len;
-    struct pw_job *job;
+    struct pw_job *job = NULL;
+    int64_t retry_after = 0;
     json_t *body;
-    int valid_email, rc;
+    int rc;
 
+    (void)id;
+    /* The order: per-address limit, body, account lockout, hashing. */
+    if (client_rate_limit(app, req) != 0)
+        return;
     body = body_object(req);
     if (body == NULL)
         return;
@@ -205,18 +340,23 @@ void handle_login(struct app *app, struct http_request *req)
                                   : "Password must be at most 256 bytes");
         goto cleanup;
     }
-    /* An address that could never have been registered is an unknown
-     * account: same answer, same cost. */
-    valid_email = credentials_normalize_email(raw_email, email_len, email, &why) == 0;
-    if (!valid_email)
-        email[0] = '\0';
-    job = job_new(app, req, email, password, password_len);
+    job = job_new(app, req);
     if (job == NULL) {
         reply_error(req, 500, "Out of memory");
         goto cleanup;
     }
-    if (valid_email) {
-        rc = store_user_by_email(app->store, email, &job->user);
+    lock_key(raw_email, email_len, job->lock_key);
+    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after) ==
+            STORE_OK &&
+        retry_after > 0) {
+        reply_locked(req, retry_after);
+        job_free(job);
+        goto cleanup;
+    }
+    /* An address that could never have been registered is an unknown
+     * account: same answer, same cost. */
+    if (credentials_normalize_email(raw_email, email_len, job->email, &why) == 0) {
+        rc = store_user_by_email(app->store, job->email, &job->user);
         if (rc == STORE_OK) {
             job->user_found = 1;
         } else if (rc != STORE_ENOTFOUND) {
@@ -225,10 +365,274 @@ void handle_login(struct app *app, struct http_request *req)
             goto cleanup;
         }
     }
+    memcpy(job->password, password, password_len);
+    job->password_len = password_len;
     submit(job, login_job);
 cleanup:
-    if (json_is_string(json_object_get(body, "password")))
-        sodium_memzero((void *)json_string_value(json_object_get(body, "password")),
-                       json_string_length(json_object_get(body, "password")));
+    wipe_member(body, "password");
     json_decref(body);
+}
+
+/* ---- POST /refresh ---- */
+
+static void reply_bad_refresh(struct http_request *req)
+{
+    reply_unauthorized(req, true, "Invalid or expired refresh token");
+}
+
+void handle_refresh(struct app *app, struct http_request *req, int64_t id)
+{
+    struct opaque_token presented, successor;
+    enum store_rotate_outcome outcome = STORE_ROTATE_INVALID;
+    struct store_refresh found;
+    struct store_user user;
+    char access[TOKENS_MAX_ISSUED_BYTES];
+    const char *text;
+    size_t len;
+    int64_t now = app_now();
+    json_t *body;
+    int rc;
+
+    (void)id;
+    if (client_rate_limit(app, req) != 0)
+        return;
+    body = body_object(req);
+    if (body == NULL)
+        return;
+    text = body_string(req, body, "refresh_token", &len);
+    if (text == NULL)
+        goto cleanup;
+    /* An access token (or anything else) is not 43 base64url characters. */
+    if (app->mode == AUTH_MODE_SESSION || opaque_parse(text, len, &presented) != 0) {
+        reply_bad_refresh(req);
+        goto cleanup;
+    }
+    opaque_successor(app->refresh_key, &presented, &successor);
+    rc = STORE_CALL(app->store, refresh_rotate, presented.digest, successor.digest, now,
+                    app->cfg->refresh_reuse_window_s, app->cfg->refresh_ttl_s,
+                    app_memo_until(app, now), &outcome, &found);
+    if (rc != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        goto cleanup;
+    }
+    if (outcome == STORE_ROTATE_REUSED)
+        (void)revocation_sync(app->revocation, now);
+    if (outcome != STORE_ROTATED && outcome != STORE_ROTATE_RETRY) {
+        reply_bad_refresh(req);
+        goto cleanup;
+    }
+    rc = store_user_by_id(app->store, found.user_id, &user);
+    if (rc != STORE_OK || user.disabled) {
+        reply_bad_refresh(req);
+        goto cleanup;
+    }
+    if (issue_access(app, &user, found.sid, access, sizeof(access)) != TOKENS_OK) {
+        reply_error(req, 500, "Token signing failed");
+        goto cleanup;
+    }
+    reply_json(req, 200,
+               json_pack("{s:s,s:s,s:I,s:s}", "token", access, "token_type", "Bearer",
+                         "expires_in", (json_int_t)app->policy.access_ttl_s, "refresh_token",
+                         successor.text));
+cleanup:
+    sodium_memzero(&presented, sizeof(presented));
+    sodium_memzero(&successor, sizeof(successor));
+    json_decref(body);
+}
+
+/* ---- POST /logout ---- */
+
+void handle_logout(struct app *app, struct http_request *req, int64_t id)
+{
+    struct authn caller;
+    struct http_response *resp;
+    const char *scope = http_request_query(req, "scope");
+    int64_t now = app_now();
+    int rc;
+
+    (void)id;
+    if (authn_require(app, req, &caller) != 0)
+        return;
+    if (scope != NULL && strcmp(scope, "all") == 0) {
+        rc = STORE_CALL(app->store, user_revoke, caller.user_id, NULL, now, now,
+                        app_memo_until(app, now));
+    } else if (scope != NULL && scope[0] != '\0') {
+        reply_error(req, 400, "scope must be \"all\" or absent");
+        return;
+    } else if (caller.sid[0] != '\0') {
+        rc = STORE_CALL(app->store, sid_revoke, caller.sid, now, app_memo_until(app, now));
+    } else {
+        /* A token minted elsewhere, without sid: revoke exactly it. */
+        char hex[STORE_DIGEST_BYTES * 2 + 1];
+        revocation_token_digest_hex(caller.token, caller.token_len, hex);
+        rc = STORE_CALL(app->store, token_revoke, hex, caller.exp + app->policy.leeway_s + 1);
+    }
+    if (rc != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        return;
+    }
+    (void)revocation_sync(app->revocation, now);
+    resp = http_response_new(204, NULL, "", 0);
+    if (resp != NULL && app->mode != AUTH_MODE_JWT) {
+        char cookie[128];
+        snprintf(cookie, sizeof(cookie), "%s=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0%s",
+                 SESSION_COOKIE, client_is_secure(app, req) ? "; Secure" : "");
+        http_response_header(resp, "Set-Cookie", cookie);
+    }
+    http_request_respond(req, resp);
+}
+
+/* ---- POST /password ---- */
+
+static void password_job(void *arg)
+{
+    struct pw_job *job = arg;
+    struct app *app = job->app;
+    struct store_user_change change = {NULL, -1, NULL};
+    struct store_user after;
+    char hash[PWHASH_STR_BYTES];
+    int64_t now = app_now();
+    int rc;
+
+    if (pwhash_verify(job->user.password_hash, job->password, job->password_len) != PWHASH_OK) {
+        (void)STORE_CALL(app->store, lockout_fail, job->lock_key, now,
+                         (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
+                         app->cfg->lockout_s);
+        reply_error(job->req, 403, "Current password is incorrect");
+        goto cleanup;
+    }
+    if (pwhash_hash(&app->pwhash, job->new_password, job->new_password_len, hash) != PWHASH_OK) {
+        reply_error(job->req, 500, "Password hashing failed");
+        goto cleanup;
+    }
+    change.password_hash = hash;
+    rc = STORE_CALL(app->store, user_update, job->user.id, &change, now, &after);
+    if (rc == STORE_OK) {
+        /* Every other login of the user ends; the one that made the change
+         * stays.  A token without sid cannot be told apart from the rest:
+         * then every token ends. */
+        if (job->caller.sid[0] != '\0')
+            rc = STORE_CALL(app->store, user_revoke, job->user.id, job->caller.sid, 0, now,
+                            app_memo_until(app, now));
+        else
+            rc = STORE_CALL(app->store, user_revoke, job->user.id, NULL, now + 1, now,
+                            app_memo_until(app, now));
+        (void)revocation_sync(app->revocation, now);
+    }
+    if (rc != STORE_OK)
+        reply_error(job->req, rc == STORE_ENOTFOUND ? 401 : 500,
+                    rc == STORE_ENOTFOUND ? "Invalid or expired token" : "Storage failure");
+    else
+        http_request_respond(job->req, http_response_new(204, NULL, "", 0));
+    sodium_memzero(&after, sizeof(after));
+cleanup:
+    job_free(job);
+}
+
+void handle_password(struct app *app, struct http_request *req, int64_t id)
+{
+    const char *current, *fresh, *why;
+    size_t current_len, fresh_len;
+    struct pw_job *job = NULL;
+    struct authn caller;
+    int64_t retry_after = 0;
+    json_t *body = NULL;
+    int rc;
+
+    (void)id;
+    if (client_rate_limit(app, req) != 0)
+        return;
+    if (authn_require(app, req, &caller) != 0)
+        return;
+    body = body_object(req);
+    if (body == NULL)
+        return;
+    current = body_string(req, body, "current_password", &current_len);
+    if (current == NULL)
+        goto cleanup;
+    fresh = body_string(req, body, "new_password", &fresh_len);
+    if (fresh == NULL)
+        goto cleanup;
+    if (current_len > LATCH_MAX_PASSWORD_BYTES || credentials_check_password(fresh_len, &why) != 0) {
+        reply_error(req, 400, current_len > LATCH_MAX_PASSWORD_BYTES
+                                  ? "Password must be at most 256 bytes"
+                                  : why);
+        goto cleanup;
+    }
+    job = job_new(app, req);
+    if (job == NULL) {
+        reply_error(req, 500, "Out of memory");
+        goto cleanup;
+    }
+    rc = store_user_by_id(app->store, caller.user_id, &job->user);
+    if (rc != STORE_OK) {
+        job_free(job);
+        if (rc == STORE_ENOTFOUND)
+            reply_unauthorized(req, true, "Invalid or expired token");
+        else
+            reply_error(req, 500, "Storage failure");
+        goto cleanup;
+    }
+    snprintf(job->lock_key, sizeof(job->lock_key), "%s", job->user.email);
+    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after) ==
+            STORE_OK &&
+        retry_after > 0) {
+        job_free(job);
+        reply_locked(req, retry_after);
+        goto cleanup;
+    }
+    job->caller = caller;
+    job->caller.token = NULL;
+    memcpy(job->password, current, current_len);
+    job->password_len = current_len;
+    memcpy(job->new_password, fresh, fresh_len);
+    job->new_password_len = fresh_len;
+    submit(job, password_job);
+cleanup:
+    wipe_member(body, "current_password");
+    wipe_member(body, "new_password");
+    json_decref(body);
+}
+
+/* ---- PATCH /admin/users/{id} with a password: hashing on the pool ---- */
+
+static void admin_password_job(void *arg)
+{
+    struct pw_job *job = arg;
+    struct app *app = job->app;
+    struct store_user_change change = {NULL, -1, NULL};
+    struct store_user after;
+    char hash[PWHASH_STR_BYTES];
+    int64_t now = app_now();
+    int rc;
+
+    if (pwhash_hash(&app->pwhash, job->new_password, job->new_password_len, hash) != PWHASH_OK) {
+        reply_error(job->req, 500, "Password hashing failed");
+        goto cleanup;
+    }
+    change.role = job->role[0] != '\0' ? job->role : NULL;
+    change.disabled = job->user_found;   /* carries the requested disabled (-1/0/1) */
+    change.password_hash = hash;
+    rc = admin_apply_change(app, job->req, job->user.id, &change, now, &after);
+    if (rc == 0)
+        reply_json(job->req, 200, reply_user(&after));
+cleanup:
+    job_free(job);
+}
+
+void auth_admin_set_password(struct app *app, struct http_request *req, int64_t user_id,
+                             const char *role, int disabled, const char *password, size_t len)
+{
+    struct pw_job *job = job_new(app, req);
+
+    if (job == NULL) {
+        reply_error(req, 500, "Out of memory");
+        return;
+    }
+    job->user.id = user_id;
+    snprintf(job->role, sizeof(job->role), "%s", role != NULL ? role : "");
+    job->user_found = disabled;
+    memcpy(job->new_password, password, len);
+    job->new_password_len = len;
+    submit(job, admin_password_job);
 }

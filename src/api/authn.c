@@ -3,24 +3,133 @@
 #include "api/reply.h"
 #include "auth/credentials.h"
 
-int authn_require(struct app *app, struct http_request *req, struct token_claims *claims)
-{
-    const char *token = NULL;
-    size_t len = 0;
+#include <string.h>
 
-    switch (credentials_parse_bearer(http_request_header(req, "Authorization"), &token, &len)) {
-    case BEARER_NONE:
-        reply_unauthorized(req, false, "Missing token");
+static int from_jwt(struct app *app, const char *token, size_t len, struct authn *out)
+{
+    struct token_claims claims;
+
+    if (tokens_verify(token, len, app_key_lookup, app, &app->policy, app_now(), &claims) !=
+        TOKENS_OK)
         return -1;
+    if (revocation_check(app->revocation, claims.user_id, claims.iat, claims.sid, token, len))
+        return -1;
+    out->via = AUTHN_JWT;
+    out->user_id = claims.user_id;
+    memcpy(out->role, claims.role, sizeof(out->role));
+    memcpy(out->email, claims.email, sizeof(out->email));
+    memcpy(out->sid, claims.sid, sizeof(out->sid));
+    out->iat = claims.iat;
+    out->exp = claims.exp;
+    return 0;
+}
+
+static int from_session(struct app *app, const char *token, size_t len, struct authn *out)
+{
+    struct opaque_token parsed;
+    struct store_session session;
+    int64_t idle = app->cfg->session_idle_s;
+
+    if (opaque_parse(token, len, &parsed) != 0)
+        return -1;
+    /* Sliding idle timeout: write last_seen at most every idle/8 (and at
+     * least every minute) rather than on every request. */
+    if (STORE_CALL(app->store, session_get, parsed.digest, app_now(), idle,
+                   idle / 8 < 60 ? idle / 8 : 60, &session) != STORE_OK)
+        return -1;
+    out->user_id = session.user_id;
+    memcpy(out->sid, session.sid, sizeof(session.sid) < sizeof(out->sid) ? sizeof(session.sid)
+                                                                          : sizeof(out->sid));
+    out->sid[sizeof(out->sid) - 1] = '\0';
+    out->iat = session.created_at;
+    out->exp = session.expires_at;
+    return 0;
+}
+
+/* RFC 6265bis / OWASP: a cookie rides along on cross-site requests, so a
+ * state-changing one must show it came from a page allowed to make it. */
+static int same_site_request(struct app *app, struct http_request *req)
+{
+    const char *method = http_request_method(req);
+
+    if (strcmp(method, "POST") != 0 && strcmp(method, "PATCH") != 0 &&
+        strcmp(method, "DELETE") != 0 && strcmp(method, "PUT") != 0)
+        return 1;
+    if (http_request_header(req, "X-Requested-With") != NULL)
+        return 1;
+    return app_origin_allowed(app, http_request_header(req, "Origin"));
+}
+
+int authn_require(struct app *app, struct http_request *req, struct authn *out)
+{
+    const char *token = NULL, *cookie;
+    size_t len = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    switch (credentials_parse_bearer(http_request_header(req, "Authorization"), &token, &len)) {
     case BEARER_MALFORMED:
         reply_unauthorized(req, true, "Invalid or expired token");
         return -1;
     case BEARER_OK:
+        out->token = token;
+        out->token_len = len;
+        /* A JWS has two dots; an opaque session token has none. */
+        if (memchr(token, '.', len) != NULL)
+            rc = app->mode != AUTH_MODE_SESSION ? from_jwt(app, token, len, out) : -1;
+        else if (app->mode != AUTH_MODE_JWT) {
+            rc = from_session(app, token, len, out);
+            out->via = AUTHN_SESSION_BEARER;
+        } else
+            rc = -1;
+        if (rc != 0) {
+            reply_unauthorized(req, true, "Invalid or expired token");
+            return -1;
+        }
+        return 0;
+    case BEARER_NONE:
         break;
     }
-    if (tokens_verify(token, len, app_key_lookup, app, &app->policy, app_now(), claims) !=
-        TOKENS_OK) {
+
+    if (app->mode != AUTH_MODE_JWT &&
+        opaque_find_cookie(http_request_header(req, "Cookie"), SESSION_COOKIE, &cookie, &len)) {
+        out->token = cookie;
+        out->token_len = len;
+        if (from_session(app, cookie, len, out) != 0) {
+            reply_unauthorized(req, true, "Invalid or expired token");
+            return -1;
+        }
+        out->via = AUTHN_SESSION_COOKIE;
+        if (!same_site_request(app, req)) {
+            reply_error(req, 403, "Cross-site request refused");
+            return -1;
+        }
+        return 0;
+    }
+    reply_unauthorized(req, false, "Missing token");
+    return -1;
+}
+
+int authn_require_admin(struct app *app, struct http_request *req, struct authn *out,
+                        struct store_user *user)
+{
+    int rc;
+
+    if (authn_require(app, req, out) != 0)
+        return -1;
+    /* The role is read from the store, not the token: a demoted admin's
+     * older token cannot administer. */
+    rc = store_user_by_id(app->store, out->user_id, user);
+    if (rc == STORE_ENOTFOUND) {
         reply_unauthorized(req, true, "Invalid or expired token");
+        return -1;
+    }
+    if (rc != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        return -1;
+    }
+    if (strcmp(user->role, "admin") != 0 || user->disabled) {
+        reply_error(req, 403, "Insufficient role");
         return -1;
     }
     return 0;

@@ -1,6 +1,7 @@
 /*
  * handlers.h - one function per route.  The router has already checked the
- * path, the method, the body size and its media type when these run.
+ * path, the method, the body size and its media type when these run; id is
+ * the {id} of the path, 0 when the route has none.
  */
 #ifndef LATCH_API_HANDLERS_H
 #define LATCH_API_HANDLERS_H
@@ -8,9 +9,30 @@
 #include "api/app.h"
 #include "http/server.h"
 
-void handle_health(struct app *app, struct http_request *req);
-void handle_register(struct app *app, struct http_request *req);
-void handle_login(struct app *app, struct http_request *req);
-void handle_profile(struct app *app, struct http_request *req);
+void handle_health(struct app *app, struct http_request *req, int64_t id);
+void handle_register(struct app *app, struct http_request *req, int64_t id);
+void handle_login(struct app *app, struct http_request *req, int64_t id);
+void handle_refresh(struct app *app, struct http_request *req, int64_t id);
+void handle_logout(struct app *app, struct http_request *req, int64_t id);
+void handle_password(struct app *app, struct http_request *req, int64_t id);
+void handle_profile(struct app *app, struct http_request *req, int64_t id);
+
+void handle_admin_list(struct app *app, struct http_request *req, int64_t id);
+void handle_admin_create(struct app *app, struct http_request *req, int64_t id);
+void handle_admin_get(struct app *app, struct http_request *req, int64_t id);
+void handle_admin_patch(struct app *app, struct http_request *req, int64_t id);
+void handle_admin_delete(struct app *app, struct http_request *req, int64_t id);
+void handle_admin_logout(struct app *app, struct http_request *req, int64_t id);
+
+/* Shared by /register and POST /admin/users (allow_role: admins may set it). */
+void auth_create_user(struct app *app, struct http_request *req, int allow_role);
+/* PATCH with a password: hashes on the pool, then applies the change. */
+void auth_admin_set_password(struct app *app, struct http_request *req, int64_t user_id,
+                             const char *role, int disabled, const char *password, size_t len);
+/* Applies an admin change and ends the user's tokens when it lowers their
+ * rights.  Returns 0 with *after filled, or answers the error and returns -1. */
+int admin_apply_change(struct app *app, struct http_request *req, int64_t user_id,
+                       const struct store_user_change *change, int64_t now,
+                       struct store_user *after);
 
 #endif

@@ -1,21 +1,22 @@
-#include "api/handlers.h"
 #include "api/authn.h"
+#include "api/handlers.h"
 #include "api/reply.h"
 
 #include <time.h>
 
-void handle_profile(struct app *app, struct http_request *req)
+void handle_profile(struct app *app, struct http_request *req, int64_t id)
 {
-    struct token_claims claims;
+    struct authn caller;
     struct store_user user;
     char created[32];
     struct tm tm;
     time_t t;
     int rc;
 
-    if (authn_require(app, req, &claims) != 0)
+    (void)id;
+    if (authn_require(app, req, &caller) != 0)
         return;
-    rc = store_user_by_id(app->store, claims.user_id, &user);
+    rc = store_user_by_id(app->store, caller.user_id, &user);
     if (rc == STORE_ENOTFOUND) {
         /* A valid signature for an account that is gone. */
         reply_unauthorized(req, true, "Invalid or expired token");

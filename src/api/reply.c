@@ -1,10 +1,12 @@
 #include "api/reply.h"
 
 #include "latch_limits.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *reason(int status)
 {
@@ -82,4 +84,17 @@ void reply_busy(struct http_request *req)
     if (resp != NULL)
         http_response_header(resp, "Retry-After", retry);
     http_request_respond(req, resp);
+}
+
+json_t *reply_user(const struct store_user *user)
+{
+    char created[32];
+    struct tm tm;
+    time_t t = (time_t)user->created_at;
+
+    gmtime_r(&t, &tm);
+    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_pack("{s:I,s:s,s:s,s:b,s:s}", "id", (json_int_t)user->id, "email", user->email,
+                     "role", user->role, "disabled", user->disabled ? 1 : 0, "created_at",
+                     created);
 }

@@ -2,7 +2,9 @@
 
 #include "api/handlers.h"
 #include "api/reply.h"
+#include "util/num.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -10,32 +12,78 @@ enum method_bit {
     M_GET = 1u << 0,
     M_HEAD = 1u << 1,
     M_POST = 1u << 2,
+    M_PATCH = 1u << 3,
+    M_DELETE = 1u << 4,
+    M_OPTIONS = 1u << 5,
 };
 
+typedef void (*handler_fn)(struct app *app, struct http_request *req, int64_t id);
+
+/* One path; each method it answers has its handler.  "{id}" in a pattern
+ * matches a positive decimal user id. */
 struct route {
-    const char *path;
-    unsigned methods;
+    const char *pattern;
     const char *allow;             /* the Allow header for 405 */
+    handler_fn get, post, patch, del;
     int json_body;                 /* a body, when sent, must be application/json */
-    void (*fn)(struct app *app, struct http_request *req);
 };
 
 static const struct route routes[] = {
-    {"/healthz", M_GET | M_HEAD, "GET, HEAD", 0, handle_health},
-    {"/register", M_POST, "POST", 1, handle_register},
-    {"/login", M_POST, "POST", 1, handle_login},
-    {"/profile", M_GET | M_HEAD, "GET, HEAD", 0, handle_profile},
+    {"/healthz", "GET, HEAD", handle_health, NULL, NULL, NULL, 0},
+    {"/register", "POST", NULL, handle_register, NULL, NULL, 1},
+    {"/login", "POST", NULL, handle_login, NULL, NULL, 1},
+    {"/refresh", "POST", NULL, handle_refresh, NULL, NULL, 1},
+    {"/logout", "POST", NULL, handle_logout, NULL, NULL, 1},
+    {"/password", "POST", NULL, handle_password, NULL, NULL, 1},
+    {"/profile", "GET, HEAD", handle_profile, NULL, NULL, NULL, 0},
+    {"/admin/users", "GET, HEAD, POST", handle_admin_list, handle_admin_create, NULL, NULL, 1},
+    {"/admin/users/{id}", "GET, HEAD, PATCH, DELETE", handle_admin_get, NULL, handle_admin_patch,
+     handle_admin_delete, 1},
+    {"/admin/users/{id}/logout", "POST", NULL, handle_admin_logout, NULL, NULL, 1},
 };
 
 static unsigned method_bit(const char *method)
 {
-    if (strcmp(method, "GET") == 0)
-        return M_GET;
-    if (strcmp(method, "HEAD") == 0)
-        return M_HEAD;
-    if (strcmp(method, "POST") == 0)
-        return M_POST;
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } methods[] = {{"GET", M_GET},       {"HEAD", M_HEAD},     {"POST", M_POST},
+                   {"PATCH", M_PATCH},   {"DELETE", M_DELETE}, {"OPTIONS", M_OPTIONS}};
+    size_t i;
+
+    for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(method, methods[i].name) == 0)
+            return methods[i].bit;
     return 0;
+}
+
+/* Matches path against pattern; fills *id for a {id} segment. */
+static int match(const char *pattern, const char *path, int64_t *id)
+{
+    static const char param[] = "{id}";
+
+    *id = 0;
+    while (*pattern != '\0') {
+        if (strncmp(pattern, param, sizeof(param) - 1) == 0) {
+            char digits[20];
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= sizeof(digits) || path[0] == '0' ||
+                strspn(path, "0123456789") < n)
+                return 0;
+            memcpy(digits, path, n);
+            digits[n] = '\0';
+            if (num_parse_i64(digits, 1, INT64_MAX, id) != 0)
+                return 0;
+            pattern += sizeof(param) - 1;
+            path += n;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    return *path == '\0';
 }
 
 /* "application/json", optionally with parameters (charset). */
@@ -56,15 +104,38 @@ static int is_json_media_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
+/* A CORS preflight (or a plain OPTIONS): 204 with what the path allows. The
+ * Access-Control-Allow-Origin / -Credentials headers are added for allowed
+ * origins only, with every response, by client_decorate. */
+static void answer_options(struct app *app, struct http_request *req, const struct route *route)
+{
+    struct http_response *resp = http_response_new(204, NULL, "", 0);
+
+    if (resp == NULL) {
+        http_request_respond(req, NULL);
+        return;
+    }
+    http_response_header(resp, "Allow", route->allow);
+    if (app_origin_allowed(app, http_request_header(req, "Origin"))) {
+        http_response_header(resp, "Access-Control-Allow-Methods", route->allow);
+        http_response_header(resp, "Access-Control-Allow-Headers",
+                             "Authorization, Content-Type, X-Requested-With");
+        http_response_header(resp, "Access-Control-Max-Age", "600");
+    }
+    http_request_respond(req, resp);
+}
+
 void router_handle(struct http_request *req, void *ctx)
 {
     struct app *app = ctx;
     const char *path = http_request_path(req);
     const struct route *route = NULL;
+    handler_fn fn = NULL;
+    int64_t id = 0;
     size_t i, body_len;
 
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (strcmp(routes[i].path, path) == 0) {
+        if (match(routes[i].pattern, path, &id)) {
             route = &routes[i];
             break;
         }
@@ -73,7 +144,27 @@ void router_handle(struct http_request *req, void *ctx)
         reply_error(req, 404, "No such endpoint");
         return;
     }
-    if ((route->methods & method_bit(http_request_method(req))) == 0) {
+    switch (method_bit(http_request_method(req))) {
+    case M_GET:
+    case M_HEAD:
+        fn = route->get;
+        break;
+    case M_POST:
+        fn = route->post;
+        break;
+    case M_PATCH:
+        fn = route->patch;
+        break;
+    case M_DELETE:
+        fn = route->del;
+        break;
+    case M_OPTIONS:
+        answer_options(app, req, route);
+        return;
+    default:
+        break;
+    }
+    if (fn == NULL) {
         struct http_response *resp = reply_new_error(405, "Method not allowed here");
         if (resp != NULL)
             http_response_header(resp, "Allow", route->allow);
@@ -90,5 +181,5 @@ void router_handle(struct http_request *req, void *ctx)
         reply_error(req, 415, "Content-Type must be application/json");
         return;
     }
-    route->fn(app, req);
+    fn(app, req, id);
 }

@@ -22,4 +22,14 @@
 int keys_load_hs256(const char *data_dir, const char *env_secret, int create,
                     struct jws_key **out, int *generated, char *err, size_t err_size);
 
+#define KEYS_REFRESH_FILE "refresh-key"
+
+/*
+ * Loads the 256-bit key that derives refresh-token successors from
+ * <data_dir>/refresh-key (base64url text, mode 0600), generating it on first
+ * start when create is 1.
+ */
+int keys_load_refresh_key(const char *data_dir, int create, unsigned char out[32], char *err,
+                          size_t err_size);
+
 #endif

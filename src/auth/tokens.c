@@ -46,7 +46,8 @@ int tokens_issue(const struct jws_key *key, const struct tokens_policy *policy,
         json_object_set_new(claims, "iat", json_integer(now)) != 0 ||
         json_object_set_new(claims, "exp", json_integer(now + policy->access_ttl_s)) != 0 ||
         json_object_set_new(claims, "jti", json_string(jti)) != 0 ||
-        json_object_set_new(claims, "iss", json_string(policy->issuer)) != 0)
+        json_object_set_new(claims, "iss", json_string(policy->issuer)) != 0 ||
+        (subject->sid != NULL && json_object_set_new(claims, "sid", json_string(subject->sid)) != 0))
         goto cleanup;
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (payload == NULL)

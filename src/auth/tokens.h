@@ -2,7 +2,8 @@
  * tokens.h - the access-token policy on top of JWS: which claims latch puts
  * in a token and which it requires of one (RFC 7519, RFC 8725).
  *
- * Issued: sub (user id as a string), userId, email, role, iat, exp, jti, iss.
+ * Issued: sub (user id as a string), userId, email, role, iat, exp, jti, iss,
+ * and sid (the login's family) when there is one.
  * Required on input: sub, userId (equal to sub), role, iat, exp, iss (equal
  * to the configured issuer).  email, jti, nbf and sid are optional, so tokens
  * minted elsewhere with the required claims are accepted.
@@ -43,6 +44,7 @@ struct token_subject {
     int64_t user_id;
     const char *email;
     const char *role;
+    const char *sid;          /* the family id; NULL for none */
 };
 
 struct tokens_policy {

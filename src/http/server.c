@@ -46,14 +46,17 @@ struct http_request {
     struct http_response *early;     /* answer decided before the handler ran */
     struct http_response *response;  /* the handler's answer, not yet queued */
     bool body_too_large;
+    size_t discarded;                /* body bytes dropped past the limit */
     bool handled;                    /* the handler has been called */
     bool deferred;
     bool tls;
+    char peer_ip[INET6_ADDRSTRLEN];
 };
 
 struct http_server {
     struct MHD_Daemon *daemon;
     http_handler_fn handler;
+    http_decorate_fn decorate;
     void *handler_ctx;
     int port;
     int listen_fd;                   /* handed back by quiesce; closed at stop */
@@ -163,6 +166,11 @@ bool http_request_is_tls(const struct http_request *req)
     return req->tls;
 }
 
+const char *http_request_peer_ip(const struct http_request *req)
+{
+    return req->peer_ip;
+}
+
 void http_request_defer(struct http_request *req)
 {
     req->deferred = true;
@@ -173,6 +181,8 @@ void http_request_respond(struct http_request *req, struct http_response *resp)
 {
     if (resp == NULL)
         resp = error_response(500, "Internal Server Error", "Out of memory");
+    if (resp != NULL && req->server->decorate != NULL)
+        req->server->decorate(req, resp, req->server->handler_ctx);
     __atomic_store_n(&req->response, resp, __ATOMIC_RELEASE);
     if (req->deferred)
         MHD_resume_connection(req->conn);
@@ -242,9 +252,13 @@ static struct http_response *check_headers(struct http_request *req, const char 
     return NULL;
 }
 
+/* A request counts as in flight from the moment its handler runs until the
+ * library reports it complete: graceful shutdown waits for those.  Requests
+ * still arriving (a slow or abandoned upload) are not waited for. */
 static void run_handler(struct http_request *req)
 {
     req->handled = true;
+    count_request(req->server, +1);
     req->server->handler(req, req->server->handler_ctx);
 }
 
@@ -269,8 +283,17 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->url = url;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
         req->tls = ci != NULL && ci->protocol != 0;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci != NULL && ci->client_addr != NULL) {
+            const struct sockaddr *sa = ci->client_addr;
+            if (sa->sa_family == AF_INET)
+                inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                          req->peer_ip, sizeof(req->peer_ip));
+            else if (sa->sa_family == AF_INET6)
+                inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                          req->peer_ip, sizeof(req->peer_ip));
+        }
         *con_cls = req;
-        count_request(server, +1);
 
         req->early = check_headers(req, version);
         if (req->early != NULL) {
@@ -294,12 +317,16 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         if (req->handled)
             return MHD_YES;           /* body after an early answer: discard */
-        if (req->body_len + n > LATCH_MAX_BODY_BYTES) {
-            /* A chunked body that outgrew the limit. */
+        if (req->body_too_large || req->body_len + n > LATCH_MAX_BODY_BYTES) {
+            /*
+             * A chunked body that outgrew the limit.  0.9.75 cannot queue an
+             * answer in the middle of a chunked upload, so the rest is read
+             * and dropped, up to a bound, and the 413 goes out at its end;
+             * past the bound the connection is closed.
+             */
             req->body_too_large = true;
-            run_handler(req);
-            resp = __atomic_exchange_n(&req->response, NULL, __ATOMIC_ACQUIRE);
-            return resp != NULL ? queue(conn, resp) : MHD_YES;
+            req->discarded += n;
+            return req->discarded > LATCH_MAX_DISCARD_BYTES ? MHD_NO : MHD_YES;
         }
         if (req->body == NULL) {
             req->body = malloc(LATCH_MAX_BODY_BYTES + 1);
@@ -334,9 +361,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     http_response_free(req->response);
     http_response_free(req->early);
     free(req->body);
+    if (req->handled)
+        count_request(server, -1);
     free(req);
     *con_cls = NULL;
-    count_request(server, -1);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -388,6 +416,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
         return -1;
     s->handler = opts->handler;
     s->handler_ctx = opts->handler_ctx;
+    s->decorate = opts->decorate;
     s->listen_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);

@@ -26,6 +26,10 @@ struct http_response;
 struct http_server;
 
 typedef void (*http_handler_fn)(struct http_request *req, void *ctx);
+/* Called with every response just before it is sent (headers every answer
+ * shares: CORS, HSTS).  May run on any thread. */
+typedef void (*http_decorate_fn)(struct http_request *req, struct http_response *resp,
+                                 void *ctx);
 
 struct http_server_options {
     const char *host;
@@ -35,7 +39,8 @@ struct http_server_options {
     unsigned max_conn_per_ip;      /* 0: no limit */
     unsigned idle_timeout_s;
     http_handler_fn handler;
-    void *handler_ctx;
+    http_decorate_fn decorate;     /* may be NULL */
+    void *handler_ctx;             /* passed to handler and decorate */
 };
 
 int http_server_start(struct http_server **out, const struct http_server_options *opts,
@@ -55,6 +60,8 @@ const char *http_request_query(const struct http_request *req, const char *name)
 const char *http_request_body(const struct http_request *req, size_t *len);
 bool http_request_body_too_large(const struct http_request *req);
 bool http_request_is_tls(const struct http_request *req);
+/* The peer's address as text ("127.0.0.1", "::1"); "" if unknown. */
+const char *http_request_peer_ip(const struct http_request *req);
 
 /* Responses.  The body is copied. */
 struct http_response *http_response_new(int status, const char *content_type,

@@ -7,6 +7,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,30 @@ enum stmt_id {
     ST_USER_BY_EMAIL,
     ST_USER_BY_ID,
     ST_USER_REHASH,
+    ST_USER_LIST,
+    ST_USER_ROLE,
+    ST_ENABLED_ADMINS,
+    ST_USER_UPDATE,
+    ST_USER_DELETE,
+    ST_FAMILY_INSERT,
+    ST_REFRESH_INSERT,
+    ST_SESSION_INSERT,
+    ST_REFRESH_GET,
+    ST_REFRESH_USE,
+    ST_SESSION_GET,
+    ST_SESSION_TOUCH,
+    ST_SID_REVOKE_FAMILY,
+    ST_SID_REVOKE_SESSIONS,
+    ST_REVOCATION_INSERT,
+    ST_USER_REVOKE_LOG,
+    ST_USER_REVOKE_SESSIONS,
+    ST_USER_REVOKE_FAMILIES,
+    ST_REVOCATIONS_SINCE,
+    ST_RATE_GET,
+    ST_RATE_PUT,
+    ST_LOCKOUT_GET,
+    ST_LOCKOUT_PUT,
+    ST_LOCKOUT_DELETE,
     ST_COUNT
 };
 
@@ -30,6 +55,57 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT id, email, role, password_hash, created_at, disabled FROM users WHERE id = ?1",
     [ST_USER_REHASH] =
         "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
+    [ST_USER_LIST] =
+        "SELECT id, email, role, password_hash, created_at, disabled FROM users WHERE id > ?1 "
+        "ORDER BY id LIMIT ?2",
+    [ST_USER_ROLE] = "SELECT role, disabled FROM users WHERE id = ?1",
+    [ST_ENABLED_ADMINS] =
+        "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?1",
+    [ST_USER_UPDATE] =
+        "UPDATE users SET role = ?2, disabled = ?3, password_hash = coalesce(?4, password_hash), "
+        "updated_at = ?5 WHERE id = ?1",
+    [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [ST_FAMILY_INSERT] = "INSERT INTO families (sid, user_id, created_at) VALUES (?1, ?2, ?3)",
+    [ST_REFRESH_INSERT] =
+        "INSERT INTO refresh_tokens (digest, sid, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    [ST_SESSION_INSERT] =
+        "INSERT INTO sessions (digest, sid, created_at, last_seen, expires_at) "
+        "VALUES (?1, ?2, ?3, ?3, ?4)",
+    [ST_REFRESH_GET] =
+        "SELECT r.sid, f.user_id, r.expires_at, r.used_at, r.successor, f.revoked_at "
+        "FROM refresh_tokens r JOIN families f ON f.sid = r.sid WHERE r.digest = ?1",
+    [ST_REFRESH_USE] =
+        "UPDATE refresh_tokens SET used_at = ?2, successor = ?3 WHERE digest = ?1",
+    [ST_SESSION_GET] =
+        "SELECT s.sid, f.user_id, s.created_at, s.last_seen, s.expires_at, f.revoked_at "
+        "FROM sessions s JOIN families f ON f.sid = s.sid WHERE s.digest = ?1",
+    [ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?2 WHERE digest = ?1",
+    [ST_SID_REVOKE_FAMILY] =
+        "UPDATE families SET revoked_at = ?2 WHERE sid = ?1 AND revoked_at IS NULL",
+    [ST_SID_REVOKE_SESSIONS] = "DELETE FROM sessions WHERE sid = ?1",
+    [ST_REVOCATION_INSERT] =
+        "INSERT INTO revocations (kind, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)",
+    [ST_USER_REVOKE_LOG] =
+        "INSERT INTO revocations (kind, key, value, expires_at) SELECT 1, sid, 0, ?3 "
+        "FROM families WHERE user_id = ?1 AND revoked_at IS NULL AND sid IS NOT ?2",
+    [ST_USER_REVOKE_SESSIONS] =
+        "DELETE FROM sessions WHERE sid IN (SELECT sid FROM families WHERE user_id = ?1 "
+        "AND revoked_at IS NULL AND sid IS NOT ?2)",
+    [ST_USER_REVOKE_FAMILIES] =
+        "UPDATE families SET revoked_at = ?3 WHERE user_id = ?1 AND revoked_at IS NULL "
+        "AND sid IS NOT ?2",
+    [ST_REVOCATIONS_SINCE] =
+        "SELECT seq, kind, key, value, expires_at FROM revocations WHERE seq > ?1 "
+        "AND expires_at > ?2 ORDER BY seq",
+    [ST_RATE_GET] = "SELECT tokens, updated_at FROM rate_buckets WHERE key = ?1",
+    [ST_RATE_PUT] =
+        "INSERT OR REPLACE INTO rate_buckets (key, tokens, updated_at) VALUES (?1, ?2, ?3)",
+    [ST_LOCKOUT_GET] =
+        "SELECT failures, window_start, locked_until FROM login_failures WHERE email = ?1",
+    [ST_LOCKOUT_PUT] =
+        "INSERT OR REPLACE INTO login_failures (email, failures, window_start, locked_until) "
+        "VALUES (?1, ?2, ?3, ?4)",
+    [ST_LOCKOUT_DELETE] = "DELETE FROM login_failures WHERE email = ?1",
 };
 
 /*
@@ -47,6 +123,51 @@ static const char *const migrations[] = {
     "  disabled INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL,"
     "  updated_at INTEGER NOT NULL"
+    ");",
+    /* 2: the token lifecycle.  A family (sid) is one login: its chain of
+     * refresh tokens and/or its server-side session.  The revocation log is
+     * what every latch process on this store follows (seq only grows). */
+    "CREATE TABLE families ("
+    "  sid TEXT PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked_at INTEGER"
+    ");"
+    "CREATE INDEX families_user ON families(user_id);"
+    "CREATE TABLE refresh_tokens ("
+    "  digest BLOB PRIMARY KEY,"
+    "  sid TEXT NOT NULL REFERENCES families(sid) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER,"
+    "  successor BLOB"
+    ");"
+    "CREATE INDEX refresh_tokens_sid ON refresh_tokens(sid);"
+    "CREATE TABLE sessions ("
+    "  digest BLOB PRIMARY KEY,"
+    "  sid TEXT NOT NULL REFERENCES families(sid) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL,"
+    "  last_seen INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX sessions_sid ON sessions(sid);"
+    "CREATE TABLE revocations ("
+    "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  kind INTEGER NOT NULL,"
+    "  key TEXT NOT NULL,"
+    "  value INTEGER NOT NULL DEFAULT 0,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE rate_buckets ("
+    "  key TEXT PRIMARY KEY,"
+    "  tokens REAL NOT NULL,"
+    "  updated_at REAL NOT NULL"
+    ");"
+    "CREATE TABLE login_failures ("
+    "  email TEXT PRIMARY KEY,"
+    "  failures INTEGER NOT NULL,"
+    "  window_start INTEGER NOT NULL,"
+    "  locked_until INTEGER NOT NULL DEFAULT 0"
     ");",
 };
 
@@ -79,7 +200,6 @@ static void conn_close(struct conn *c)
 static int conn_open(const char *path, struct conn **out, char *err, size_t err_size)
 {
     struct conn *c = calloc(1, sizeof(*c));
-    int i;
 
     if (c == NULL)
         return STORE_ENOMEM;
@@ -97,21 +217,12 @@ static int conn_open(const char *path, struct conn **out, char *err, size_t err_
                      NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
     *out = c;
-    (void)i;
     return STORE_OK;
 fail:
     if (err != NULL)
         snprintf(err, err_size, "%s: %s", path, c->db ? sqlite3_errmsg(c->db) : "cannot open");
     conn_close(c);
     return STORE_EIO;
-}
-
-static void conn_destructor(void *p)
-{
-    struct conn *c = p;
-    /* The conn stays on the store's list; store close frees it. Nothing to
-     * do here beyond forgetting it for this thread, which pthread does. */
-    (void)c;
 }
 
 /* This thread's connection, opened on first use. */
@@ -284,6 +395,571 @@ static int sq_user_rehash(struct store *store, int64_t id, const char *old_hash,
     return rc;
 }
 
+/* ---- helpers for the operations below ---- */
+
+/* Resets a statement for its next use. */
+static void done(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* Runs a statement that returns no rows. */
+static int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    done(st);
+    return rc == SQLITE_DONE ? STORE_OK : (rc == SQLITE_CONSTRAINT ? STORE_ECONFLICT : STORE_EIO);
+}
+
+static int begin(struct conn *c)
+{
+    return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
+                                                                                 : STORE_EIO;
+}
+
+/* Commits when rc is STORE_OK, else rolls back; returns rc (or EIO). */
+static int finish(struct conn *c, int rc)
+{
+    if (rc == STORE_OK) {
+        if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+            return STORE_OK;
+        rc = STORE_EIO;
+    }
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+#define CONN_AND_STMT(c, st, id)                                   \
+    do {                                                           \
+        if ((c) == NULL || ((st) = get_stmt((c), (id))) == NULL)   \
+            return STORE_EIO;                                      \
+    } while (0)
+
+/* ---- users: listing and administration ---- */
+
+static int sq_user_list(struct store *store, int64_t after_id, int limit, store_user_fn fn,
+                        void *ctx, int *more)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    struct store_user user;
+    sqlite3_stmt *st;
+    int n = 0, rc;
+
+    CONN_AND_STMT(c, st, ST_USER_LIST);
+    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int(st, 2, limit + 1);
+    *more = 0;
+    while ((rc = read_user(st, &user)) == STORE_OK) {
+        if (n == limit) {
+            *more = 1;
+            break;
+        }
+        fn(ctx, &user);
+        n++;
+    }
+    done(st);
+    sodium_memzero(&user, sizeof(user));
+    return rc == STORE_EIO ? STORE_EIO : STORE_OK;
+}
+
+/* Whether changing user id to (new_role, new_disabled) leaves an enabled
+ * admin; call inside a transaction. */
+static int keeps_an_admin(struct conn *c, int64_t id, const char *new_role, int new_disabled,
+                          const char *old_role, int old_disabled)
+{
+    sqlite3_stmt *st = get_stmt(c, ST_ENABLED_ADMINS);
+    int others, rc;
+
+    if (strcmp(old_role, "admin") != 0 || old_disabled)
+        return STORE_OK;           /* was not an enabled admin */
+    if (new_role != NULL && strcmp(new_role, "admin") == 0 && !new_disabled)
+        return STORE_OK;           /* stays one */
+    if (st == NULL)
+        return STORE_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    others = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    done(st);
+    if (others < 0)
+        return STORE_EIO;
+    return others > 0 ? STORE_OK : STORE_ELASTADMIN;
+}
+
+static int current_role(struct conn *c, int64_t id, char *role, size_t role_size, int *disabled)
+{
+    sqlite3_stmt *st = get_stmt(c, ST_USER_ROLE);
+    int rc;
+
+    if (st == NULL)
+        return STORE_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        copy_text(role, role_size, st, 0);
+        *disabled = sqlite3_column_int(st, 1);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_user_update(struct store *store, int64_t id, const struct store_user_change *change,
+                          int64_t now, struct store_user *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    char role[LATCH_MAX_ROLE_BYTES + 1];
+    const char *new_role;
+    int disabled = 0, new_disabled, rc;
+    sqlite3_stmt *st;
+
+    CONN_AND_STMT(c, st, ST_USER_UPDATE);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    rc = current_role(c, id, role, sizeof(role), &disabled);
+    if (rc != STORE_OK)
+        return finish(c, rc);
+    new_role = change->role != NULL ? change->role : role;
+    new_disabled = change->disabled >= 0 ? change->disabled : disabled;
+    rc = keeps_an_admin(c, id, new_role, new_disabled, role, disabled);
+    if (rc != STORE_OK)
+        return finish(c, rc);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, new_role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 3, new_disabled ? 1 : 0);
+    if (change->password_hash != NULL)
+        sqlite3_bind_text(st, 4, change->password_hash, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 4);
+    sqlite3_bind_int64(st, 5, now);
+    rc = finish(c, run(st));
+    if (rc != STORE_OK)
+        return rc;
+    return sq_user_by_id(store, id, out);
+}
+
+static int sq_user_delete(struct store *store, int64_t id)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    char role[LATCH_MAX_ROLE_BYTES + 1];
+    int disabled = 0, rc;
+    sqlite3_stmt *st;
+
+    CONN_AND_STMT(c, st, ST_USER_DELETE);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    rc = current_role(c, id, role, sizeof(role), &disabled);
+    if (rc == STORE_OK)
+        rc = keeps_an_admin(c, id, NULL, 1, role, disabled);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, id);
+        rc = run(st);
+    }
+    return finish(c, rc);
+}
+
+/* ---- families, refresh tokens, sessions ---- */
+
+static int sq_family_create(struct store *store, const char *sid, int64_t user_id,
+                            const unsigned char *refresh_digest, int64_t refresh_expires_at,
+                            const unsigned char *session_digest, int64_t session_expires_at,
+                            int64_t now)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *fam, *ref, *ses;
+    int rc;
+
+    CONN_AND_STMT(c, fam, ST_FAMILY_INSERT);
+    CONN_AND_STMT(c, ref, ST_REFRESH_INSERT);
+    CONN_AND_STMT(c, ses, ST_SESSION_INSERT);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_text(fam, 1, sid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(fam, 2, user_id);
+    sqlite3_bind_int64(fam, 3, now);
+    rc = run(fam);
+    if (rc == STORE_OK && refresh_digest != NULL) {
+        sqlite3_bind_blob(ref, 1, refresh_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(ref, 2, sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ref, 3, now);
+        sqlite3_bind_int64(ref, 4, refresh_expires_at);
+        rc = run(ref);
+    }
+    if (rc == STORE_OK && session_digest != NULL) {
+        sqlite3_bind_blob(ses, 1, session_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(ses, 2, sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ses, 3, now);
+        sqlite3_bind_int64(ses, 4, session_expires_at);
+        rc = run(ses);
+    }
+    return finish(c, rc);
+}
+
+/* Revokes a family inside a transaction. */
+static int revoke_sid_in_tx(struct conn *c, const char *sid, int64_t now, int64_t memo_until)
+{
+    sqlite3_stmt *fam = get_stmt(c, ST_SID_REVOKE_FAMILY);
+    sqlite3_stmt *ses = get_stmt(c, ST_SID_REVOKE_SESSIONS);
+    sqlite3_stmt *log = get_stmt(c, ST_REVOCATION_INSERT);
+    int rc;
+
+    if (fam == NULL || ses == NULL || log == NULL)
+        return STORE_EIO;
+    sqlite3_bind_text(fam, 1, sid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(fam, 2, now);
+    rc = run(fam);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_bind_text(ses, 1, sid, -1, SQLITE_TRANSIENT);
+    rc = run(ses);
+    if (rc != STORE_OK)
+        return rc;
+    sqlite3_bind_int(log, 1, STORE_REVOKE_SID);
+    sqlite3_bind_text(log, 2, sid, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(log, 3, 0);
+    sqlite3_bind_int64(log, 4, memo_until);
+    return run(log);
+}
+
+static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
+                             const unsigned char *successor, int64_t now, int64_t reuse_window_s,
+                             int64_t ttl_s, int64_t memo_until,
+                             enum store_rotate_outcome *outcome, struct store_refresh *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *get, *use, *ins;
+    struct store_refresh found;
+    int64_t expires_at, used_at;
+    int used, revoked, same_successor, rc;
+
+    CONN_AND_STMT(c, get, ST_REFRESH_GET);
+    CONN_AND_STMT(c, use, ST_REFRESH_USE);
+    CONN_AND_STMT(c, ins, ST_REFRESH_INSERT);
+    /* BEGIN IMMEDIATE takes the write lock first: two refreshes of one token
+     * run one after the other, and the second sees the first's successor. */
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    memset(&found, 0, sizeof(found));
+    sqlite3_bind_blob(get, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(get);
+    if (rc != SQLITE_ROW) {
+        done(get);
+        *outcome = STORE_ROTATE_INVALID;
+        return finish(c, rc == SQLITE_DONE ? STORE_OK : STORE_EIO);
+    }
+    copy_text(found.sid, sizeof(found.sid), get, 0);
+    found.user_id = sqlite3_column_int64(get, 1);
+    expires_at = sqlite3_column_int64(get, 2);
+    used = sqlite3_column_type(get, 3) != SQLITE_NULL;
+    used_at = sqlite3_column_int64(get, 3);
+    same_successor = sqlite3_column_bytes(get, 4) == STORE_DIGEST_BYTES &&
+                     sodium_memcmp(sqlite3_column_blob(get, 4), successor,
+                                   STORE_DIGEST_BYTES) == 0;
+    revoked = sqlite3_column_type(get, 5) != SQLITE_NULL;
+    done(get);
+
+    if (revoked || (!used && expires_at <= now)) {
+        *outcome = STORE_ROTATE_INVALID;
+        return finish(c, STORE_OK);
+    }
+    if (!used) {
+        sqlite3_bind_blob(use, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(use, 2, now);
+        sqlite3_bind_blob(use, 3, successor, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        rc = run(use);
+        if (rc == STORE_OK) {
+            sqlite3_bind_blob(ins, 1, successor, STORE_DIGEST_BYTES, SQLITE_STATIC);
+            sqlite3_bind_text(ins, 2, found.sid, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 3, now);
+            sqlite3_bind_int64(ins, 4, now + ttl_s);
+            rc = run(ins);
+        }
+        *outcome = STORE_ROTATED;
+    } else if (same_successor && now - used_at < reuse_window_s) {
+        /* Two tabs refreshing at once: the late one gets the same successor. */
+        rc = STORE_OK;
+        *outcome = STORE_ROTATE_RETRY;
+    } else {
+        /* RFC 9700 4.14.2: a rotated token used again means it leaked; end
+         * the whole family. */
+        rc = revoke_sid_in_tx(c, found.sid, now, memo_until);
+        *outcome = STORE_ROTATE_REUSED;
+    }
+    rc = finish(c, rc);
+    if (rc == STORE_OK)
+        *out = found;
+    return rc;
+}
+
+static int sq_session_get(struct store *store, const unsigned char *digest, int64_t now,
+                          int64_t idle_s, int64_t slide_after_s, struct store_session *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *get, *touch;
+    struct store_session found;
+    int revoked, rc;
+
+    CONN_AND_STMT(c, get, ST_SESSION_GET);
+    CONN_AND_STMT(c, touch, ST_SESSION_TOUCH);
+    memset(&found, 0, sizeof(found));
+    sqlite3_bind_blob(get, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    rc = sqlite3_step(get);
+    if (rc != SQLITE_ROW) {
+        done(get);
+        return rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
+    }
+    copy_text(found.sid, sizeof(found.sid), get, 0);
+    found.user_id = sqlite3_column_int64(get, 1);
+    found.created_at = sqlite3_column_int64(get, 2);
+    found.last_seen = sqlite3_column_int64(get, 3);
+    found.expires_at = sqlite3_column_int64(get, 4);
+    revoked = sqlite3_column_type(get, 5) != SQLITE_NULL;
+    done(get);
+    if (revoked || found.expires_at <= now || now - found.last_seen >= idle_s)
+        return STORE_ENOTFOUND;
+    if (now - found.last_seen >= slide_after_s) {
+        sqlite3_bind_blob(touch, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(touch, 2, now);
+        if (run(touch) != STORE_OK)
+            return STORE_EIO;
+        found.last_seen = now;
+    }
+    *out = found;
+    return STORE_OK;
+}
+
+static int sq_sid_revoke(struct store *store, const char *sid, int64_t now, int64_t memo_until)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+
+    if (c == NULL || begin(c) != STORE_OK)
+        return STORE_EIO;
+    return finish(c, revoke_sid_in_tx(c, sid, now, memo_until));
+}
+
+static int sq_user_revoke(struct store *store, int64_t user_id, const char *except_sid,
+                          int64_t cutoff, int64_t now, int64_t memo_until)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *log, *ses, *fam, *ins;
+    char key[32];
+    int rc;
+
+    CONN_AND_STMT(c, log, ST_USER_REVOKE_LOG);
+    CONN_AND_STMT(c, ses, ST_USER_REVOKE_SESSIONS);
+    CONN_AND_STMT(c, fam, ST_USER_REVOKE_FAMILIES);
+    CONN_AND_STMT(c, ins, ST_REVOCATION_INSERT);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_int64(log, 1, user_id);
+    if (except_sid != NULL)
+        sqlite3_bind_text(log, 2, except_sid, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(log, 3, memo_until);
+    rc = run(log);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(ses, 1, user_id);
+        if (except_sid != NULL)
+            sqlite3_bind_text(ses, 2, except_sid, -1, SQLITE_STATIC);
+        rc = run(ses);
+    }
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(fam, 1, user_id);
+        if (except_sid != NULL)
+            sqlite3_bind_text(fam, 2, except_sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(fam, 3, now);
+        rc = run(fam);
+    }
+    if (rc == STORE_OK && cutoff != 0) {
+        snprintf(key, sizeof(key), "%lld", (long long)user_id);
+        sqlite3_bind_int(ins, 1, STORE_REVOKE_USER);
+        sqlite3_bind_text(ins, 2, key, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins, 3, cutoff);
+        sqlite3_bind_int64(ins, 4, memo_until);
+        rc = run(ins);
+    }
+    return finish(c, rc);
+}
+
+static int sq_token_revoke(struct store *store, const char *digest_hex, int64_t memo_until)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *ins;
+
+    CONN_AND_STMT(c, ins, ST_REVOCATION_INSERT);
+    sqlite3_bind_int(ins, 1, STORE_REVOKE_TOKEN);
+    sqlite3_bind_text(ins, 2, digest_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 3, 0);
+    sqlite3_bind_int64(ins, 4, memo_until);
+    return run(ins);
+}
+
+static int sq_revocations_since(struct store *store, int64_t after_seq, int64_t now,
+                                store_revocation_fn fn, void *ctx, int64_t *last_seq)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    struct store_revocation rev;
+    sqlite3_stmt *st;
+    int64_t highest = after_seq;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_REVOCATIONS_SINCE);
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, now);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&rev, 0, sizeof(rev));
+        rev.seq = sqlite3_column_int64(st, 0);
+        rev.kind = (enum store_revocation_kind)sqlite3_column_int(st, 1);
+        copy_text(rev.key, sizeof(rev.key), st, 2);
+        rev.value = sqlite3_column_int64(st, 3);
+        rev.expires_at = sqlite3_column_int64(st, 4);
+        if (rev.seq > highest)
+            highest = rev.seq;
+        fn(ctx, &rev);
+    }
+    done(st);
+    if (rc != SQLITE_DONE)
+        return STORE_EIO;
+    *last_seq = highest;
+    return STORE_OK;
+}
+
+static int sq_purge(struct store *store, int64_t now)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st = NULL;
+    static const char *const sql[] = {
+        "DELETE FROM revocations WHERE expires_at <= ?1",
+        "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+        "DELETE FROM sessions WHERE expires_at <= ?1",
+        /* A family with nothing left: no live access token of it can remain
+         * a day after its last refresh token or session went. */
+        "DELETE FROM families WHERE created_at <= ?1 - 86400 AND "
+        "NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.sid = families.sid) AND "
+        "NOT EXISTS (SELECT 1 FROM sessions s WHERE s.sid = families.sid)",
+        "DELETE FROM login_failures WHERE locked_until <= ?1 AND window_start <= ?1 - 86400",
+        "DELETE FROM rate_buckets WHERE updated_at <= ?1 - 3600",
+    };
+    size_t i;
+    int rc = STORE_OK;
+
+    if (c == NULL)
+        return STORE_EIO;
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == STORE_OK; i++) {
+        if (sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return STORE_EIO;
+        sqlite3_bind_int64(st, 1, now);
+        rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : STORE_EIO;
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+/* ---- brute-force counters ---- */
+
+static int sq_rate_take(struct store *store, const char *key, double per_min, double burst,
+                        double now, int *allowed, int64_t *retry_after_s)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *get, *put;
+    double tokens = burst, updated;
+    int rc;
+
+    CONN_AND_STMT(c, get, ST_RATE_GET);
+    CONN_AND_STMT(c, put, ST_RATE_PUT);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_text(get, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(get) == SQLITE_ROW) {
+        tokens = sqlite3_column_double(get, 0);
+        updated = sqlite3_column_double(get, 1);
+        if (now > updated)
+            tokens += (now - updated) * per_min / 60.0;
+        if (tokens > burst)
+            tokens = burst;
+    }
+    done(get);
+    if (tokens >= 1.0) {
+        tokens -= 1.0;
+        *allowed = 1;
+        *retry_after_s = 0;
+    } else {
+        double wait = (1.0 - tokens) * 60.0 / per_min;
+        *allowed = 0;
+        *retry_after_s = (int64_t)wait + 1;
+    }
+    sqlite3_bind_text(put, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_double(put, 2, tokens);
+    sqlite3_bind_double(put, 3, now);
+    rc = run(put);
+    return finish(c, rc);
+}
+
+static int sq_lockout_check(struct store *store, const char *email, int64_t now,
+                            int64_t *retry_after_s)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *get;
+    int64_t locked_until = 0;
+    int rc;
+
+    CONN_AND_STMT(c, get, ST_LOCKOUT_GET);
+    sqlite3_bind_text(get, 1, email, -1, SQLITE_STATIC);
+    rc = sqlite3_step(get);
+    if (rc == SQLITE_ROW)
+        locked_until = sqlite3_column_int64(get, 2);
+    done(get);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return STORE_EIO;
+    *retry_after_s = locked_until > now ? locked_until - now : 0;
+    return STORE_OK;
+}
+
+static int sq_lockout_fail(struct store *store, const char *email, int64_t now, int attempts,
+                           int64_t window_s, int64_t lockout_s)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *get, *put;
+    int64_t failures = 0, window_start = now, locked_until = 0;
+    int rc;
+
+    CONN_AND_STMT(c, get, ST_LOCKOUT_GET);
+    CONN_AND_STMT(c, put, ST_LOCKOUT_PUT);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_text(get, 1, email, -1, SQLITE_STATIC);
+    if (sqlite3_step(get) == SQLITE_ROW) {
+        failures = sqlite3_column_int64(get, 0);
+        window_start = sqlite3_column_int64(get, 1);
+        locked_until = sqlite3_column_int64(get, 2);
+    }
+    done(get);
+    if (now - window_start >= window_s) {
+        failures = 0;
+        window_start = now;
+    }
+    failures++;
+    if (failures >= attempts && locked_until <= now)
+        locked_until = now + lockout_s;
+    sqlite3_bind_text(put, 1, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(put, 2, failures);
+    sqlite3_bind_int64(put, 3, window_start);
+    sqlite3_bind_int64(put, 4, locked_until);
+    rc = run(put);
+    return finish(c, rc);
+}
+
+static int sq_lockout_reset(struct store *store, const char *email)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *del;
+
+    CONN_AND_STMT(c, del, ST_LOCKOUT_DELETE);
+    sqlite3_bind_text(del, 1, email, -1, SQLITE_STATIC);
+    return run(del);
+}
+
 static void sq_close(struct store *store)
 {
     struct sqlite_store *s = (struct sqlite_store *)store;
@@ -306,6 +982,21 @@ static const struct store_ops sqlite_ops = {
     .user_by_email = sq_user_by_email,
     .user_by_id = sq_user_by_id,
     .user_rehash = sq_user_rehash,
+    .user_list = sq_user_list,
+    .user_update = sq_user_update,
+    .user_delete = sq_user_delete,
+    .family_create = sq_family_create,
+    .refresh_rotate = sq_refresh_rotate,
+    .session_get = sq_session_get,
+    .sid_revoke = sq_sid_revoke,
+    .user_revoke = sq_user_revoke,
+    .token_revoke = sq_token_revoke,
+    .revocations_since = sq_revocations_since,
+    .purge = sq_purge,
+    .rate_take = sq_rate_take,
+    .lockout_check = sq_lockout_check,
+    .lockout_fail = sq_lockout_fail,
+    .lockout_reset = sq_lockout_reset,
 };
 
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t err_size)
@@ -320,7 +1011,7 @@ int store_sqlite_open(struct store **out, const char *path, char *err, size_t er
     s->base.ops = &sqlite_ops;
     s->path = strdup(path);
     pthread_mutex_init(&s->lock, NULL);
-    if (s->path == NULL || pthread_key_create(&s->key, conn_destructor) != 0) {
+    if (s->path == NULL || pthread_key_create(&s->key, NULL) != 0) {
         free(s->path);
         free(s);
         return STORE_ENOMEM;

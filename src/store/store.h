@@ -21,6 +21,7 @@ enum store_err {
     STORE_ECONFLICT = -2,    /* a unique value (email) is taken */
     STORE_EIO = -3,          /* the backend failed; the operation did not happen */
     STORE_ENOMEM = -4,
+    STORE_ELASTADMIN = -5,   /* the change would leave no enabled admin */
 };
 
 const char *store_strerror(int err);
@@ -39,9 +40,58 @@ struct store_user {
 
 struct store;
 
+#define STORE_DIGEST_BYTES 32      /* SHA-256 of an opaque token */
+#define STORE_SID_BYTES 64         /* a family / session id, text */
+
+/* What refresh_rotate found. */
+enum store_rotate_outcome {
+    STORE_ROTATED = 0,        /* first use: the successor is now the live token */
+    STORE_ROTATE_RETRY = 1,   /* reused within the window: hand out the same successor */
+    STORE_ROTATE_REUSED = 2,  /* reused after the window: the family is now revoked */
+    STORE_ROTATE_INVALID = 3, /* unknown, expired or revoked */
+};
+
+struct store_refresh {
+    int64_t user_id;
+    char sid[STORE_SID_BYTES + 1];
+};
+
+struct store_session {
+    int64_t user_id;
+    char sid[STORE_SID_BYTES + 1];
+    int64_t created_at, last_seen, expires_at;
+};
+
+/* One row of the revocation log that every latch process follows. */
+enum store_revocation_kind {
+    STORE_REVOKE_SID = 1,     /* key: a family/session id */
+    STORE_REVOKE_USER = 2,    /* key: user id; value: cutoff (tokens with iat < value) */
+    STORE_REVOKE_TOKEN = 3,   /* key: hex SHA-256 of a token without sid */
+};
+
+struct store_revocation {
+    int64_t seq;
+    enum store_revocation_kind kind;
+    char key[STORE_DIGEST_BYTES * 2 + 1];
+    int64_t value;
+    int64_t expires_at;       /* kept until then; dropped after */
+};
+
+typedef void (*store_revocation_fn)(void *ctx, const struct store_revocation *rev);
+typedef void (*store_user_fn)(void *ctx, const struct store_user *user);
+
+/* What a user change asks for; a NULL / negative field is left alone. */
+struct store_user_change {
+    const char *role;
+    int disabled;             /* -1: unchanged */
+    const char *password_hash;
+};
+
 struct store_ops {
     const char *name;
     void (*close)(struct store *store);
+
+    /* ---- users ---- */
     /* Creates a user; fills *out (id, created_at). STORE_ECONFLICT if the
      * email is taken.  email is already normalised. */
     int (*user_create)(struct store *store, const char *email, const char *password_hash,
@@ -52,6 +102,63 @@ struct store_ops {
      * login must not undo a password change made meanwhile). */
     int (*user_rehash)(struct store *store, int64_t id, const char *old_hash,
                        const char *new_hash, int64_t now);
+    /* Users with id > after_id in id order, at most limit; *more is set when
+     * further users follow. */
+    int (*user_list)(struct store *store, int64_t after_id, int limit, store_user_fn fn,
+                     void *ctx, int *more);
+    /* Applies change atomically; STORE_ELASTADMIN when it would leave no
+     * enabled admin.  Fills *out with the user after the change. */
+    int (*user_update)(struct store *store, int64_t id, const struct store_user_change *change,
+                       int64_t now, struct store_user *out);
+    /* Deletes a user and everything of theirs; STORE_ELASTADMIN as above. */
+    int (*user_delete)(struct store *store, int64_t id);
+
+    /* ---- families (a login's refresh chain and/or session) ---- */
+    /* Records a new family sid for user_id with its first refresh token
+     * (refresh_digest may be NULL: no refresh token) and its session
+     * (session_digest may be NULL: no session). */
+    int (*family_create)(struct store *store, const char *sid, int64_t user_id,
+                         const unsigned char *refresh_digest, int64_t refresh_expires_at,
+                         const unsigned char *session_digest, int64_t session_expires_at,
+                         int64_t now);
+    /* Rotates the refresh token with digest; see enum store_rotate_outcome.
+     * successor is the digest of the successor the caller derived. */
+    int (*refresh_rotate)(struct store *store, const unsigned char *digest,
+                          const unsigned char *successor, int64_t now, int64_t reuse_window_s,
+                          int64_t ttl_s, int64_t memo_until, enum store_rotate_outcome *outcome,
+                          struct store_refresh *out);
+    /* The live session with digest; slides last_seen when it is older than
+     * slide_after_s.  STORE_ENOTFOUND when unknown, idle past idle_s,
+     * expired or revoked. */
+    int (*session_get)(struct store *store, const unsigned char *digest, int64_t now,
+                       int64_t idle_s, int64_t slide_after_s, struct store_session *out);
+    /* Revokes one family: its refresh tokens, its session, and a SID row in
+     * the revocation log kept until memo_until. */
+    int (*sid_revoke)(struct store *store, const char *sid, int64_t now, int64_t memo_until);
+    /* Revokes every family of user except except_sid (NULL: all).  When
+     * cutoff is non-zero also logs a USER row (tokens with iat < cutoff). */
+    int (*user_revoke)(struct store *store, int64_t user_id, const char *except_sid,
+                       int64_t cutoff, int64_t now, int64_t memo_until);
+    /* Logs a TOKEN row for a token without sid. */
+    int (*token_revoke)(struct store *store, const char *digest_hex, int64_t memo_until);
+    /* Calls fn for each revocation row with seq > after_seq that has not
+     * expired at now; sets *last_seq to the highest seq seen. */
+    int (*revocations_since)(struct store *store, int64_t after_seq, int64_t now,
+                             store_revocation_fn fn, void *ctx, int64_t *last_seq);
+    /* Drops expired revocation rows, refresh tokens and sessions. */
+    int (*purge)(struct store *store, int64_t now);
+
+    /* ---- brute-force counters ---- */
+    /* Token bucket keyed by key: takes one token or sets *retry_after_s. */
+    int (*rate_take)(struct store *store, const char *key, double per_min, double burst,
+                     double now, int *allowed, int64_t *retry_after_s);
+    /* Lockout state of an email: *retry_after_s > 0 while locked. */
+    int (*lockout_check)(struct store *store, const char *email, int64_t now,
+                         int64_t *retry_after_s);
+    /* Counts a failure; locks after attempts failures within window_s. */
+    int (*lockout_fail)(struct store *store, const char *email, int64_t now, int attempts,
+                        int64_t window_s, int64_t lockout_s);
+    int (*lockout_reset)(struct store *store, const char *email);
 };
 
 /* Every backend's handle starts with this. */
@@ -61,6 +168,9 @@ struct store {
 
 /* Opens the SQLite store at path, creating and migrating it as needed. */
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t err_size);
+
+
+#define STORE_CALL(s, op, ...) ((s)->ops->op((s), __VA_ARGS__))
 
 static inline void store_close(struct store *s)
 {

@@ -35,9 +35,13 @@ STOP_TIMEOUT_S = 10.0
 HTTP_TIMEOUT_S = 10.0
 
 # Fast hashing for tests; a test that needs the real cost overrides these.
+# Brute-force protection is off by default so that tests of other rules can
+# log in as often as they need; the tests of that protection turn it on.
 TEST_ENV = {
     "LATCH_ARGON2_MEMORY_KIB": "8192",
     "LATCH_ARGON2_ITERATIONS": "1",
+    "LATCH_IP_RATE_PER_MIN": "0",
+    "LATCH_LOCKOUT_ATTEMPTS": "1000",
 }
 
 LISTENING_RE = re.compile(r"listening on http://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)")
@@ -216,7 +220,17 @@ class LatchServer:
             if rc != 0:
                 raise AssertionError("latch exited with %s after %s (want 0):\n%s"
                                      % (rc, signal.Signals(sig).name, self.log_tail()))
+            reports = self.sanitizer_reports()
+            if reports:
+                raise AssertionError("sanitizer report in latch's output: %s\n%s"
+                                     % (reports[0], self.log_tail()))
         return rc
+
+    def sanitizer_reports(self):
+        """Lines where ASan/UBSan/LSan reported a problem (they may not abort)."""
+        pattern = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:")
+        return [line for stream, line in self.lines
+                if stream != "harness" and pattern.search(line)]
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:

@@ -70,10 +70,28 @@ class TokenDecode(LatchTestCase):
         try:
             server.start()
             user, email, token = server.new_user()
-            result = harness.run_latch(["token", "decode", token], timeout=10)
+            result = harness.run_latch(["token", "decode", "--data-dir", server.data_dir, token],
+                                       timeout=10)
             output = result.stdout + result.stderr
             self.assertEqual(result.returncode, 0, output)
             for needle in ("HS256", email, '"userId"', str(user["id"]), '"iss"'):
                 self.assertIn(needle, output)
+            self.assertRegex(output, r"(?i)\bvalid\b", output)
+        finally:
+            server.close()
+
+    def test_token_decode_reports_bad_signature(self):
+        server = harness.LatchServer()
+        try:
+            server.start()
+            _, email, token = server.new_user()
+            head, payload, _ = token.split(".")
+            forged = head + "." + payload + "." + harness.b64url(b"\0" * 32)
+            result = harness.run_latch(["token", "decode", "--data-dir", server.data_dir, forged],
+                                       timeout=10)
+            output = result.stdout + result.stderr
+            self.assertIn(email, output)          # still decoded and shown
+            self.assertNotEqual(result.returncode, 0,
+                                "a token with a bad signature decoded as fine:\n" + output)
         finally:
             server.close()

@@ -35,7 +35,8 @@ class LoginOk(LatchTestCase):
     def test_login_200_body(self):
         email, _ = register()
         body = self.assertJson(SERVER.login(email, PASSWORD), 200)
-        self.assertEqual(sorted(body), ["expires_in", "token", "token_type"])
+        # jwt mode (the default) also hands out a refresh token.
+        self.assertEqual(sorted(body), ["expires_in", "refresh_token", "token", "token_type"])
         self.assertEqual(body["token_type"], "Bearer")
         self.assertIs(type(body["expires_in"]), int)
         self.assertEqual(body["expires_in"], 900)

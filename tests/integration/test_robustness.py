@@ -133,23 +133,43 @@ class Garbage(LatchTestCase):
 
 
 class SurvivesAndStops(LatchTestCase):
-    def test_garbage_then_graceful_stop(self):
+    """Each kind of bad input on a fresh server, then SIGTERM: exit 0."""
+
+    def check_then_stop(self, send):
         server = harness.LatchServer()
         try:
             server.start()
+            send(server.address)
+            time.sleep(0.2)
+            self.assertTrue(server.healthy())
+            self.assertEqual(server.stop(), 0)
+        finally:
+            server.close(check=False)
+
+    def test_random_garbage_then_graceful_stop(self):
+        def send(address):
             rng = random.Random(99)
             for _ in range(10):
-                sock = socket.create_connection(server.address, timeout=1)
+                sock = socket.create_connection(address, timeout=1)
                 try:
                     sock.sendall(bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 3000))))
                 except OSError:
                     pass
                 sock.close()
-            sock = socket.create_connection(server.address, timeout=1)
-            sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
+        self.check_then_stop(send)
+
+    def test_half_request_line_then_graceful_stop(self):
+        def send(address):
+            sock = socket.create_connection(address, timeout=1)
+            sock.sendall(b"GET /heal")
             sock.close()
-            time.sleep(0.2)
-            self.assertTrue(server.healthy())
-            self.assertEqual(server.stop(), 0)
-        finally:
-            server.close()
+        self.check_then_stop(send)
+
+    def test_truncated_body_then_graceful_stop(self):
+        # Content-Length 100, 10 bytes sent, then the client closes at once.
+        def send(address):
+            sock = socket.create_connection(address, timeout=1)
+            sock.sendall(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n0123456789")
+            sock.close()
+        self.check_then_stop(send)

@@ -119,12 +119,24 @@ class BodyLimit(LatchTestCase):
 
     def test_413_chunked_body(self):
         # No Content-Length up front: the limit must hold while streaming.
-        def chunks():
-            for _ in range(20):
-                yield b" " * 1024
-        resp = SERVER.post("/register", data=chunks(),
-                           headers={"Content-Type": "application/json"})
-        self.assertError(resp, 413, TOO_LARGE)
+        # Raw socket: the server may answer 413 before the body has all arrived.
+        with RawConnection(SERVER.address) as conn:
+            conn.send(http_request_bytes("POST", "/register", headers=[
+                ("Content-Type", "application/json"), ("Transfer-Encoding", "chunked")]))
+            try:
+                for _ in range(20):
+                    conn.send(b"400\r\n" + b" " * 1024 + b"\r\n")
+                conn.send(b"0\r\n\r\n")
+            except OSError:
+                pass
+            try:
+                resp = conn.read_response()
+            except (EOFError, OSError) as e:
+                self.fail("no answer to a 20 KiB chunked body (want 413): %s" % e)
+        self.assertEqual(resp.status, 413, repr(resp))
+        body = resp.json()
+        self.assertEqual(sorted(body), ["error", "message"], repr(resp))
+        self.assertIn(body["error"], TOO_LARGE)
 
 
 class MediaType(LatchTestCase):

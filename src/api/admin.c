@@ -1,0 +1,243 @@
+/*
+ * admin.c - /admin/users: list, read, create, change, delete, log out.
+ * Every route re-reads the caller from the store and requires an enabled
+ * admin; changes that would leave no enabled admin answer 409.
+ */
+#include "api/authn.h"
+#include "api/body.h"
+#include "api/handlers.h"
+#include "api/reply.h"
+#include "auth/credentials.h"
+#include "util/num.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define ADMIN_LIST_DEFAULT 50
+#define ADMIN_LIST_MAX 200
+
+static int require_admin(struct app *app, struct http_request *req)
+{
+    struct authn caller;
+    struct store_user me;
+
+    return authn_require_admin(app, req, &caller, &me);
+}
+
+static void collect(void *ctx, const struct store_user *user)
+{
+    json_array_append_new((json_t *)ctx, reply_user(user));
+}
+
+void handle_admin_list(struct app *app, struct http_request *req, int64_t id)
+{
+    const char *limit_s = http_request_query(req, "limit");
+    const char *after_s = http_request_query(req, "after");
+    int64_t limit = ADMIN_LIST_DEFAULT, after = 0;
+    json_t *users, *last;
+    int more = 0;
+
+    (void)id;
+    if (require_admin(app, req) != 0)
+        return;
+    if (limit_s != NULL && num_parse_i64(limit_s, 1, ADMIN_LIST_MAX, &limit) != 0) {
+        reply_error(req, 400, "limit must be a whole number from 1 to 200");
+        return;
+    }
+    if (after_s != NULL && num_parse_i64(after_s, 0, INT64_MAX, &after) != 0) {
+        reply_error(req, 400, "after must be a user id");
+        return;
+    }
+    users = json_array();
+    if (users == NULL ||
+        STORE_CALL(app->store, user_list, after, (int)limit, collect, users, &more) != STORE_OK) {
+        json_decref(users);
+        reply_error(req, 500, "Storage failure");
+        return;
+    }
+    last = json_array_get(users, json_array_size(users) - 1);
+    reply_json(req, 200,
+               json_pack("{s:o,s:o}", "users", users, "next",
+                         more && last != NULL ? json_incref(json_object_get(last, "id"))
+                                              : json_null()));
+}
+
+void handle_admin_create(struct app *app, struct http_request *req, int64_t id)
+{
+    (void)id;
+    if (require_admin(app, req) != 0)
+        return;
+    auth_create_user(app, req, 1);
+}
+
+void handle_admin_get(struct app *app, struct http_request *req, int64_t id)
+{
+    struct store_user user;
+    int rc;
+
+    if (require_admin(app, req) != 0)
+        return;
+    rc = store_user_by_id(app->store, id, &user);
+    if (rc == STORE_ENOTFOUND)
+        reply_error(req, 404, "No such user");
+    else if (rc != STORE_OK)
+        reply_error(req, 500, "Storage failure");
+    else
+        reply_json(req, 200, reply_user(&user));
+}
+
+/* Ends every token and session of a user (cutoff now). */
+static int end_all_logins(struct app *app, int64_t user_id, int64_t now)
+{
+    int rc = STORE_CALL(app->store, user_revoke, user_id, NULL, now, now,
+                        app_memo_until(app, now));
+    (void)revocation_sync(app->revocation, now);
+    return rc;
+}
+
+int admin_apply_change(struct app *app, struct http_request *req, int64_t user_id,
+                       const struct store_user_change *change, int64_t now,
+                       struct store_user *after)
+{
+    struct store_user before;
+    int rc, lowered;
+
+    rc = store_user_by_id(app->store, user_id, &before);
+    if (rc == STORE_OK)
+        rc = STORE_CALL(app->store, user_update, user_id, change, now, after);
+    if (rc == STORE_ENOTFOUND) {
+        reply_error(req, 404, "No such user");
+        return -1;
+    }
+    if (rc == STORE_ELASTADMIN) {
+        reply_error(req, 409, "At least one enabled admin must remain");
+        return -1;
+    }
+    if (rc != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        return -1;
+    }
+    /* Demoted, disabled or given a new password: every login of the user
+     * ends, so old tokens cannot keep the old rights. */
+    lowered = (strcmp(before.role, "admin") == 0 && strcmp(after->role, "admin") != 0) ||
+              (!before.disabled && after->disabled) || change->password_hash != NULL;
+    if (lowered && end_all_logins(app, user_id, now) != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        return -1;
+    }
+    return 0;
+}
+
+void handle_admin_patch(struct app *app, struct http_request *req, int64_t id)
+{
+    struct store_user_change change = {NULL, -1, NULL};
+    struct store_user after, existing;
+    const char *password = NULL, *why;
+    size_t password_len = 0;
+    json_t *body, *v;
+    const char *key;
+    int rc;
+
+    if (require_admin(app, req) != 0)
+        return;
+    body = body_object(req);
+    if (body == NULL)
+        return;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "role") != 0 && strcmp(key, "disabled") != 0 &&
+            strcmp(key, "password") != 0) {
+            reply_error(req, 400, "Only role, disabled and password can be changed");
+            goto cleanup;
+        }
+    }
+    v = json_object_get(body, "role");
+    if (v != NULL) {
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "user") != 0 &&
+                                   strcmp(json_string_value(v), "admin") != 0)) {
+            reply_error(req, 400, "Field \"role\" must be \"user\" or \"admin\"");
+            goto cleanup;
+        }
+        change.role = json_string_value(v);
+    }
+    v = json_object_get(body, "disabled");
+    if (v != NULL) {
+        if (!json_is_boolean(v)) {
+            reply_error(req, 400, "Field \"disabled\" must be true or false");
+            goto cleanup;
+        }
+        change.disabled = json_is_true(v) ? 1 : 0;
+    }
+    if (json_object_get(body, "password") != NULL) {
+        password = body_string(req, body, "password", &password_len);
+        if (password == NULL)
+            goto cleanup;
+        if (credentials_check_password(password_len, &why) != 0) {
+            reply_error(req, 400, why);
+            goto cleanup;
+        }
+    }
+    rc = store_user_by_id(app->store, id, &existing);
+    if (rc == STORE_ENOTFOUND) {
+        reply_error(req, 404, "No such user");
+        goto cleanup;
+    }
+    if (rc != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        goto cleanup;
+    }
+    if (password != NULL) {
+        auth_admin_set_password(app, req, id, change.role, change.disabled, password,
+                                password_len);
+        goto cleanup;
+    }
+    if (admin_apply_change(app, req, id, &change, app_now(), &after) == 0)
+        reply_json(req, 200, reply_user(&after));
+cleanup:
+    if (password != NULL)
+        sodium_memzero((void *)password, password_len);
+    json_decref(body);
+}
+
+void handle_admin_delete(struct app *app, struct http_request *req, int64_t id)
+{
+    struct store_user user;
+    int64_t now = app_now();
+    int rc;
+
+    if (require_admin(app, req) != 0)
+        return;
+    rc = store_user_by_id(app->store, id, &user);
+    if (rc == STORE_OK) {
+        /* The user's families go with the row; the cutoff logged after it
+         * ends the access tokens still in flight. */
+        rc = STORE_CALL(app->store, user_delete, id);
+        if (rc == STORE_OK)
+            (void)end_all_logins(app, id, now);
+    }
+    if (rc == STORE_ENOTFOUND)
+        reply_error(req, 404, "No such user");
+    else if (rc == STORE_ELASTADMIN)
+        reply_error(req, 409, "At least one enabled admin must remain");
+    else if (rc != STORE_OK)
+        reply_error(req, 500, "Storage failure");
+    else
+        http_request_respond(req, http_response_new(204, NULL, "", 0));
+}
+
+void handle_admin_logout(struct app *app, struct http_request *req, int64_t id)
+{
+    struct store_user user;
+    int rc;
+
+    if (require_admin(app, req) != 0)
+        return;
+    rc = store_user_by_id(app->store, id, &user);
+    if (rc == STORE_OK)
+        rc = end_all_logins(app, id, app_now());
+    if (rc == STORE_ENOTFOUND)
+        reply_error(req, 404, "No such user");
+    else if (rc != STORE_OK)
+        reply_error(req, 500, "Storage failure");
+    else
+        http_request_respond(req, http_response_new(204, NULL, "", 0));
+}
