@@ -126,7 +126,8 @@ int tokens_check_claims(json_t *payload, const struct tokens_policy *policy, int
     if (rc < 0)
         return TOKENS_ECLAIMS;
     /* RFC 7519 4.1.4: the current time must be before exp. */
-    if (now >= c.exp + policy->leeway_s)
+    /* Written as now - leeway so a huge exp cannot overflow. */
+    if (now - policy->leeway_s >= c.exp)
         return TOKENS_EEXPIRED;
     if (rc == 0 && nbf > now + policy->leeway_s)
         return TOKENS_ENOTYET;

@@ -54,7 +54,7 @@ struct tokens_policy {
 };
 
 /* Room for any token latch issues. */
-#define TOKENS_MAX_ISSUED_BYTES 1536
+#define TOKENS_MAX_ISSUED_BYTES 2560
 
 /* Issues an access token signed with key at time now (seconds). */
 int tokens_issue(const struct jws_key *key, const struct tokens_policy *policy,
