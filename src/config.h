@@ -44,6 +44,12 @@ struct config {
     int64_t ip_rate_per_min;          /* 0: off */
     int64_t ip_rate_burst;
     char trusted_proxies[CONFIG_MAX_STR]; /* comma-separated CIDRs */
+
+    /* Keys. */
+    char jwt_alg[16];                 /* HS256 | EdDSA | ES256 | RS256 */
+    char jwt_key_file[CONFIG_MAX_STR];/* PEM private key for the asymmetric algorithms */
+    int64_t key_prepublish_s;
+    int64_t token_cache_entries;      /* 0: no cache */
 };
 
 /* A flag a subcommand adds to the shared ones; its value lands in *value. */

@@ -5,6 +5,7 @@
 #include "api/client.h"
 #include "api/router.h"
 #include "auth/credentials.h"
+#include "auth/keyring.h"
 #include "auth/keys.h"
 #include "config.h"
 #include "http/server.h"
@@ -39,6 +40,7 @@ static void usage(void)
            "  latch serve [flags]                 run the server (see latch serve --help)\n"
            "  latch user add --email E [--role user|admin]\n"
            "                                      create a user; password on stdin\n"
+           "  latch key rotate | list             add a signing key (published first) / show keys\n"
            "  latch token decode TOKEN            print a token's header and payload, and\n"
            "                                      whether it verifies with this data dir's key\n"
            "  latch version\n",
@@ -161,6 +163,14 @@ static void *follower_main(void *p)
         pthread_mutex_unlock(&f->lock);
         now = app_now();
         (void)revocation_sync(f->app->revocation, now);
+        {
+            char err[256];
+            int rc = keyring_reload(f->app->keyring, 0, err, sizeof(err));
+            if (rc > 0)
+                log_info("keys reloaded");
+            else if (rc < 0)
+                log_error("key reload: %s", err);
+        }
         if (now - last_purge >= 60) {
             (void)STORE_CALL(f->app->store, purge, now);
             last_purge = now;
@@ -193,20 +203,35 @@ static void follower_stop(struct follower *f)
     pthread_cond_destroy(&f->wake);
 }
 
+static void keyring_options_from(const struct config *cfg, struct keyring_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->data_dir = cfg->data_dir;
+    (void)jws_alg_from_name(cfg->jwt_alg, &o->alg);
+    o->env_secret = getenv("LATCH_JWT_SECRET");
+    if (o->env_secret != NULL && o->env_secret[0] == '\0')
+        o->env_secret = NULL;
+    o->key_file = cfg->jwt_key_file[0] != '\0' ? cfg->jwt_key_file : NULL;
+    o->prepublish_s = cfg->key_prepublish_s;
+    o->verify_keep_s = cfg->access_ttl_s + cfg->leeway_s + 1;
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg;
     struct app app;
     struct store *store = NULL;
     struct work_pool *pool = NULL;
-    struct jws_key *key = NULL;
+    struct keyring *keyring = NULL;
+    struct keyring_options kopts;
+    struct tokcache *tokcache = NULL;
     struct http_server *server = NULL;
     struct revocation *revocation = NULL;
     struct follower follower;
     struct http_server_options opts;
-    char host[CONFIG_MAX_STR], err[512], db_path[PATH_MAX];
+    char host[CONFIG_MAX_STR], err[512], warning[256], db_path[PATH_MAX];
     sigset_t signals;
-    int port, generated, hash_workers, threads, sig, rc, status = 1;
+    int port, hash_workers, threads, sig, rc, status = 1;
 
     rc = load_config(&cfg, "serve", argc, argv, NULL, NULL, 0, NULL);
     if (rc != 0)
@@ -241,14 +266,19 @@ static int cmd_serve(int argc, char **argv)
     if (open_store(&cfg, &store) != 0)
         goto cleanup;
     app.store = store;
-    if (keys_load_hs256(cfg.data_dir, getenv("LATCH_JWT_SECRET"), 1, &key, &generated, err,
-                        sizeof(err)) != 0) {
+    keyring_options_from(&cfg, &kopts);
+    if (keyring_open(&keyring, &kopts, 1, err, sizeof(err), warning, sizeof(warning)) != 0) {
         log_error("%s", err);
         goto cleanup;
     }
-    if (generated)
-        log_info("generated a new signing secret in %s/%s", cfg.data_dir, KEYS_SECRET_FILE);
-    app.signing_key = key;
+    if (warning[0] != '\0')
+        log_warn("%s", warning);
+    app.keyring = keyring;
+    if (tokcache_new(&tokcache, (size_t)cfg.token_cache_entries) != 0) {
+        log_error("cannot allocate the token cache");
+        goto cleanup;
+    }
+    app.tokcache = tokcache;
     if (keys_load_refresh_key(cfg.data_dir, 1, app.refresh_key, err, sizeof(err)) != 0) {
         log_error("%s", err);
         goto cleanup;
@@ -297,8 +327,13 @@ static int cmd_serve(int argc, char **argv)
     for (;;) {
         if (sigwait(&signals, &sig) != 0)
             continue;
-        if (sig == SIGHUP)
-            continue;   /* reloading arrives with key rotation */
+        if (sig == SIGHUP) {
+            if (keyring_reload(keyring, 1, err, sizeof(err)) < 0)
+                log_error("key reload: %s", err);
+            else
+                log_info("keys reloaded");
+            continue;
+        }
         break;
     }
     log_info("shutting down: finishing in-flight requests");
@@ -314,7 +349,8 @@ cleanup:
     if (server != NULL)
         http_server_stop(server, 0);
     work_pool_free(pool);
-    jws_key_free(key);
+    keyring_free(keyring);
+    tokcache_free(tokcache);
     revocation_free(revocation);
     sodium_memzero(app.refresh_key, sizeof(app.refresh_key));
     store_close(store);
@@ -457,27 +493,18 @@ static void print_part(const char *label, const char *b64, size_t len)
     json_decref(obj);
 }
 
-static const struct jws_key *single_key_lookup(void *ctx, const char *kid)
-{
-    const struct jws_key *key = ctx;
-    const char *own = jws_key_kid(key);
-
-    if (kid == NULL || (own != NULL && strcmp(kid, own) == 0))
-        return key;
-    return NULL;
-}
-
 static int cmd_token_decode(int argc, char **argv)
 {
     const char *positional[1];
     struct config cfg;
-    struct jws_key *key = NULL;
+    struct keyring *keyring = NULL;
+    struct keyring_options kopts;
     struct tokens_policy policy;
     struct token_claims claims;
     json_t *payload = NULL;
     const char *token, *dot1, *dot2;
-    char err[512];
-    int n_pos = 0, generated, rc;
+    char err[512], warning[256];
+    int n_pos = 0, rc;
 
     rc = load_config(&cfg, "token decode", argc, argv, NULL, positional, 1, &n_pos);
     if (rc != 0)
@@ -496,12 +523,12 @@ static int cmd_token_decode(int argc, char **argv)
     print_part("header", token, (size_t)(dot1 - token));
     print_part("payload", dot1 + 1, (size_t)(dot2 - dot1 - 1));
 
-    if (keys_load_hs256(cfg.data_dir, getenv("LATCH_JWT_SECRET"), 0, &key, &generated, err,
-                        sizeof(err)) != 0) {
+    keyring_options_from(&cfg, &kopts);
+    if (keyring_open(&keyring, &kopts, 0, err, sizeof(err), warning, sizeof(warning)) != 0) {
         printf("signature: not checked (%s)\n", err);
         return 0;
     }
-    rc = jws_verify(token, strlen(token), single_key_lookup, key, &payload);
+    rc = keyring_verify_signature(keyring, token, strlen(token), app_now(), &payload);
     printf("signature: %s\n", rc == JWS_OK ? "valid" : jws_strerror(rc));
     if (rc == JWS_OK) {
         policy.issuer = cfg.issuer;
@@ -511,8 +538,61 @@ static int cmd_token_decode(int argc, char **argv)
         printf("claims: %s\n", rc == TOKENS_OK ? "valid" : tokens_strerror(rc));
         json_decref(payload);
     }
-    jws_key_free(key);
+    keyring_free(keyring);
     return rc == 0 ? 0 : 1;
+}
+
+static void print_key(void *ctx, const char *kid, const char *alg, int64_t created_at,
+                      int64_t signs_from, enum keyring_state state)
+{
+    char created[32], from[32];
+    time_t a = (time_t)created_at, b = (time_t)signs_from;
+    struct tm tm;
+
+    (void)ctx;
+    gmtime_r(&a, &tm);
+    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    gmtime_r(&b, &tm);
+    strftime(from, sizeof(from), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    printf("%-44s %-6s %-21s %-21s %s\n", kid, alg, created, signs_from > 0 ? from : "-",
+           keyring_state_name(state));
+}
+
+static int cmd_key(const char *what, int argc, char **argv)
+{
+    struct config cfg;
+    struct keyring_options kopts;
+    struct keyring *keyring = NULL;
+    char err[512], warning[256], kid[64];
+    int rc;
+
+    rc = load_config(&cfg, strcmp(what, "rotate") == 0 ? "key rotate" : "key list", argc, argv,
+                     NULL, NULL, 0, NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    umask(077);
+    if (fsutil_mkdir(cfg.data_dir) != FSUTIL_OK) {
+        fprintf(stderr, "latch key: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    keyring_options_from(&cfg, &kopts);
+    if (strcmp(what, "rotate") == 0) {
+        if (keyring_rotate(&kopts, app_now(), kid, sizeof(kid), err, sizeof(err)) != 0) {
+            fprintf(stderr, "latch key rotate: %s\n", err);
+            return 1;
+        }
+        printf("added %s key %s; it is published now and signs from %lld s on\n", cfg.jwt_alg,
+               kid, (long long)cfg.key_prepublish_s);
+        return 0;
+    }
+    if (keyring_open(&keyring, &kopts, 0, err, sizeof(err), warning, sizeof(warning)) != 0) {
+        fprintf(stderr, "latch key list: %s\n", err);
+        return 1;
+    }
+    printf("%-44s %-6s %-21s %-21s %s\n", "kid", "alg", "created", "signs from", "state");
+    keyring_list(keyring, app_now(), print_key, NULL);
+    keyring_free(keyring);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -534,6 +614,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
         return cmd_user_add(argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[1], "key") == 0 &&
+        (strcmp(argv[2], "rotate") == 0 || strcmp(argv[2], "list") == 0))
+        return cmd_key(argv[2], argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "token") == 0 && strcmp(argv[2], "decode") == 0)
         return cmd_token_decode(argc - 3, argv + 3);
     fprintf(stderr, "latch: unknown command \"%s\"\n\n", argv[1]);

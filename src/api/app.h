@@ -8,9 +8,11 @@
 #define LATCH_API_APP_H
 
 #include "auth/jws.h"
+#include "auth/keyring.h"
 #include "auth/opaque.h"
 #include "auth/password.h"
 #include "auth/revocation.h"
+#include "auth/tokcache.h"
 #include "auth/tokens.h"
 #include "config.h"
 #include "store/store.h"
@@ -25,7 +27,8 @@ struct app {
     const struct config *cfg;
     struct store *store;
     struct work_pool *pool;
-    struct jws_key *signing_key;
+    struct keyring *keyring;
+    struct tokcache *tokcache;
     struct revocation *revocation;
     struct tokens_policy policy;
     struct pwhash_params pwhash;
@@ -39,9 +42,6 @@ struct app {
 /* Fills the parts of app derived from cfg (mode, policy, origins, proxies).
  * Returns 0, or -1 with err naming the bad setting. */
 int app_configure(struct app *app, const struct config *cfg, char *err, size_t err_size);
-
-/* The jws_key_lookup_fn for tokens presented to this app (ctx: struct app). */
-const struct jws_key *app_key_lookup(void *ctx, const char *kid);
 
 /* Seconds since the epoch. */
 int64_t app_now(void);

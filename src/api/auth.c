@@ -218,7 +218,7 @@ static int issue_access(struct app *app, const struct store_user *user, const ch
     subject.email = user->email;
     subject.role = user->role;
     subject.sid = sid;
-    return tokens_issue(app->signing_key, &app->policy, &subject, app_now(), out, size, &len);
+    return keyring_issue(app->keyring, &app->policy, &subject, app_now(), out, size, &len);
 }
 
 static void add_session_cookie(struct app *app, struct http_request *req,
@@ -515,7 +515,7 @@ static void password_job(void *arg)
             rc = STORE_CALL(app->store, user_revoke, job->user.id, job->caller.sid, 0, now,
                             app_memo_until(app, now));
         else
-            rc = STORE_CALL(app->store, user_revoke, job->user.id, NULL, now + 1, now,
+            rc = STORE_CALL(app->store, user_revoke, job->user.id, NULL, now, now,
                             app_memo_until(app, now));
         (void)revocation_sync(app->revocation, now);
     }

@@ -8,12 +8,19 @@
 static int from_jwt(struct app *app, const char *token, size_t len, struct authn *out)
 {
     struct token_claims claims;
+    int64_t now = app_now();
 
-    if (tokens_verify(token, len, app_key_lookup, app, &app->policy, app_now(), &claims) !=
-        TOKENS_OK)
+    /* A token seen before skips the signature and the JSON; expiry and
+     * revocation are checked on every request all the same. */
+    if (!tokcache_get(app->tokcache, token, len, now, app->policy.leeway_s, &claims)) {
+        if (keyring_verify(app->keyring, token, len, &app->policy, now, &claims) != TOKENS_OK)
+            return -1;
+        tokcache_put(app->tokcache, token, len, &claims);
+    }
+    if (revocation_check(app->revocation, claims.user_id, claims.iat, claims.sid, token, len)) {
+        tokcache_drop(app->tokcache, token, len);
         return -1;
-    if (revocation_check(app->revocation, claims.user_id, claims.iat, claims.sid, token, len))
-        return -1;
+    }
     out->via = AUTHN_JWT;
     out->user_id = claims.user_id;
     memcpy(out->role, claims.role, sizeof(out->role));

@@ -17,6 +17,10 @@ void handle_logout(struct app *app, struct http_request *req, int64_t id);
 void handle_password(struct app *app, struct http_request *req, int64_t id);
 void handle_profile(struct app *app, struct http_request *req, int64_t id);
 
+void handle_verify(struct app *app, struct http_request *req, int64_t id);
+void handle_jwks(struct app *app, struct http_request *req, int64_t id);
+void handle_metrics(struct app *app, struct http_request *req, int64_t id);
+
 void handle_admin_list(struct app *app, struct http_request *req, int64_t id);
 void handle_admin_create(struct app *app, struct http_request *req, int64_t id);
 void handle_admin_get(struct app *app, struct http_request *req, int64_t id);

@@ -26,10 +26,14 @@ struct route {
     const char *allow;             /* the Allow header for 405 */
     handler_fn get, post, patch, del;
     int json_body;                 /* a body, when sent, must be application/json */
+    int ignore_body;               /* forward auth: no 413/415, the body is not looked at */
 };
 
 static const struct route routes[] = {
-    {"/healthz", "GET, HEAD", handle_health, NULL, NULL, NULL, 0},
+    {"/healthz", "GET, HEAD", handle_health, NULL, NULL, NULL, 0, 0},
+    {"/verify", "GET, HEAD", handle_verify, NULL, NULL, NULL, 0, 1},
+    {"/.well-known/jwks.json", "GET, HEAD", handle_jwks, NULL, NULL, NULL, 0, 0},
+    {"/metrics", "GET, HEAD", handle_metrics, NULL, NULL, NULL, 0, 0},
     {"/register", "POST", NULL, handle_register, NULL, NULL, 1},
     {"/login", "POST", NULL, handle_login, NULL, NULL, 1},
     {"/refresh", "POST", NULL, handle_refresh, NULL, NULL, 1},
@@ -169,6 +173,10 @@ void router_handle(struct http_request *req, void *ctx)
         if (resp != NULL)
             http_response_header(resp, "Allow", route->allow);
         http_request_respond(req, resp);
+        return;
+    }
+    if (route->ignore_body) {
+        fn(app, req, id);
         return;
     }
     if (http_request_body_too_large(req)) {

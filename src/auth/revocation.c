@@ -118,7 +118,12 @@ int revocation_check(struct revocation *rev, int64_t user_id, int64_t iat, const
     pthread_rwlock_rdlock(&rev->lock);
     if (strmap_count(rev->entries) > 0) {
         snprintf(key, sizeof(key), "u:%lld", (long long)user_id);
-        if (strmap_get(rev->entries, key, &value) && iat < value)
+        /* A cutoff ends tokens issued before it.  A token without sid ends
+         * also when issued in the cutoff's own second (iat has 1 s
+         * resolution); one with sid was ended with its family, and a new
+         * login in that same second must work. */
+        if (strmap_get(rev->entries, key, &value) &&
+            (sid[0] == '\0' ? iat <= value : iat < value))
             revoked = 1;
         if (!revoked && sid[0] != '\0') {
             snprintf(key, sizeof(key), "s:%s", sid);

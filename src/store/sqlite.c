@@ -285,6 +285,12 @@ fail:
     return STORE_EIO;
 }
 
+static int is_unique_violation(sqlite3 *db)
+{
+    int ext = sqlite3_extended_errcode(db);
+    return ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY;
+}
+
 static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
@@ -333,7 +339,7 @@ static int sq_user_create(struct store *store, const char *email, const char *ha
         out->created_at = now;
         rc = STORE_OK;
     } else if (rc == SQLITE_CONSTRAINT) {
-        rc = STORE_ECONFLICT;
+        rc = is_unique_violation(c->db) ? STORE_ECONFLICT : STORE_EIO;
     } else {
         rc = STORE_EIO;
     }
@@ -404,12 +410,16 @@ static void done(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-/* Runs a statement that returns no rows. */
+/* Runs a statement that returns no rows.  Only a unique or primary-key
+ * violation is a conflict; any other constraint (a CHECK on role) is a
+ * failure of the caller's validation. */
 static int run(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
+    int unique = rc == SQLITE_CONSTRAINT && is_unique_violation(sqlite3_db_handle(st));
+
     done(st);
-    return rc == SQLITE_DONE ? STORE_OK : (rc == SQLITE_CONSTRAINT ? STORE_ECONFLICT : STORE_EIO);
+    return rc == SQLITE_DONE ? STORE_OK : (unique ? STORE_ECONFLICT : STORE_EIO);
 }
 
 static int begin(struct conn *c)

@@ -332,12 +332,23 @@ class LatchServer:
     # -- data dir ------------------------------------------------------------
 
     def secret_path(self):
-        return os.path.join(self.data_dir, "jwt-secret")
+        """The key file: keys.json holds every generated signing key."""
+        return os.path.join(self.data_dir, "keys.json")
+
+    def signing_entry(self):
+        """The keys.json entry that signs now (the newest started one)."""
+        with open(self.secret_path(), "rb") as f:
+            doc = json.loads(f.read())
+        now = time.time()
+        started = [k for k in doc["keys"] if k["signs_from"] <= now]
+        return max(started, key=lambda k: (k["signs_from"], k["created_at"]))
 
     def secret(self):
-        """The generated signing secret: the file's bytes, used verbatim."""
-        with open(self.secret_path(), "rb") as f:
-            return f.read()
+        """The generated HS256 signing secret: its text, used verbatim as bytes."""
+        return self.signing_entry()["material"].encode("ascii")
+
+    def kid(self):
+        return self.signing_entry()["kid"]
 
     def raw(self, data, **kwargs):
         return raw_exchange(self.address, data, **kwargs)
@@ -683,3 +694,54 @@ def start_refused(env=None, args=None):
         server.remove_data_dir()
     raise AssertionError("latch started (listening on %s) but should have refused:\n%s"
                          % (server.port, server.log_tail()))
+
+
+# -- token lifecycle (sessions, refresh, revocation, brute force) ------------
+
+import http.cookiejar  # noqa: E402
+import requests.adapters  # noqa: E402
+
+REFRESH_INVALID = {"error": "Unauthorized", "message": "Invalid or expired refresh token"}
+TOO_MANY = {"error": "Too Many Requests", "message": "Too many attempts, try again later"}
+INSUFFICIENT_ROLE = {"error": "Forbidden", "message": "Insufficient role"}
+CSRF_REFUSED = {"error": "Forbidden", "message": "Cross-site request refused"}
+LAST_ADMIN = {"error": "Conflict", "message": "At least one enabled admin must remain"}
+OPAQUE_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def bearer(token):
+    return {"Authorization": "Bearer %s" % token}
+
+
+class _SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    def __init__(self, source_ip, **kwargs):
+        self._source_address = (source_ip, 0)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = self._source_address
+        super().init_poolmanager(*args, **kwargs)
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie, request):
+        return False
+
+
+def bound_session(source_ip):
+    """A requests.Session whose connections leave from source_ip (on Linux
+    every 127.x.y.z is a loopback source address).  Pass it to
+    LatchServer.request(..., session=S); it keeps no cookies."""
+    session = requests.Session()
+    session.cookies.set_policy(_NoCookies())
+    adapter = _SourceAddressAdapter(source_ip)
+    session.mount("http://", adapter)
+    return session
+
+
+def until_second_start(max_fraction=0.2):
+    """Sleeps until just after a wall-clock second begins (latch counts
+    whole seconds), so that a short sequence runs within one second."""
+    frac = time.time() % 1.0
+    if frac > max_fraction:
+        time.sleep(1.0 - frac + 0.01)

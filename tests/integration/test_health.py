@@ -55,12 +55,12 @@ class DataDir(LatchTestCase):
 
     def test_generated_secret_file_mode_0600(self):
         mode = stat.S_IMODE(os.stat(SERVER.secret_path()).st_mode)
-        self.assertEqual(mode, 0o600, "jwt-secret mode %o" % mode)
+        self.assertEqual(mode, 0o600, "keys.json mode %o" % mode)
 
     def test_generated_secret_is_86_base64url_chars(self):
         secret = SERVER.secret()
         self.assertRegex(secret.decode("ascii", "replace"), r"\A[A-Za-z0-9_-]{86}\Z",
-                         "jwt-secret content %r" % secret[:100])
+                         "generated secret %r" % secret[:100])
 
     def test_low_argon2_parameters_warn_at_start(self):
         # The harness runs with 8 MiB / 1 iteration, below the OWASP minimum.

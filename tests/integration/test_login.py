@@ -46,9 +46,11 @@ class LoginOk(LatchTestCase):
     def test_token_header_exact(self):
         email, _ = register()
         token = SERVER.login(email, PASSWORD).json()["token"]
+        # With key rotation the header names its key (kid).
         self.assertEqual(harness.decode_segment(token.split(".")[0]),
-                         {"alg": "HS256", "typ": "JWT"})
-        self.assertEqual(jwt.get_unverified_header(token), {"alg": "HS256", "typ": "JWT"})
+                         {"alg": "HS256", "kid": SERVER.kid(), "typ": "JWT"})
+        self.assertEqual(jwt.get_unverified_header(token),
+                         {"alg": "HS256", "kid": SERVER.kid(), "typ": "JWT"})
 
     def test_token_verified_by_python_jwt(self):
         email, user = register()

@@ -24,9 +24,9 @@ class Restart(LatchTestCase):
             secret_before = server.secret()
             old_port = server.port
             server.restart()
-            self.assertEqual(server.secret(), secret_before, "jwt-secret changed on restart")
+            self.assertEqual(server.secret(), secret_before, "signing secret changed on restart")
             mode = stat.S_IMODE(os.stat(server.secret_path()).st_mode)
-            self.assertEqual(mode, 0o600, "jwt-secret mode %o after restart" % mode)
+            self.assertEqual(mode, 0o600, "keys.json mode %o after restart" % mode)
             # The token issued before the restart still works.
             self.assertProfileOk(server.profile(token), user)
             # The user is still there: login works and the email is taken.

@@ -1,0 +1,58 @@
+/*
+ * verify.c - GET /verify, the forward-auth endpoint for reverse proxies
+ * (nginx auth_request, Traefik forwardAuth, Caddy forward_auth): 200 with
+ * X-Auth-* headers for a valid token or session, 401 otherwise, 403 when
+ * ?role=admin is asked of a lower role.  For a JWT nothing is read from the
+ * store: the claims (cached after the first verification) answer.
+ */
+#include "api/authn.h"
+#include "api/handlers.h"
+#include "api/reply.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int role_rank(const char *role)
+{
+    if (strcmp(role, "admin") == 0)
+        return 2;
+    if (strcmp(role, "user") == 0)
+        return 1;
+    return 0;
+}
+
+void handle_verify(struct app *app, struct http_request *req, int64_t id)
+{
+    const char *want = http_request_query(req, "role");
+    struct authn caller;
+    struct store_user user;
+    struct http_response *resp;
+    char user_id[24];
+
+    (void)id;
+    if (authn_require(app, req, &caller) != 0)
+        return;
+    if (caller.via != AUTHN_JWT) {
+        /* A session names only the user: read role and email. */
+        if (store_user_by_id(app->store, caller.user_id, &user) != STORE_OK || user.disabled) {
+            reply_unauthorized(req, true, "Invalid or expired token");
+            return;
+        }
+        snprintf(caller.role, sizeof(caller.role), "%s", user.role);
+        snprintf(caller.email, sizeof(caller.email), "%s", user.email);
+    }
+    if (want != NULL && (role_rank(want) == 0 || role_rank(caller.role) < role_rank(want))) {
+        reply_error(req, 403, "Insufficient role");
+        return;
+    }
+    resp = http_response_new(200, "application/json", "{\"status\":\"ok\"}", 15);
+    if (resp != NULL) {
+        snprintf(user_id, sizeof(user_id), "%lld", (long long)caller.user_id);
+        http_response_header(resp, "X-Auth-User-Id", user_id);
+        if (caller.email[0] != '\0')
+            http_response_header(resp, "X-Auth-Email", caller.email);
+        http_response_header(resp, "X-Auth-Role", caller.role);
+        http_response_header(resp, "Cache-Control", "no-store");
+    }
+    http_request_respond(req, resp);
+}

@@ -1,0 +1,710 @@
+#include "auth/keyring.h"
+
+#include "latch_limits.h"
+#include "util/b64url.h"
+#include "util/fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_KEYS 32
+#define KEYRING_MAX_FILE_BYTES (512 * 1024)
+
+struct entry {
+    struct jws_key *key;
+    int64_t created_at;
+    int64_t signs_from;
+};
+
+/* An immutable set of keys; replaced whole on reload. */
+struct keyset {
+    struct entry e[MAX_KEYS];
+    int n;                       /* sorted by signs_from, then created_at */
+    int external;                /* a key given from outside */
+};
+
+struct keyring {
+    struct keyring_options opts;
+    char data_dir[PATH_MAX];
+    pthread_rwlock_t lock;
+    struct keyset *set;
+    struct stat seen;            /* keys.json as last loaded */
+};
+
+const char *keyring_state_name(enum keyring_state state)
+{
+    switch (state) {
+    case KEY_NEXT: return "next";
+    case KEY_SIGNING: return "signing";
+    case KEY_VERIFY_ONLY: return "verify-only";
+    case KEY_RETIRED: return "retired";
+    }
+    return "?";
+}
+
+static void keyset_free(struct keyset *set)
+{
+    int i;
+
+    if (set == NULL)
+        return;
+    for (i = 0; i < set->n; i++)
+        jws_key_free(set->e[i].key);
+    free(set);
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->signs_from != y->signs_from)
+        return x->signs_from < y->signs_from ? -1 : 1;
+    return x->created_at < y->created_at ? -1 : (x->created_at > y->created_at);
+}
+
+/* The index of the signing key at now: the newest started key of alg. */
+static int signing_index(const struct keyset *set, enum jws_alg alg, int64_t now)
+{
+    int i;
+
+    for (i = set->n - 1; i >= 0; i--)
+        if (set->e[i].signs_from <= now && jws_key_alg(set->e[i].key) == alg)
+            return i;
+    return -1;
+}
+
+static enum keyring_state state_of(const struct keyset *set, int i, enum jws_alg alg,
+                                   int64_t now, int64_t keep_s)
+{
+    int signing = signing_index(set, alg, now), j;
+
+    if (set->e[i].signs_from > now)
+        return KEY_NEXT;
+    if (i == signing)
+        return KEY_SIGNING;
+    /* It stopped signing when the next started key took over. */
+    for (j = i + 1; j < set->n; j++) {
+        if (set->e[j].signs_from <= now)
+            return now < set->e[j].signs_from + keep_s ? KEY_VERIFY_ONLY : KEY_RETIRED;
+    }
+    return KEY_VERIFY_ONLY;
+}
+
+/* ---- keys.json ---- */
+
+static void path_of(const struct keyring_options *o, const char *name, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/%s", o->data_dir, name);
+}
+
+static int random_kid(char out[32])
+{
+    unsigned char raw[16];
+
+    randombytes_buf(raw, sizeof(raw));
+    return b64url_encode(out, 32, raw, sizeof(raw)) > 0 ? 0 : -1;
+}
+
+/* A new key of alg; HS256 secrets are 512 random bits as base64url text,
+ * used verbatim as the key (so the text can go into LATCH_JWT_SECRET). */
+static int generate(enum jws_alg alg, struct jws_key **key, char **material)
+{
+    if (alg == JWS_ALG_HS256) {
+        unsigned char raw[LATCH_GENERATED_SECRET_BYTES];
+        char kid[32], *text = malloc(128);
+        int rc;
+
+        if (text == NULL)
+            return -1;
+        randombytes_buf(raw, sizeof(raw));
+        b64url_encode(text, 128, raw, sizeof(raw));
+        sodium_memzero(raw, sizeof(raw));
+        random_kid(kid);
+        rc = jws_key_new_hs256(key, (const unsigned char *)text, strlen(text), kid);
+        if (rc != JWS_OK) {
+            sodium_memzero(text, 128);
+            free(text);
+            return -1;
+        }
+        *material = text;
+        return 0;
+    } else {
+        size_t len;
+        char *pem;
+
+        if (jws_key_generate(key, alg) != JWS_OK)
+            return -1;
+        if (jws_key_to_pem(*key, &pem, &len) != JWS_OK) {
+            jws_key_free(*key);
+            return -1;
+        }
+        *material = strndup(pem, len);
+        jws_pem_free(pem, len);
+        if (*material == NULL) {
+            jws_key_free(*key);
+            return -1;
+        }
+        return 0;
+    }
+}
+
+/* Builds a key from one keys.json member. */
+static int key_from_json(json_t *item, struct entry *out, char *err, size_t err_size)
+{
+    const char *kid = NULL, *alg_name = NULL, *material = NULL;
+    json_int_t created = 0, from = 0;
+    enum jws_alg alg, pem_alg;
+
+    if (json_unpack(item, "{s:s,s:s,s:I,s:I,s:s}", "kid", &kid, "alg", &alg_name, "created_at",
+                    &created, "signs_from", &from, "material", &material) != 0 ||
+        jws_alg_from_name(alg_name, &alg) != JWS_OK) {
+        snprintf(err, err_size, "a key entry is malformed");
+        return -1;
+    }
+    if (alg == JWS_ALG_HS256) {
+        if (jws_key_new_hs256(&out->key, (const unsigned char *)material, strlen(material), kid) !=
+            JWS_OK) {
+            snprintf(err, err_size, "HS256 key %s is unusable", kid);
+            return -1;
+        }
+    } else if (jws_key_from_pem(&out->key, material, strlen(material), &pem_alg, err,
+                                err_size) != JWS_OK ||
+               pem_alg != alg) {
+        if (out->key != NULL) {
+            jws_key_free(out->key);
+            out->key = NULL;
+            snprintf(err, err_size, "key %s is not an %s key", kid, alg_name);
+        }
+        return -1;
+    }
+    out->created_at = created;
+    out->signs_from = from;
+    return 0;
+}
+
+/* Reads keys.json into set (which may already hold keys).  ENOENT is not an
+ * error: the set stays empty.  *doc receives the parsed document. */
+static int load_file(const struct keyring_options *o, struct keyset *set, json_t **doc,
+                     struct stat *st, char *err, size_t err_size)
+{
+    char path[PATH_MAX], *text;
+    size_t len = 0, i;
+    json_t *root, *keys;
+    json_error_t jerr;
+    int rc;
+
+    path_of(o, KEYRING_FILE, path, sizeof(path));
+    *doc = NULL;
+    text = malloc(KEYRING_MAX_FILE_BYTES);
+    if (text == NULL)
+        return -1;
+    rc = fsutil_read_secret(path, text, KEYRING_MAX_FILE_BYTES, &len);
+    if (rc == FSUTIL_ENOENT) {
+        free(text);
+        memset(st, 0, sizeof(*st));
+        return 0;
+    }
+    if (rc != FSUTIL_OK) {
+        snprintf(err, err_size, "%s: %s", path, fsutil_strerror(rc));
+        free(text);
+        return -1;
+    }
+    if (stat(path, st) != 0)
+        memset(st, 0, sizeof(*st));
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    sodium_memzero(text, len);
+    free(text);
+    keys = json_object_get(root, "keys");
+    if (!json_is_array(keys)) {
+        snprintf(err, err_size, "%s: not a latch key file", path);
+        json_decref(root);
+        return -1;
+    }
+    for (i = 0; i < json_array_size(keys) && set->n < MAX_KEYS; i++) {
+        char why[256] = "";
+        if (key_from_json(json_array_get(keys, i), &set->e[set->n], why, sizeof(why)) != 0) {
+            snprintf(err, err_size, "%s: %s", path, why);
+            json_decref(root);
+            return -1;
+        }
+        set->n++;
+    }
+    qsort(set->e, (size_t)set->n, sizeof(set->e[0]), by_start);
+    *doc = root;
+    return 0;
+}
+
+static int save_file(const struct keyring_options *o, json_t *doc, char *err, size_t err_size)
+{
+    char path[PATH_MAX], *text;
+    int rc;
+
+    path_of(o, KEYRING_FILE, path, sizeof(path));
+    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (text == NULL)
+        return -1;
+    rc = fsutil_write_secret(path, text, strlen(text));
+    sodium_memzero(text, strlen(text));
+    free(text);
+    if (rc != FSUTIL_OK) {
+        snprintf(err, err_size, "%s: cannot write: %s", path, fsutil_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static int add_member(json_t *doc, const struct jws_key *key, const char *material,
+                      int64_t created, int64_t from)
+{
+    json_t *keys = json_object_get(doc, "keys");
+
+    return json_array_append_new(keys, json_pack("{s:s,s:s,s:I,s:I,s:s}", "kid",
+                                                 jws_key_kid(key), "alg",
+                                                 jws_alg_name(jws_key_alg(key)), "created_at",
+                                                 (json_int_t)created, "signs_from",
+                                                 (json_int_t)from, "material", material));
+}
+
+/* An exclusive lock on <data_dir>/keys.lock, so the CLI and a starting
+ * server never write keys.json at once. */
+static int lock_dir(const struct keyring_options *o)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    path_of(o, "keys.lock", path, sizeof(path));
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+static void unlock_dir(int fd)
+{
+    if (fd >= 0)
+        close(fd);   /* releases the flock */
+}
+
+/* Makes sure keys.json has a started key of o->alg, importing the secret
+ * of an earlier latch (jwt-secret) for HS256. */
+static int ensure_signing_key(const struct keyring_options *o, int64_t now, char *err,
+                              size_t err_size)
+{
+    struct keyset probe;
+    struct stat st;
+    json_t *doc = NULL;
+    struct jws_key *key = NULL;
+    char *material = NULL;
+    int fd, rc = -1, i, have = 0;
+
+    fd = lock_dir(o);
+    memset(&probe, 0, sizeof(probe));
+    if (load_file(o, &probe, &doc, &st, err, err_size) != 0)
+        goto cleanup;
+    for (i = 0; i < probe.n; i++)
+        if (jws_key_alg(probe.e[i].key) == o->alg && probe.e[i].signs_from <= now)
+            have = 1;
+    if (have) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (doc == NULL)
+        doc = json_pack("{s:[]}", "keys");
+    if (o->alg == JWS_ALG_HS256) {
+        char path[PATH_MAX], secret[LATCH_MAX_SECRET_BYTES + 1], kid[32];
+        size_t len = 0;
+
+        path_of(o, KEYRING_LEGACY_SECRET_FILE, path, sizeof(path));
+        if (fsutil_read_secret(path, secret, sizeof(secret) - 1, &len) == FSUTIL_OK) {
+            while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
+                len--;
+            secret[len] = '\0';
+            random_kid(kid);
+            if (jws_key_new_hs256(&key, (const unsigned char *)secret, len, kid) == JWS_OK)
+                material = strdup(secret);
+            sodium_memzero(secret, sizeof(secret));
+        }
+    }
+    if (key == NULL && generate(o->alg, &key, &material) != 0) {
+        snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(o->alg));
+        goto cleanup;
+    }
+    if (material == NULL || add_member(doc, key, material, now, now) != 0)
+        goto cleanup;
+    rc = save_file(o, doc, err, err_size);
+cleanup:
+    if (material != NULL) {
+        sodium_memzero(material, strlen(material));
+        free(material);
+    }
+    jws_key_free(key);
+    for (i = 0; i < probe.n; i++)
+        jws_key_free(probe.e[i].key);
+    json_decref(doc);
+    unlock_dir(fd);
+    return rc;
+}
+
+/* A kid for a secret that reveals nothing about it: a keyed hash of it. */
+static void secret_kid(const char *secret, size_t len, char out[32])
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)"latch kid", 9);
+    crypto_auth_hmacsha256_final(&st, mac);
+    b64url_encode(out, 32, mac, 16);
+    sodium_memzero(&st, sizeof(st));
+}
+
+static int load_external(const struct keyring_options *o, struct keyset *set, char *err,
+                         size_t err_size)
+{
+    set->external = 1;
+    if (o->alg == JWS_ALG_HS256) {
+        size_t len = strlen(o->env_secret);
+        char kid[32];
+
+        if (len < LATCH_MIN_SECRET_BYTES || len > LATCH_MAX_SECRET_BYTES) {
+            snprintf(err, err_size,
+                     "LATCH_JWT_SECRET must be %d to %d bytes long (it is used verbatim as the "
+                     "HS256 key); it is %zu",
+                     LATCH_MIN_SECRET_BYTES, LATCH_MAX_SECRET_BYTES, len);
+            return -1;
+        }
+        secret_kid(o->env_secret, len, kid);
+        if (jws_key_new_hs256(&set->e[0].key, (const unsigned char *)o->env_secret, len, kid) !=
+            JWS_OK) {
+            snprintf(err, err_size, "LATCH_JWT_SECRET is unusable");
+            return -1;
+        }
+    } else {
+        char *pem = malloc(JWS_MAX_PEM_BYTES);
+        size_t len = 0;
+        enum jws_alg alg;
+        char why[256] = "";
+        int rc;
+
+        if (pem == NULL)
+            return -1;
+        rc = fsutil_read_secret(o->key_file, pem, JWS_MAX_PEM_BYTES, &len);
+        if (rc != FSUTIL_OK) {
+            snprintf(err, err_size, "LATCH_JWT_KEY_FILE %s: %s", o->key_file,
+                     fsutil_strerror(rc));
+            free(pem);
+            return -1;
+        }
+        rc = jws_key_from_pem(&set->e[0].key, pem, len, &alg, why, sizeof(why));
+        sodium_memzero(pem, len);
+        free(pem);
+        if (rc != JWS_OK) {
+            snprintf(err, err_size, "LATCH_JWT_KEY_FILE %s: %s", o->key_file, why);
+            return -1;
+        }
+        if (alg != o->alg) {
+            snprintf(err, err_size, "LATCH_JWT_KEY_FILE %s holds an %s key but LATCH_JWT_ALG is %s",
+                     o->key_file, jws_alg_name(alg), jws_alg_name(o->alg));
+            jws_key_free(set->e[0].key);
+            set->e[0].key = NULL;
+            return -1;
+        }
+    }
+    set->e[0].signs_from = 0;
+    set->n = 1;
+    return 0;
+}
+
+static int build_set(struct keyring *kr, struct keyset **out, struct stat *st, char *err,
+                     size_t err_size)
+{
+    struct keyset *set = calloc(1, sizeof(*set));
+    json_t *doc = NULL;
+    int rc;
+
+    if (set == NULL)
+        return -1;
+    if ((kr->opts.alg == JWS_ALG_HS256 && kr->opts.env_secret != NULL) ||
+        (kr->opts.alg != JWS_ALG_HS256 && kr->opts.key_file != NULL)) {
+        rc = load_external(&kr->opts, set, err, err_size);
+        memset(st, 0, sizeof(*st));
+    } else {
+        rc = load_file(&kr->opts, set, &doc, st, err, err_size);
+        json_decref(doc);
+    }
+    if (rc != 0) {
+        keyset_free(set);
+        return -1;
+    }
+    *out = set;
+    return 0;
+}
+
+int keyring_open(struct keyring **out, const struct keyring_options *opts, int create,
+                 char *err, size_t err_size, char *warning, size_t warning_size)
+{
+    struct keyring *kr;
+    struct keyset *set = NULL;
+    struct stat st;
+    int external;
+
+    if (warning_size > 0)
+        warning[0] = '\0';
+    if (opts->alg != JWS_ALG_HS256 && opts->env_secret != NULL)
+        snprintf(warning, warning_size, "LATCH_JWT_SECRET is ignored: LATCH_JWT_ALG is %s",
+                 jws_alg_name(opts->alg));
+    if (opts->alg == JWS_ALG_HS256 && opts->key_file != NULL) {
+        snprintf(err, err_size, "LATCH_JWT_KEY_FILE holds a PEM key for EdDSA, ES256 or RS256; "
+                 "an HS256 key is given with LATCH_JWT_SECRET");
+        return -1;
+    }
+    external = (opts->alg == JWS_ALG_HS256 && opts->env_secret != NULL) ||
+               (opts->alg != JWS_ALG_HS256 && opts->key_file != NULL);
+    if (!external && create && ensure_signing_key(opts, (int64_t)time(NULL), err, err_size) != 0)
+        return -1;
+
+    kr = calloc(1, sizeof(*kr));
+    if (kr == NULL)
+        return -1;
+    kr->opts = *opts;
+    snprintf(kr->data_dir, sizeof(kr->data_dir), "%s", opts->data_dir);
+    kr->opts.data_dir = kr->data_dir;
+    if (build_set(kr, &set, &st, err, err_size) != 0) {
+        free(kr);
+        return -1;
+    }
+    if (!external && signing_index(set, opts->alg, (int64_t)time(NULL)) < 0 && create) {
+        snprintf(err, err_size, "no %s signing key in %s/%s", jws_alg_name(opts->alg),
+                 opts->data_dir, KEYRING_FILE);
+        keyset_free(set);
+        free(kr);
+        return -1;
+    }
+    pthread_rwlock_init(&kr->lock, NULL);
+    kr->set = set;
+    kr->seen = st;
+    *out = kr;
+    return 0;
+}
+
+void keyring_free(struct keyring *kr)
+{
+    if (kr == NULL)
+        return;
+    keyset_free(kr->set);
+    pthread_rwlock_destroy(&kr->lock);
+    free(kr);
+}
+
+int keyring_reload(struct keyring *kr, int force, char *err, size_t err_size)
+{
+    char path[PATH_MAX];
+    struct keyset *set, *old;
+    struct stat st;
+
+    if (kr->set->external)
+        return 0;
+    path_of(&kr->opts, KEYRING_FILE, path, sizeof(path));
+    if (!force && stat(path, &st) == 0 && st.st_ino == kr->seen.st_ino &&
+        st.st_size == kr->seen.st_size && st.st_mtim.tv_sec == kr->seen.st_mtim.tv_sec &&
+        st.st_mtim.tv_nsec == kr->seen.st_mtim.tv_nsec)
+        return 0;
+    if (build_set(kr, &set, &st, err, err_size) != 0)
+        return -1;
+    if (set->n == 0) {
+        snprintf(err, err_size, "%s has no keys; keeping the ones loaded", path);
+        keyset_free(set);
+        return -1;
+    }
+    pthread_rwlock_wrlock(&kr->lock);
+    old = kr->set;
+    kr->set = set;
+    kr->seen = st;
+    pthread_rwlock_unlock(&kr->lock);
+    keyset_free(old);
+    return 1;
+}
+
+/* ---- readers ---- */
+
+struct lookup_ctx {
+    const struct keyset *set;
+    enum jws_alg alg;
+    int64_t now, keep_s;
+};
+
+static const struct jws_key *lookup(void *p, const char *kid)
+{
+    const struct lookup_ctx *c = p;
+    int i;
+
+    /* No kid: the current signing key only. */
+    if (kid == NULL) {
+        i = signing_index(c->set, c->alg, c->now);
+        return i >= 0 ? c->set->e[i].key : NULL;
+    }
+    for (i = 0; i < c->set->n; i++) {
+        const char *k = jws_key_kid(c->set->e[i].key);
+        if (k != NULL && strcmp(k, kid) == 0)
+            return state_of(c->set, i, c->alg, c->now, c->keep_s) == KEY_RETIRED
+                       ? NULL
+                       : c->set->e[i].key;
+    }
+    return NULL;
+}
+
+int keyring_issue(struct keyring *kr, const struct tokens_policy *policy,
+                  const struct token_subject *subject, int64_t now, char *out, size_t out_size,
+                  size_t *out_len)
+{
+    int i, rc = TOKENS_ENOMEM;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    i = signing_index(kr->set, kr->opts.alg, now);
+    if (i >= 0)
+        rc = tokens_issue(kr->set->e[i].key, policy, subject, now, out, out_size, out_len);
+    pthread_rwlock_unlock(&kr->lock);
+    return rc;
+}
+
+int keyring_verify(struct keyring *kr, const char *token, size_t len,
+                   const struct tokens_policy *policy, int64_t now, struct token_claims *claims)
+{
+    struct lookup_ctx c;
+    int rc;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    c.set = kr->set;
+    c.alg = kr->opts.alg;
+    c.now = now;
+    c.keep_s = kr->opts.verify_keep_s;
+    rc = tokens_verify(token, len, lookup, &c, policy, now, claims);
+    pthread_rwlock_unlock(&kr->lock);
+    return rc;
+}
+
+int keyring_verify_signature(struct keyring *kr, const char *token, size_t len, int64_t now,
+                             json_t **payload)
+{
+    struct lookup_ctx c;
+    int rc;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    c.set = kr->set;
+    c.alg = kr->opts.alg;
+    c.now = now;
+    c.keep_s = kr->opts.verify_keep_s;
+    rc = jws_verify(token, len, lookup, &c, payload);
+    pthread_rwlock_unlock(&kr->lock);
+    return rc;
+}
+
+char *keyring_jwks(struct keyring *kr, int64_t now)
+{
+    json_t *doc = json_pack("{s:[]}", "keys"), *keys = json_object_get(doc, "keys"), *jwk;
+    char *text;
+    int i;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    for (i = 0; i < kr->set->n; i++) {
+        const struct jws_key *key = kr->set->e[i].key;
+        if (jws_key_alg(key) == JWS_ALG_HS256 ||
+            state_of(kr->set, i, kr->opts.alg, now, kr->opts.verify_keep_s) == KEY_RETIRED)
+            continue;
+        if (jws_key_public_jwk(key, &jwk) == JWS_OK)
+            json_array_append_new(keys, jwk);
+    }
+    pthread_rwlock_unlock(&kr->lock);
+    text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    return text;
+}
+
+void keyring_list(struct keyring *kr, int64_t now, keyring_list_fn fn, void *ctx)
+{
+    int i;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    for (i = 0; i < kr->set->n; i++) {
+        const struct entry *e = &kr->set->e[i];
+        fn(ctx, jws_key_kid(e->key) ? jws_key_kid(e->key) : "", jws_alg_name(jws_key_alg(e->key)),
+           e->created_at, e->signs_from,
+           state_of(kr->set, i, kr->opts.alg, now, kr->opts.verify_keep_s));
+    }
+    pthread_rwlock_unlock(&kr->lock);
+}
+
+int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_out,
+                   size_t kid_size, char *err, size_t err_size)
+{
+    struct keyset probe;
+    struct stat st;
+    json_t *doc = NULL, *keys, *kept;
+    struct jws_key *key = NULL;
+    char *material = NULL;
+    size_t i;
+    int fd, rc = -1, j;
+
+    if (opts->alg == JWS_ALG_HS256 && opts->env_secret != NULL) {
+        snprintf(err, err_size, "the signing key comes from LATCH_JWT_SECRET: rotate it by "
+                 "setting a new secret and restarting latch");
+        return -1;
+    }
+    if (opts->alg != JWS_ALG_HS256 && opts->key_file != NULL) {
+        snprintf(err, err_size, "the signing key comes from LATCH_JWT_KEY_FILE: rotate it by "
+                 "pointing at a new key file and restarting latch");
+        return -1;
+    }
+    if (ensure_signing_key(opts, now, err, err_size) != 0)
+        return -1;
+    fd = lock_dir(opts);
+    memset(&probe, 0, sizeof(probe));
+    if (load_file(opts, &probe, &doc, &st, err, err_size) != 0 || doc == NULL)
+        goto cleanup;
+    /* Retired keys leave the file. */
+    keys = json_object_get(doc, "keys");
+    kept = json_array();
+    for (i = 0; i < json_array_size(keys); i++) {
+        json_t *item = json_array_get(keys, i);
+        const char *kid = json_string_value(json_object_get(item, "kid"));
+        int retired = 0;
+        for (j = 0; j < probe.n; j++)
+            if (kid != NULL && jws_key_kid(probe.e[j].key) != NULL &&
+                strcmp(kid, jws_key_kid(probe.e[j].key)) == 0)
+                retired = state_of(&probe, j, opts->alg, now, opts->verify_keep_s) == KEY_RETIRED;
+        if (!retired)
+            json_array_append(kept, item);
+    }
+    json_object_set_new(doc, "keys", kept);
+    if (generate(opts->alg, &key, &material) != 0) {
+        snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(opts->alg));
+        goto cleanup;
+    }
+    if (add_member(doc, key, material, now, now + opts->prepublish_s) != 0)
+        goto cleanup;
+    rc = save_file(opts, doc, err, err_size);
+    if (rc == 0)
+        snprintf(kid_out, kid_size, "%s", jws_key_kid(key));
+cleanup:
+    if (material != NULL) {
+        sodium_memzero(material, strlen(material));
+        free(material);
+    }
+    jws_key_free(key);
+    for (j = 0; j < probe.n; j++)
+        jws_key_free(probe.e[j].key);
+    json_decref(doc);
+    unlock_dir(fd);
+    return rc;
+}

@@ -1,0 +1,159 @@
+#include "auth/tokcache.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WAYS 4
+#define DIGEST_BYTES 32
+
+struct slot {
+    unsigned char digest[DIGEST_BYTES];
+    int used;
+    struct token_claims claims;
+};
+
+struct set {
+    pthread_mutex_t lock;
+    struct slot slots[WAYS];
+};
+
+struct tokcache {
+    struct set *sets;
+    size_t n_sets;                 /* a power of two, or 0 when disabled */
+    unsigned char key[crypto_generichash_KEYBYTES];
+    uint64_t hits, misses, evictions;
+};
+
+int tokcache_new(struct tokcache **out, size_t entries)
+{
+    struct tokcache *c = calloc(1, sizeof(*c));
+    size_t n = 1, i;
+
+    if (c == NULL)
+        return -1;
+    if (entries > 0) {
+        while (n * WAYS < entries)
+            n *= 2;
+        /* calloc: pages of sets never used are never touched, so an idle
+         * server does not pay for the cache in resident memory. */
+        c->sets = calloc(n, sizeof(*c->sets));
+        if (c->sets == NULL) {
+            free(c);
+            return -1;
+        }
+        for (i = 0; i < n; i++)
+            pthread_mutex_init(&c->sets[i].lock, NULL);
+        c->n_sets = n;
+    }
+    /* Keyed, so nobody can aim tokens at one set. */
+    randombytes_buf(c->key, sizeof(c->key));
+    *out = c;
+    return 0;
+}
+
+void tokcache_free(struct tokcache *cache)
+{
+    size_t i;
+
+    if (cache == NULL)
+        return;
+    for (i = 0; i < cache->n_sets; i++)
+        pthread_mutex_destroy(&cache->sets[i].lock);
+    free(cache->sets);
+    sodium_memzero(cache->key, sizeof(cache->key));
+    free(cache);
+}
+
+static struct set *find_set(struct tokcache *c, const char *token, size_t len,
+                            unsigned char digest[DIGEST_BYTES])
+{
+    uint64_t index;
+
+    crypto_generichash(digest, DIGEST_BYTES, (const unsigned char *)token, len, c->key,
+                       sizeof(c->key));
+    memcpy(&index, digest, sizeof(index));
+    return &c->sets[index & (c->n_sets - 1)];
+}
+
+int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t now,
+                 int64_t leeway_s, struct token_claims *claims)
+{
+    unsigned char digest[DIGEST_BYTES];
+    struct set *set;
+    int i, hit = 0;
+
+    if (cache->n_sets == 0)
+        return 0;
+    set = find_set(cache, token, len, digest);
+    pthread_mutex_lock(&set->lock);
+    for (i = 0; i < WAYS; i++) {
+        struct slot *s = &set->slots[i];
+        if (!s->used || memcmp(s->digest, digest, DIGEST_BYTES) != 0)
+            continue;
+        if (now >= s->claims.exp + leeway_s) {
+            s->used = 0;      /* expired: the full check will refuse it */
+        } else {
+            *claims = s->claims;
+            hit = 1;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&set->lock);
+    __atomic_add_fetch(hit ? &cache->hits : &cache->misses, 1, __ATOMIC_RELAXED);
+    return hit;
+}
+
+void tokcache_put(struct tokcache *cache, const char *token, size_t len,
+                  const struct token_claims *claims)
+{
+    unsigned char digest[DIGEST_BYTES];
+    struct set *set;
+    struct slot *victim = NULL;
+    int i;
+
+    if (cache->n_sets == 0)
+        return;
+    set = find_set(cache, token, len, digest);
+    pthread_mutex_lock(&set->lock);
+    for (i = 0; i < WAYS; i++) {
+        struct slot *s = &set->slots[i];
+        if (!s->used || memcmp(s->digest, digest, DIGEST_BYTES) == 0) {
+            victim = s;
+            break;
+        }
+        if (victim == NULL || s->claims.exp < victim->claims.exp)
+            victim = s;
+    }
+    if (victim->used && memcmp(victim->digest, digest, DIGEST_BYTES) != 0)
+        __atomic_add_fetch(&cache->evictions, 1, __ATOMIC_RELAXED);
+    memcpy(victim->digest, digest, DIGEST_BYTES);
+    victim->claims = *claims;
+    victim->used = 1;
+    pthread_mutex_unlock(&set->lock);
+}
+
+void tokcache_drop(struct tokcache *cache, const char *token, size_t len)
+{
+    unsigned char digest[DIGEST_BYTES];
+    struct set *set;
+    int i;
+
+    if (cache->n_sets == 0)
+        return;
+    set = find_set(cache, token, len, digest);
+    pthread_mutex_lock(&set->lock);
+    for (i = 0; i < WAYS; i++)
+        if (set->slots[i].used && memcmp(set->slots[i].digest, digest, DIGEST_BYTES) == 0)
+            set->slots[i].used = 0;
+    pthread_mutex_unlock(&set->lock);
+}
+
+void tokcache_stats(struct tokcache *cache, struct tokcache_stats *out)
+{
+    out->hits = __atomic_load_n(&cache->hits, __ATOMIC_RELAXED);
+    out->misses = __atomic_load_n(&cache->misses, __ATOMIC_RELAXED);
+    out->evictions = __atomic_load_n(&cache->evictions, __ATOMIC_RELAXED);
+    out->capacity = cache->n_sets * WAYS;
+}

@@ -1,0 +1,43 @@
+/*
+ * tokcache.h - a bounded cache of verified access tokens.
+ *
+ * Keyed by the BLAKE2b-256 digest of the exact token bytes (so one changed
+ * byte is another token), it holds the claims a full verification produced.
+ * A client presenting the same token again pays a hash and a lookup instead
+ * of a signature check and two JSON parses; the caller still applies the
+ * expiry and revocation checks to the cached claims on every request.
+ *
+ * Memory is bounded: the table has a fixed number of entries, 4-way set
+ * associative; a full set evicts its entry closest to expiry.  Safe to use
+ * from every thread (one lock per set).
+ */
+#ifndef LATCH_AUTH_TOKCACHE_H
+#define LATCH_AUTH_TOKCACHE_H
+
+#include "auth/tokens.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tokcache;
+
+/* entries 0 disables the cache (every call misses, nothing is kept). */
+int tokcache_new(struct tokcache **out, size_t entries);
+void tokcache_free(struct tokcache *cache);
+
+/* 1 and *claims filled when token is cached and not expired at now (with
+ * leeway); 0 otherwise.  An expired entry is dropped. */
+int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t now,
+                 int64_t leeway_s, struct token_claims *claims);
+void tokcache_put(struct tokcache *cache, const char *token, size_t len,
+                  const struct token_claims *claims);
+/* Forgets token (after its revocation was seen). */
+void tokcache_drop(struct tokcache *cache, const char *token, size_t len);
+
+struct tokcache_stats {
+    uint64_t hits, misses, evictions;
+    size_t capacity;
+};
+void tokcache_stats(struct tokcache *cache, struct tokcache_stats *out);
+
+#endif

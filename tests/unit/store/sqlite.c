@@ -1,0 +1,300 @@
+/* Tests src/store/sqlite.c through the store.h contract, on a temp file. */
+#include "test.h"
+
+#include "store/store.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct store_tmp {
+    char dir[512];
+    char path[600];
+};
+
+static int store_tmp_make(struct store_tmp *t)
+{
+    const char *base = getenv("TMPDIR");
+
+    snprintf(t->dir, sizeof(t->dir), "%s/latch-unit-store-XXXXXX",
+             base != NULL && base[0] ? base : "/tmp");
+    if (mkdtemp(t->dir) == NULL)
+        return -1;
+    snprintf(t->path, sizeof(t->path), "%s/latch.db", t->dir);
+    return 0;
+}
+
+/* Removes the database and its -wal / -shm files, then the directory. */
+static void store_tmp_remove(struct store_tmp *t)
+{
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    char path[1200];
+
+    if (d != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", t->dir, e->d_name);
+            unlink(path);
+        }
+        closedir(d);
+    }
+    rmdir(t->dir);
+}
+
+/* Each test body gets an open store on a fresh file; it is closed and
+ * removed afterwards even when a CHECK fails. */
+#define STORE_TEST(name)                                                        \
+    static void name##_body(struct store_tmp *t, struct store **s);             \
+    TEST(name)                                                                  \
+    {                                                                           \
+        struct store_tmp t;                                                     \
+        struct store *s = NULL;                                                 \
+        char err[256] = "";                                                     \
+        int rc;                                                                 \
+        CHECK(store_tmp_make(&t) == 0);                                         \
+        rc = store_sqlite_open(&s, t.path, err, sizeof(err));                   \
+        if (rc != STORE_OK)                                                     \
+            test_failed(__FILE__, __LINE__, "open: %d %s", rc, err);            \
+        else                                                                    \
+            name##_body(&t, &s);                                                \
+        store_close(s);                                                         \
+        store_tmp_remove(&t);                                                   \
+    }                                                                           \
+    static void name##_body(struct store_tmp *t, struct store **s)
+
+STORE_TEST(store_create_and_read_back)
+{
+    struct store_user u, by_email, by_id;
+
+    (void)t;
+    CHECK_INT(store_user_create(*s, "ada@example.com", "$argon2id$h1", "user", 1700000000, &u),
+              STORE_OK);
+    CHECK(u.id > 0);
+    CHECK_STR(u.email, "ada@example.com");
+    CHECK_STR(u.role, "user");
+    CHECK_STR(u.password_hash, "$argon2id$h1");
+    CHECK_INT(u.created_at, 1700000000);
+    CHECK_INT(u.disabled, 0);
+
+    CHECK_INT(store_user_by_email(*s, "ada@example.com", &by_email), STORE_OK);
+    CHECK_INT(store_user_by_id(*s, u.id, &by_id), STORE_OK);
+    CHECK_INT(by_email.id, u.id);
+    CHECK_INT(by_id.id, u.id);
+    CHECK_STR(by_id.email, "ada@example.com");
+    CHECK_STR(by_id.role, "user");
+    CHECK_STR(by_id.password_hash, "$argon2id$h1");
+    CHECK_INT(by_id.created_at, 1700000000);
+    CHECK_INT(by_id.disabled, 0);
+    CHECK_STR(by_email.password_hash, "$argon2id$h1");
+}
+
+STORE_TEST(store_not_found)
+{
+    struct store_user u;
+
+    (void)t;
+    memset(&u, 0x5A, sizeof(u));
+    CHECK_INT(store_user_by_email(*s, "nobody@example.com", &u), STORE_ENOTFOUND);
+    CHECK_INT(store_user_by_id(*s, 1, &u), STORE_ENOTFOUND);
+    CHECK_INT(store_user_by_id(*s, -1, &u), STORE_ENOTFOUND);
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h", "user", 1, &u), STORE_OK);
+    CHECK_INT(store_user_by_id(*s, u.id + 1, &u), STORE_ENOTFOUND);
+    /* Emails arrive normalised; lookups are exact. */
+    CHECK_INT(store_user_by_email(*s, "ADA@example.com", &u), STORE_ENOTFOUND);
+    CHECK_INT(store_user_by_email(*s, "ada@example.co", &u), STORE_ENOTFOUND);
+}
+
+STORE_TEST(store_duplicate_email_conflicts)
+{
+    struct store_user a, b, again;
+
+    (void)t;
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h1", "user", 1, &a), STORE_OK);
+    memset(&b, 0x5A, sizeof(b));
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h2", "admin", 2, &b), STORE_ECONFLICT);
+    /* The first user is unchanged. */
+    CHECK_INT(store_user_by_email(*s, "ada@example.com", &again), STORE_OK);
+    CHECK_INT(again.id, a.id);
+    CHECK_STR(again.password_hash, "h1");
+    CHECK_STR(again.role, "user");
+    /* Another email works, with a new id; the statement was reset properly. */
+    CHECK_INT(store_user_create(*s, "bob@example.com", "h3", "admin", 3, &b), STORE_OK);
+    CHECK(b.id != a.id);
+    CHECK_STR(b.role, "admin");
+}
+
+STORE_TEST(store_role_outside_schema_is_not_a_conflict)
+{
+    struct store_user u;
+    int rc;
+
+    (void)t;
+    /* The schema allows 'user' and 'admin' only.  Refusing another role is
+     * right; calling it STORE_ECONFLICT ("the email is taken") is not. */
+    rc = store_user_create(*s, "eve@example.com", "h", "superuser", 1, &u);
+    CHECK(rc != STORE_OK);
+    CHECK(rc != STORE_ECONFLICT);
+    CHECK_INT(store_user_by_email(*s, "eve@example.com", &u), STORE_ENOTFOUND);
+}
+
+STORE_TEST(store_rehash_only_when_old_hash_matches)
+{
+    struct store_user u, now;
+
+    (void)t;
+    CHECK_INT(store_user_create(*s, "ada@example.com", "old", "user", 1, &u), STORE_OK);
+    /* A password change happened meanwhile: the stored hash is no longer "stale". */
+    CHECK(store_user_rehash(*s, u.id, "stale", "new", 2) != STORE_OK);
+    CHECK_INT(store_user_by_id(*s, u.id, &now), STORE_OK);
+    CHECK_STR(now.password_hash, "old");
+    /* The expected old hash: replaced. */
+    CHECK_INT(store_user_rehash(*s, u.id, "old", "new", 3), STORE_OK);
+    CHECK_INT(store_user_by_id(*s, u.id, &now), STORE_OK);
+    CHECK_STR(now.password_hash, "new");
+    CHECK_INT(now.created_at, 1);
+    /* Doing it again with the same old hash finds nothing to replace. */
+    CHECK(store_user_rehash(*s, u.id, "old", "newer", 4) != STORE_OK);
+    CHECK_INT(store_user_by_email(*s, "ada@example.com", &now), STORE_OK);
+    CHECK_STR(now.password_hash, "new");
+    /* Unknown user. */
+    CHECK_INT(store_user_rehash(*s, u.id + 100, "new", "x", 5), STORE_ENOTFOUND);
+}
+
+STORE_TEST(store_reopen_keeps_users)
+{
+    struct store_user a, b, c, got;
+    char err[256];
+
+    CHECK_INT(store_user_create(*s, "a@example.com", "ha", "admin", 10, &a), STORE_OK);
+    CHECK_INT(store_user_create(*s, "b@example.com", "hb", "user", 11, &b), STORE_OK);
+    store_close(*s);
+    *s = NULL;
+    CHECK_INT(store_sqlite_open(s, t->path, err, sizeof(err)), STORE_OK);
+    CHECK_INT(store_user_by_email(*s, "a@example.com", &got), STORE_OK);
+    CHECK_INT(got.id, a.id);
+    CHECK_STR(got.role, "admin");
+    CHECK_STR(got.password_hash, "ha");
+    CHECK_INT(got.created_at, 10);
+    CHECK_INT(store_user_by_id(*s, b.id, &got), STORE_OK);
+    CHECK_STR(got.email, "b@example.com");
+    /* Still unique after reopening, and new ids come after the old ones. */
+    CHECK_INT(store_user_create(*s, "a@example.com", "x", "user", 12, &c), STORE_ECONFLICT);
+    CHECK_INT(store_user_create(*s, "c@example.com", "hc", "user", 12, &c), STORE_OK);
+    CHECK(c.id > a.id && c.id > b.id);
+}
+
+STORE_TEST(store_open_refuses_newer_schema)
+{
+    struct store *again = NULL;
+    sqlite3 *db = NULL;
+    char err[256] = "";
+    int rc;
+
+    store_close(*s);
+    *s = NULL;
+    CHECK(sqlite3_open(t->path, &db) == SQLITE_OK);
+    rc = sqlite3_exec(db, "PRAGMA user_version = 9999", NULL, NULL, NULL);
+    sqlite3_close(db);
+    CHECK_INT(rc, SQLITE_OK);
+    rc = store_sqlite_open(&again, t->path, err, sizeof(err));
+    if (rc == STORE_OK)
+        store_close(again);
+    CHECK(rc != STORE_OK);
+    CHECK(err[0] != '\0');
+}
+
+TEST(store_open_fails_in_missing_directory)
+{
+    struct store *s = (struct store *)&s, *const sentinel = s;
+    char err[256] = "";
+    int rc;
+
+    rc = store_sqlite_open(&s, "/nonexistent-latch-dir/sub/latch.db", err, sizeof(err));
+    CHECK(rc != STORE_OK);
+    CHECK(s == sentinel);
+    CHECK(err[0] != '\0');
+}
+
+/* Several threads create users at once, each through its own connection. */
+struct store_worker {
+    struct store *store;
+    int index, failures;
+    int64_t ids[25];
+};
+
+static void *store_worker_main(void *arg)
+{
+    struct store_worker *w = arg;
+    struct store_user u, got;
+    char email[64];
+    int i;
+
+    for (i = 0; i < 25; i++) {
+        snprintf(email, sizeof(email), "t%d-u%d@example.com", w->index, i);
+        w->ids[i] = 0;
+        if (store_user_create(w->store, email, "h", "user", i, &u) != STORE_OK) {
+            w->failures++;
+            continue;
+        }
+        w->ids[i] = u.id;
+        if (store_user_by_id(w->store, u.id, &got) != STORE_OK || strcmp(got.email, email) != 0)
+            w->failures++;
+    }
+    return NULL;
+}
+
+STORE_TEST(store_concurrent_creates_from_threads)
+{
+    enum { THREADS = 4 };
+    struct store_worker w[THREADS];
+    pthread_t th[THREADS];
+    int64_t all[THREADS * 25];
+    int i, j, n = 0, started = 0, failures = 0, dups = 0;
+
+    (void)t;
+    memset(w, 0, sizeof(w));
+    for (i = 0; i < THREADS; i++) {
+        w[i].store = *s;
+        w[i].index = i;
+        if (pthread_create(&th[i], NULL, store_worker_main, &w[i]) == 0)
+            started++;
+    }
+    for (i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    CHECK_INT(started, THREADS);
+    for (i = 0; i < THREADS; i++) {
+        failures += w[i].failures;
+        for (j = 0; j < 25; j++)
+            all[n++] = w[i].ids[j];
+    }
+    CHECK_INT(failures, 0);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < i; j++)
+            if (all[i] == all[j])
+                dups++;
+    CHECK_INT(dups, 0);
+    /* And this thread sees every one of them. */
+    for (i = 0; i < THREADS; i++) {
+        struct store_user u;
+        char email[64];
+        snprintf(email, sizeof(email), "t%d-u24@example.com", i);
+        CHECK_INT(store_user_by_email(*s, email, &u), STORE_OK);
+        CHECK_INT(u.id, w[i].ids[24]);
+    }
+}
+
+TEST(store_strerror_names_every_code)
+{
+    int codes[] = {STORE_OK, STORE_ENOTFOUND, STORE_ECONFLICT, STORE_EIO, STORE_ENOMEM};
+    size_t i, j;
+
+    for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        CHECK(strcmp(store_strerror(codes[i]), store_strerror(-1000)) != 0);
+        for (j = 0; j < i; j++)
+            CHECK(strcmp(store_strerror(codes[i]), store_strerror(codes[j])) != 0);
+    }
+}
