@@ -1,5 +1,6 @@
 # latch - build, run, test.  The two commands a newcomer needs: make run, make test.
 .SUFFIXES:
+.DEFAULT_GOAL := all
 
 ifeq ($(origin CC),default)
 CC = cc

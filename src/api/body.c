@@ -1,8 +1,37 @@
 #include "api/body.h"
 
 #include "api/reply.h"
+#include "latch_limits.h"
 
 #include <stdio.h>
+
+/* Request bodies are flat objects: refuse deep nesting before parsing, so
+ * the parser's recursion stays shallow whatever a client sends. */
+static int too_deep(const char *text, size_t len)
+{
+    size_t i, depth = 0;
+    int in_string = 0, escaped = 0;
+
+    for (i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (escaped)
+                escaped = 0;
+            else if (c == '\\')
+                escaped = 1;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > LATCH_MAX_JSON_DEPTH)
+                return 1;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
 
 json_t *body_object(struct http_request *req)
 {
@@ -12,6 +41,10 @@ json_t *body_object(struct http_request *req)
 
     if (len == 0) {
         reply_error(req, 400, "Request body must be a JSON object");
+        return NULL;
+    }
+    if (too_deep(text, len)) {
+        reply_error(req, 400, "JSON nested too deeply");
         return NULL;
     }
     obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);

@@ -60,6 +60,7 @@ struct http_server {
     void *handler_ctx;
     int port;
     int listen_fd;                   /* handed back by quiesce; closed at stop */
+    bool tls;
     pthread_mutex_t lock;
     pthread_cond_t idle;
     unsigned in_flight;              /* requests begun and not yet completed */
@@ -281,8 +282,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->conn = conn;
         req->method = method;
         req->url = url;
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
-        req->tls = ci != NULL && ci->protocol != 0;
+        req->tls = server->tls;
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci != NULL && ci->client_addr != NULL) {
             const struct sockaddr *sa = ci->client_addr;
@@ -425,19 +425,34 @@ int http_server_start(struct http_server **out, const struct http_server_options
             MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    s->tls = opts->tls_cert_pem != NULL;
+    if (s->tls)
+        flags |= MHD_USE_TLS;
 
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s,
-        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)(opts->threads > 1 ? opts->threads : 0),
-        MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_conn_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)LATCH_CONN_MEMORY_BYTES,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_END);
+    {
+        struct MHD_OptionItem o[20];
+        int n = 0;
+
+#define OPT(opt, val, ptr) o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(val), (ptr)}
+        OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+        OPT(MHD_OPTION_THREAD_POOL_SIZE, opts->threads > 1 ? opts->threads : 0, NULL);
+        OPT(MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, NULL);
+        OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_conn_per_ip, NULL);
+        OPT(MHD_OPTION_CONNECTION_TIMEOUT, opts->idle_timeout_s, NULL);
+        OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, LATCH_CONN_MEMORY_BYTES, NULL);
+        OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s);
+        OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL);
+        OPT(MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, NULL);
+        if (s->tls) {
+            OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)opts->tls_cert_pem);
+            OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)opts->tls_key_pem);
+            OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)opts->tls_priorities);
+        }
+        OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+        s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_ARRAY, o,
+                                     MHD_OPTION_END);
+    }
     if (s->daemon == NULL) {
         snprintf(err, err_size, "cannot listen on %s:%d: %s", opts->host, opts->port,
                  errno != 0 ? strerror(errno) : "libmicrohttpd refused the configuration");

@@ -38,6 +38,9 @@ struct http_server_options {
     unsigned max_connections;
     unsigned max_conn_per_ip;      /* 0: no limit */
     unsigned idle_timeout_s;
+    const char *tls_cert_pem;      /* NULL: plain HTTP */
+    const char *tls_key_pem;
+    const char *tls_priorities;    /* GnuTLS priority string */
     http_handler_fn handler;
     http_decorate_fn decorate;     /* may be NULL */
     void *handler_ctx;             /* passed to handler and decorate */

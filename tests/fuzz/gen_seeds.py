@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora under tests/fuzz/corpus/ (standard library only).
+
+The seeds are committed; run this again only to change them:
+    /usr/bin/python3 tests/fuzz/gen_seeds.py
+It rewrites the files it names and leaves others (regression seeds) alone.
+The HS256 secret, issuer and time match the constants in fuzz_jws.c.
+"""
+import base64
+import hashlib
+import hmac
+import json
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECRET = b"latch-fuzz-secret-0123456789abcdef"
+NOW = 1700000000
+ISSUER = "latch"
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def compact(obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def token(header, payload, secret=SECRET, raw_header=None, raw_payload=None) -> str:
+    h = raw_header if raw_header is not None else compact(header)
+    p = raw_payload if raw_payload is not None else compact(payload)
+    signing_input = b64(h) + "." + b64(p)
+    mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + b64(mac)
+
+
+def claims(**over):
+    c = {"sub": "42", "userId": 42, "email": "alice@example.com", "role": "user",
+         "iat": NOW, "exp": NOW + 900, "jti": "AAAAAAAAAAAAAAAAAAAAAA", "iss": ISSUER}
+    c.update(over)
+    return {k: v for k, v in c.items() if v is not None}
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def jws_seeds():
+    hs = {"alg": "HS256", "typ": "JWT"}
+    k1 = {"alg": "HS256", "kid": "k1", "typ": "JWT"}
+    t = {  # token mode: first byte 0x00, then the token
+        "valid": token(hs, claims()),
+        "valid-kid-k1": token(k1, claims()),
+        "valid-nbf-sid": token(hs, claims(nbf=NOW - 10, sid="s-1")),
+        "valid-real-dates": token(hs, claims(iat=NOW + 0.5, exp=NOW + 900.25)),
+        "alg-none": b64(b'{"alg":"none","typ":"JWT"}') + "." + b64(compact(claims())) + ".",
+        "alg-hs512": token({"alg": "HS512"}, claims()),
+        "kid-unknown": token({"alg": "HS256", "kid": "k2"}, claims()),
+        "jku": token({"alg": "HS256", "jku": "https://evil.example/jwks"}, claims()),
+        "crit": token({"alg": "HS256", "crit": ["exp"]}, claims()),
+        "b64-false": token({"alg": "HS256", "b64": False}, claims()),
+        "expired": token(hs, claims(iat=NOW - 2000, exp=NOW - 1000)),
+        "wrong-iss": token(hs, claims(iss="other")),
+        "sub-mismatch": token(hs, claims(sub="43")),
+        "bad-signature": token(hs, claims(), secret=b"another-secret-of-enough-length-123"),
+        "dup-role": token(hs, None, raw_payload=b'{"sub":"1","userId":1,"role":"user",'
+                          b'"role":"admin","iat":1700000000,"exp":1700000900,"iss":"latch"}'),
+        "padded": token(hs, claims()) + "==",
+    }
+    for name, tok in t.items():
+        write("fuzz_jws", "tok-" + name, b"\x00" + tok.encode())
+    # Sign mode: 0x01 (no kid) / 0x03 (kid k1), then the payload JSON.
+    write("fuzz_jws", "sign-claims", b"\x01" + compact(claims()))
+    write("fuzz_jws", "sign-claims-k1", b"\x03" + compact(claims(nbf=NOW, sid="s")))
+    write("fuzz_jws", "sign-minimal", b'\x01{"sub":"1","userId":1,"role":"r","iat":0,'
+          b'"exp":1700000900,"iss":"latch"}')
+    write("fuzz_jws", "sign-not-object", b"\x01[1,2,3]")
+    # 0x05: tamper with byte 0x0010 of the signed token by XOR 0x20.
+    write("fuzz_jws", "sign-tamper", b"\x05\x00\x10\x20" + compact(claims()))
+
+
+def b64url_seeds():
+    for name, data in {
+        "empty": b"",
+        "one-byte": b64(b"\xff"),
+        "two-bytes": b64(b"\xfb\xff"),
+        "three-bytes": b64(b"abc"),
+        "jws-header": b64(b'{"alg":"HS256","typ":"JWT"}'),
+        "all-chars": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        "padded": "YQ==",
+        "std-alphabet": "+/+/",
+        "trailing-bits": "YR",
+        "dangling": "YWJjZ",
+    }.items():
+        write("fuzz_b64url", name, data)
+
+
+def credentials_seeds():
+    for name, data in {
+        "email": "alice@example.com",
+        "email-upper-spaces": "  Alice.Smith@Example.COM\t",
+        "email-two-at": "a@b@example.com",
+        "email-dot-end": "a@example.",
+        "email-254": "a" * 64 + "@" + ("b" * 60 + ".") * 3 + "c" * 6,
+        "bearer": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln",
+        "bearer-lower-tabs": "\tbearer\t\tabc.def.ghi \t",
+        "bearer-alone": "Bearer",
+        "bearer-two-tokens": "Bearer abc def",
+        "basic": "Basic YWxhZGRpbjpvcGVuc2VzYW1l",
+        "bearer-nul": "Bearer abc\x00def",
+    }.items():
+        write("fuzz_credentials", name, data)
+
+
+def config_seeds():
+    for name, args in {
+        "listen": ["--listen", "127.0.0.1:8080"],
+        "listen-eq-v6": ["--listen=[::1]:0"],
+        "all-ints": ["--access-ttl-s=60", "--leeway-s", "0", "--argon2-memory-kib=8",
+                     "--argon2-iterations=1", "--hash-workers=2", "--hash-queue=1",
+                     "--max-connections=1", "--max-conn-per-ip=0", "--idle-timeout-s=1",
+                     "--threads=0"],
+        "strings": ["--data-dir", "/tmp/x", "--db=/tmp/x/a.db", "--issuer=https://a.example",
+                    "--log-level=debug"],
+        "extra-positional": ["--role", "admin", "alice@example.com", "pw"],
+        "help": ["--help"],
+        "bad-int": ["--threads=-1"],
+        "bad-listen": ["--listen", "[::1]8080"],
+        "no-value": ["--issuer"],
+    }.items():
+        write("fuzz_config", name, "\x00".join(args))
+
+
+def body_seeds():
+    for name, data in {
+        "register": '{"email":"alice@example.com","password":"correct horse battery"}',
+        "login-upper": '{"email":" Alice@Example.com ","password":"hunter22"}',
+        "short-password": '{"email":"a@b.co","password":"short"}',
+        "dup-key": '{"email":"a@b.co","email":"c@d.co","password":"xxxxxxxxxx"}',
+        "wrong-types": '{"email":1,"password":null,"extra":[true,false,{"a":1.5e3}]}',
+        "escapes": '{"email":"\\u0041@b.co","password":"\\ud83d\\ude00\\n\\t\\"xx"}',
+        "nested": '{"a":{"b":{"c":{"d":[[[[1]]]]}}}}',
+        "not-object": '["email","password"]',
+    }.items():
+        write("fuzz_body", name, data)
+
+
+if __name__ == "__main__":
+    jws_seeds()
+    b64url_seeds()
+    credentials_seeds()
+    config_seeds()
+    body_seeds()
