@@ -76,6 +76,9 @@ static const struct option_def options[] = {
             "a rotated key is published this long before it signs (300)"),
     INT_OPT("token-cache-entries", token_cache_entries, 0, 16 * 1024 * 1024,
             "verified tokens remembered; 0 = no cache (16384)"),
+    STR_OPT("tls-cert", tls_cert, "PEM certificate (chain) file; with --tls-key serves HTTPS"),
+    STR_OPT("tls-key", tls_key, "PEM private key file for --tls-cert (mode 0600)"),
+    STR_OPT("user", user, "when started as root: bind, then run as this user"),
     STR_OPT("trusted-proxies", trusted_proxies,
             "comma-separated CIDRs whose X-Forwarded-For / -Proto are believed (none)"),
 };
@@ -179,6 +182,11 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
         strcmp(cfg->jwt_alg, "ES256") != 0 && strcmp(cfg->jwt_alg, "RS256") != 0) {
         snprintf(err, err_size, "--jwt-alg / LATCH_JWT_ALG: expected HS256, EdDSA, ES256 or "
                  "RS256, got \"%.16s\"", cfg->jwt_alg);
+        return CONFIG_ERROR;
+    }
+    if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0')) {
+        snprintf(err, err_size, "LATCH_TLS_CERT and LATCH_TLS_KEY go together: give both or "
+                 "neither");
         return CONFIG_ERROR;
     }
     if (strcmp(cfg->registration, "open") != 0 && strcmp(cfg->registration, "closed") != 0) {

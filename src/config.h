@@ -50,6 +50,11 @@ struct config {
     char jwt_key_file[CONFIG_MAX_STR];/* PEM private key for the asymmetric algorithms */
     int64_t key_prepublish_s;
     int64_t token_cache_entries;      /* 0: no cache */
+
+    /* TLS and privileges. */
+    char tls_cert[CONFIG_MAX_STR];    /* PEM certificate chain; with tls_key: HTTPS */
+    char tls_key[CONFIG_MAX_STR];     /* PEM private key, mode 0600 */
+    char user[64];                    /* drop to this user after binding (as root) */
 };
 
 /* A flag a subcommand adds to the shared ones; its value lands in *value. */

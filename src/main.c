@@ -9,6 +9,7 @@
 #include "auth/keys.h"
 #include "config.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "latch_limits.h"
 #include "util/b64url.h"
 #include "util/fsutil.h"
@@ -16,7 +17,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
@@ -203,6 +206,48 @@ static void follower_stop(struct follower *f)
     pthread_cond_destroy(&f->wake);
 }
 
+/* Drops root for user name: groups, gid, uid, in that order, and checks
+ * that root cannot be regained. */
+static int drop_privileges(const char *name)
+{
+    struct passwd *pw = getpwnam(name);
+
+    if (pw == NULL) {
+        log_error("--user / LATCH_USER: no such user \"%s\"", name);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        log_error("--user / LATCH_USER needs latch to be started as root");
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        log_error("cannot switch to user %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && setuid(0) == 0) {
+        log_error("dropped to %s but could regain root; refusing to run", name);
+        return -1;
+    }
+    return 0;
+}
+
+/* After a drop: what latch reads and writes must belong to the user it now
+ * runs as (a file of root's would be either unreadable or a way back). */
+static int check_owner(const char *what, const char *path)
+{
+    struct stat st;
+
+    if (path == NULL || path[0] == '\0' || stat(path, &st) != 0)
+        return 0;   /* missing: created by the user later, or reported on use */
+    if (st.st_uid != getuid()) {
+        log_error("%s %s belongs to uid %u, not to the user latch runs as (uid %u): chown it",
+                  what, path, (unsigned)st.st_uid, (unsigned)getuid());
+        return -1;
+    }
+    return 0;
+}
+
 static void keyring_options_from(const struct config *cfg, struct keyring_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -229,9 +274,10 @@ static int cmd_serve(int argc, char **argv)
     struct revocation *revocation = NULL;
     struct follower follower;
     struct http_server_options opts;
+    struct tls_files tls;
     char host[CONFIG_MAX_STR], err[512], warning[256], db_path[PATH_MAX];
     sigset_t signals;
-    int port, hash_workers, threads, sig, rc, status = 1;
+    int port, hash_workers, threads, sig, rc, status = 1, listen_fd = -1;
 
     rc = load_config(&cfg, "serve", argc, argv, NULL, NULL, 0, NULL);
     if (rc != 0)
@@ -240,6 +286,7 @@ static int cmd_serve(int argc, char **argv)
     umask(077);   /* the database and key files are for latch alone */
 
     memset(&app, 0, sizeof(app));
+    memset(&tls, 0, sizeof(tls));
     if (app_configure(&app, &cfg, err, sizeof(err)) != 0) {
         log_error("%s", err);
         return 2;
@@ -263,6 +310,21 @@ static int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    /* Bind first: with --user, root is needed for that alone. */
+    if (http_listen(host, port, &listen_fd, &port, err, sizeof(err)) != 0) {
+        log_error("%s", err);
+        goto cleanup;
+    }
+    if (cfg.user[0] != '\0') {
+        char keys_path[PATH_MAX];
+        snprintf(keys_path, sizeof(keys_path), "%s/%s", cfg.data_dir, KEYRING_FILE);
+        if (drop_privileges(cfg.user) != 0 || check_owner("data directory", cfg.data_dir) != 0 ||
+            check_owner("key file", keys_path) != 0 ||
+            check_owner("database", config_db_path(&cfg, db_path, sizeof(db_path))) != 0 ||
+            check_owner("LATCH_TLS_KEY", cfg.tls_key) != 0 ||
+            check_owner("LATCH_JWT_KEY_FILE", cfg.jwt_key_file) != 0)
+            goto cleanup;
+    }
     if (open_store(&cfg, &store) != 0)
         goto cleanup;
     app.store = store;
@@ -301,8 +363,16 @@ static int cmd_serve(int argc, char **argv)
 
     threads = cfg.threads > 0 ? (int)cfg.threads : config_cpu_count();
     memset(&opts, 0, sizeof(opts));
-    opts.host = host;
-    opts.port = port;
+    if (cfg.tls_cert[0] != '\0') {
+        if (tls_files_load(&tls, cfg.tls_cert, cfg.tls_key, err, sizeof(err)) != 0) {
+            log_error("TLS: %s", err);
+            goto cleanup;
+        }
+        opts.tls_cert_pem = tls.cert_pem;
+        opts.tls_key_pem = tls.key_pem;
+        opts.tls_priorities = TLS_PRIORITIES;
+    }
+    opts.listen_fd = listen_fd;
     opts.threads = threads;
     opts.max_connections = fit_fd_limit((unsigned)cfg.max_connections);
     opts.max_conn_per_ip = (unsigned)cfg.max_conn_per_ip;
@@ -314,10 +384,12 @@ static int cmd_serve(int argc, char **argv)
         log_error("%s", err);
         goto cleanup;
     }
-    if (!is_loopback(host))
+    listen_fd = -1;   /* the server's now */
+    if (!is_loopback(host) && opts.tls_cert_pem == NULL)
         log_warn("listening on a non-loopback address without TLS: put latch behind a "
-                 "TLS-terminating proxy or tokens travel in clear");
-    log_info("listening on http://%s%s%s:%d (%d HTTP threads, %d hashing workers)",
+                 "TLS-terminating proxy (see LATCH_TRUSTED_PROXIES) or tokens travel in clear");
+    log_info("listening on %s://%s%s%s:%d (%d HTTP threads, %d hashing workers)",
+             cfg.tls_cert[0] != '\0' ? "https" : "http",
              strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
              http_server_port(server), threads, hash_workers);
     log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
@@ -349,6 +421,9 @@ cleanup:
     if (server != NULL)
         http_server_stop(server, 0);
     work_pool_free(pool);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    tls_files_free(&tls);
     keyring_free(keyring);
     tokcache_free(tokcache);
     revocation_free(revocation);

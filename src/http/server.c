@@ -194,30 +194,39 @@ void http_request_respond(struct http_request *req, struct http_response *resp)
 struct header_tally {
     size_t bytes;
     unsigned count;
-    bool has_host, has_content_length, has_transfer_encoding;
+    unsigned hosts;
+    bool has_content_length, has_transfer_encoding, bad_transfer_encoding;
     uint64_t content_length;
     bool bad_content_length;
+    bool nul_or_space;               /* a NUL in a value, white space in a name */
 };
 
 static enum MHD_Result tally_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
+                                    size_t key_size, const char *value, size_t value_size)
 {
     struct header_tally *t = cls;
     (void)kind;
 
-    t->bytes += strlen(key) + (value != NULL ? strlen(value) : 0);
+    t->bytes += key_size + value_size;
     t->count++;
-    if (strcasecmp(key, "Host") == 0)
-        t->has_host = true;
-    else if (strcasecmp(key, "Transfer-Encoding") == 0)
+    /* The library hands out C strings: a NUL inside a value would silently
+     * cut it short, and RFC 9112 5.1 forbids white space before the colon. */
+    if ((value != NULL && strlen(value) != value_size) || strlen(key) != key_size ||
+        strpbrk(key, " \t") != NULL)
+        t->nul_or_space = true;
+    if (strcasecmp(key, "Host") == 0) {
+        t->hosts++;
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
         t->has_transfer_encoding = true;
-    else if (strcasecmp(key, "Content-Length") == 0 && value != NULL) {
+        /* Only chunked is understood (RFC 9112 6.1). */
+        if (value == NULL || strcasecmp(value, "chunked") != 0)
+            t->bad_transfer_encoding = true;
+    } else if (strcasecmp(key, "Content-Length") == 0 && value != NULL) {
         char *end = NULL;
         unsigned long long v;
 
-        if (t->has_content_length) {
+        if (t->has_content_length)
             t->bad_content_length = true;  /* repeated: RFC 9112 6.3 says reject */
-        }
         t->has_content_length = true;
         errno = 0;
         v = strtoull(value, &end, 10);
@@ -235,14 +244,20 @@ static struct http_response *check_headers(struct http_request *req, const char 
     struct header_tally t;
 
     memset(&t, 0, sizeof(t));
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, tally_header, &t);
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, tally_header, &t);
     if (t.bytes > LATCH_MAX_HEADER_BYTES || t.count > LATCH_MAX_HEADER_COUNT)
         return error_response(431, "Request Header Fields Too Large",
                               "Request headers exceed 8 KiB or 100 fields");
     if (strlen(req->url) > LATCH_MAX_URL_BYTES)
         return error_response(414, "URI Too Long", "Request target exceeds 2048 bytes");
-    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && !t.has_host)
+    if (t.nul_or_space)
+        return error_response(400, "Bad Request", "Malformed header field");
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && t.hosts == 0)
         return error_response(400, "Bad Request", "Missing Host header");
+    if (t.hosts > 1)
+        return error_response(400, "Bad Request", "More than one Host header");
+    if (t.bad_transfer_encoding)
+        return error_response(400, "Bad Request", "Only chunked Transfer-Encoding is accepted");
     if (t.has_content_length && t.has_transfer_encoding)
         return error_response(400, "Bad Request",
                               "Both Content-Length and Transfer-Encoding are present");
@@ -376,12 +391,14 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
      * print: they would let any client flood the log. */
 }
 
-static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,
-                   char *err, size_t err_size)
+int http_listen(const char *host, int port, int *fd_out, int *port_out, char *err,
+                size_t err_size)
 {
     struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof(bound);
     char port_str[16];
-    int rc;
+    int fd, one = 1, rc;
 
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
@@ -394,9 +411,23 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
                  gai_strerror(rc));
         return -1;
     }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (res->ai_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 1024) != 0 ||
+        getsockname(fd, (struct sockaddr *)&bound, &bound_len) != 0) {
+        snprintf(err, err_size, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
     freeaddrinfo(res);
+    *port_out = ntohs(bound.ss_family == AF_INET6
+                          ? ((struct sockaddr_in6 *)(void *)&bound)->sin6_port
+                          : ((struct sockaddr_in *)(void *)&bound)->sin_port);
+    *fd_out = fd;
     return 0;
 }
 
@@ -405,12 +436,13 @@ int http_server_start(struct http_server **out, const struct http_server_options
 {
     struct http_server *s;
     struct sockaddr_storage ss;
-    socklen_t ss_len;
+    socklen_t ss_len = sizeof(ss);
     unsigned int flags;
-    const union MHD_DaemonInfo *info;
 
-    if (resolve(opts->host, opts->port, &ss, &ss_len, err, err_size) != 0)
+    if (getsockname(opts->listen_fd, (struct sockaddr *)&ss, &ss_len) != 0) {
+        snprintf(err, err_size, "listening socket: %s", strerror(errno));
         return -1;
+    }
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return -1;
@@ -434,7 +466,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
         int n = 0;
 
 #define OPT(opt, val, ptr) o[n++] = (struct MHD_OptionItem){(opt), (intptr_t)(val), (ptr)}
-        OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+        OPT(MHD_OPTION_LISTEN_SOCKET, opts->listen_fd, NULL);
         OPT(MHD_OPTION_THREAD_POOL_SIZE, opts->threads > 1 ? opts->threads : 0, NULL);
         OPT(MHD_OPTION_CONNECTION_LIMIT, opts->max_connections, NULL);
         OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->max_conn_per_ip, NULL);
@@ -454,15 +486,15 @@ int http_server_start(struct http_server **out, const struct http_server_options
                                      MHD_OPTION_END);
     }
     if (s->daemon == NULL) {
-        snprintf(err, err_size, "cannot listen on %s:%d: %s", opts->host, opts->port,
+        snprintf(err, err_size, "cannot start the HTTP server: %s",
                  errno != 0 ? strerror(errno) : "libmicrohttpd refused the configuration");
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->idle);
         free(s);
         return -1;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info != NULL ? info->port : opts->port;
+    s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)(void *)&ss)->sin_port);
     *out = s;
     return 0;
 }

@@ -31,9 +31,14 @@ typedef void (*http_handler_fn)(struct http_request *req, void *ctx);
 typedef void (*http_decorate_fn)(struct http_request *req, struct http_response *resp,
                                  void *ctx);
 
+/* Creates, binds and listens on host:port (port 0: any free port), so that
+ * the caller can drop privileges before anything else.  *fd_out is the
+ * socket, *port_out the port bound. */
+int http_listen(const char *host, int port, int *fd_out, int *port_out, char *err,
+                size_t err_size);
+
 struct http_server_options {
-    const char *host;
-    int port;                      /* 0: any free port (see http_server_port) */
+    int listen_fd;                 /* from http_listen; the server owns it */
     int threads;                   /* HTTP threads, each with its own epoll loop */
     unsigned max_connections;
     unsigned max_conn_per_ip;      /* 0: no limit */
