@@ -4,7 +4,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev"
-test_pkgs="python3 python3-requests python3-jwt curl openssl clang libclang-rt-14-dev valgrind sqlite3"
+test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
@@ -18,6 +18,11 @@ for p in $want; do
     missing="$missing $p"
   fi
 done
+# Node.js runs the test-only npm packages (jose); any recent node will do,
+# Debian's when none is on PATH.
+case "${1:-build}" in
+  test|all) command -v node >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing$missing"

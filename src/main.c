@@ -169,8 +169,10 @@ static void *follower_main(void *p)
         {
             char err[256];
             int rc = keyring_reload(f->app->keyring, 0, err, sizeof(err));
-            if (rc > 0)
+            if (rc > 0) {
+                tokcache_clear(f->app->tokcache);
                 log_info("keys reloaded");
+            }
             else if (rc < 0)
                 log_error("key reload: %s", err);
         }
@@ -400,10 +402,12 @@ static int cmd_serve(int argc, char **argv)
         if (sigwait(&signals, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            if (keyring_reload(keyring, 1, err, sizeof(err)) < 0)
+            if (keyring_reload(keyring, 1, err, sizeof(err)) < 0) {
                 log_error("key reload: %s", err);
-            else
+            } else {
+                tokcache_clear(tokcache);
                 log_info("keys reloaded");
+            }
             continue;
         }
         break;

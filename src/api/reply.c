@@ -27,6 +27,24 @@ static const char *reason(int status)
     }
 }
 
+static struct http_response *new_raw(int status, const char *text, size_t len)
+{
+    struct http_response *resp = http_response_new(status, "application/json", text, len);
+
+    if (resp != NULL) {
+        /* Bodies carry tokens and personal data: never cache them
+         * (RFC 6749 5.1 for token responses). */
+        http_response_header(resp, "Cache-Control", "no-store");
+        http_response_header(resp, "X-Content-Type-Options", "nosniff");
+    }
+    return resp;
+}
+
+void reply_raw_json(struct http_request *req, int status, const char *body, size_t len)
+{
+    http_request_respond(req, new_raw(status, body, len));
+}
+
 struct http_response *reply_new_json(int status, json_t *body)
 {
     struct http_response *resp = NULL;
@@ -38,14 +56,8 @@ struct http_response *reply_new_json(int status, json_t *body)
     json_decref(body);
     if (text == NULL)
         return NULL;
-    resp = http_response_new(status, "application/json", text, strlen(text));
+    resp = new_raw(status, text, strlen(text));
     free(text);
-    if (resp != NULL) {
-        /* Bodies carry tokens and personal data: never cache them
-         * (RFC 6749 5.1 for token responses). */
-        http_response_header(resp, "Cache-Control", "no-store");
-        http_response_header(resp, "X-Content-Type-Options", "nosniff");
-    }
     return resp;
 }
 

@@ -14,6 +14,8 @@
 struct http_response *reply_new_json(int status, json_t *body);
 struct http_response *reply_new_error(int status, const char *message);
 
+/* Answers with an already serialised JSON body (copied). */
+void reply_raw_json(struct http_request *req, int status, const char *body, size_t len);
 /* Answers with body (reference taken). */
 void reply_json(struct http_request *req, int status, json_t *body);
 void reply_error(struct http_request *req, int status, const char *message);

@@ -542,24 +542,40 @@ struct lookup_ctx {
     const struct keyset *set;
     enum jws_alg alg;
     int64_t now, keep_s;
+    int found;                   /* index of the key lookup returned, -1 */
 };
+
+/* When key i stops verifying: keep_s after the next started key took over;
+ * INT64_MAX while no later key has started. */
+static int64_t retires_at(const struct lookup_ctx *c, int i)
+{
+    int j;
+
+    for (j = i + 1; j < c->set->n; j++)
+        if (c->set->e[j].signs_from <= c->now)
+            return c->set->e[j].signs_from + c->keep_s;
+    return INT64_MAX;
+}
 
 static const struct jws_key *lookup(void *p, const char *kid)
 {
-    const struct lookup_ctx *c = p;
+    struct lookup_ctx *c = p;
     int i;
 
     /* No kid: the current signing key only. */
     if (kid == NULL) {
         i = signing_index(c->set, c->alg, c->now);
+        c->found = i;
         return i >= 0 ? c->set->e[i].key : NULL;
     }
     for (i = 0; i < c->set->n; i++) {
         const char *k = jws_key_kid(c->set->e[i].key);
-        if (k != NULL && strcmp(k, kid) == 0)
-            return state_of(c->set, i, c->alg, c->now, c->keep_s) == KEY_RETIRED
-                       ? NULL
-                       : c->set->e[i].key;
+        if (k != NULL && strcmp(k, kid) == 0) {
+            if (state_of(c->set, i, c->alg, c->now, c->keep_s) == KEY_RETIRED)
+                return NULL;
+            c->found = i;
+            return c->set->e[i].key;
+        }
     }
     return NULL;
 }
@@ -579,7 +595,8 @@ int keyring_issue(struct keyring *kr, const struct tokens_policy *policy,
 }
 
 int keyring_verify(struct keyring *kr, const char *token, size_t len,
-                   const struct tokens_policy *policy, int64_t now, struct token_claims *claims)
+                   const struct tokens_policy *policy, int64_t now, struct token_claims *claims,
+                   int64_t *key_until)
 {
     struct lookup_ctx c;
     int rc;
@@ -589,7 +606,10 @@ int keyring_verify(struct keyring *kr, const char *token, size_t len,
     c.alg = kr->opts.alg;
     c.now = now;
     c.keep_s = kr->opts.verify_keep_s;
+    c.found = -1;
     rc = tokens_verify(token, len, lookup, &c, policy, now, claims);
+    if (rc == TOKENS_OK && key_until != NULL)
+        *key_until = c.found >= 0 ? retires_at(&c, c.found) : now;
     pthread_rwlock_unlock(&kr->lock);
     return rc;
 }
@@ -605,6 +625,7 @@ int keyring_verify_signature(struct keyring *kr, const char *token, size_t len, 
     c.alg = kr->opts.alg;
     c.now = now;
     c.keep_s = kr->opts.verify_keep_s;
+    c.found = -1;
     rc = jws_verify(token, len, lookup, &c, payload);
     pthread_rwlock_unlock(&kr->lock);
     return rc;

@@ -63,9 +63,12 @@ int keyring_issue(struct keyring *kr, const struct tokens_policy *policy,
                   const struct token_subject *subject, int64_t now, char *out, size_t out_size,
                   size_t *out_len);
 
-/* Verifies a token against the keys in force at now (tokens_verify). */
+/* Verifies a token against the keys in force at now (tokens_verify).  When
+ * key_until is not NULL it receives the moment the verifying key retires
+ * (INT64_MAX when no retirement is scheduled yet). */
 int keyring_verify(struct keyring *kr, const char *token, size_t len,
-                   const struct tokens_policy *policy, int64_t now, struct token_claims *claims);
+                   const struct tokens_policy *policy, int64_t now, struct token_claims *claims,
+                   int64_t *key_until);
 
 /* Verifies only the signature (for `latch token decode`). */
 int keyring_verify_signature(struct keyring *kr, const char *token, size_t len, int64_t now,

@@ -11,6 +11,7 @@
 struct slot {
     unsigned char digest[DIGEST_BYTES];
     int used;
+    int64_t until;                 /* the entry is good while now < until */
     struct token_claims claims;
 };
 
@@ -22,6 +23,7 @@ struct set {
 struct tokcache {
     struct set *sets;
     size_t n_sets;                 /* a power of two, or 0 when disabled */
+    int ways;                      /* slots used per set: WAYS, fewer for a tiny bound */
     unsigned char key[crypto_generichash_KEYBYTES];
     uint64_t hits, misses, evictions;
 };
@@ -34,7 +36,9 @@ int tokcache_new(struct tokcache **out, size_t entries)
     if (c == NULL)
         return -1;
     if (entries > 0) {
-        while (n * WAYS < entries)
+        /* The largest power of two of sets that stays within the bound
+         * (a bound under WAYS still gets one set). */
+        while (n * 2 * WAYS <= entries)
             n *= 2;
         /* calloc: pages of sets never used are never touched, so an idle
          * server does not pay for the cache in resident memory. */
@@ -46,6 +50,7 @@ int tokcache_new(struct tokcache **out, size_t entries)
         for (i = 0; i < n; i++)
             pthread_mutex_init(&c->sets[i].lock, NULL);
         c->n_sets = n;
+        c->ways = entries < WAYS ? (int)entries : WAYS;
     }
     /* Keyed, so nobody can aim tokens at one set. */
     randombytes_buf(c->key, sizeof(c->key));
@@ -84,15 +89,17 @@ int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t 
     struct set *set;
     int i, hit = 0;
 
-    if (cache->n_sets == 0)
+    if (cache->n_sets == 0) {
+        __atomic_add_fetch(&cache->misses, 1, __ATOMIC_RELAXED);
         return 0;
+    }
     set = find_set(cache, token, len, digest);
     pthread_mutex_lock(&set->lock);
-    for (i = 0; i < WAYS; i++) {
+    for (i = 0; i < cache->ways; i++) {
         struct slot *s = &set->slots[i];
         if (!s->used || memcmp(s->digest, digest, DIGEST_BYTES) != 0)
             continue;
-        if (now >= s->claims.exp + leeway_s) {
+        if (now - leeway_s >= s->claims.exp || now >= s->until) {
             s->used = 0;      /* expired: the full check will refuse it */
         } else {
             *claims = s->claims;
@@ -106,7 +113,7 @@ int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t 
 }
 
 void tokcache_put(struct tokcache *cache, const char *token, size_t len,
-                  const struct token_claims *claims)
+                  const struct token_claims *claims, int64_t until)
 {
     unsigned char digest[DIGEST_BYTES];
     struct set *set;
@@ -117,7 +124,7 @@ void tokcache_put(struct tokcache *cache, const char *token, size_t len,
         return;
     set = find_set(cache, token, len, digest);
     pthread_mutex_lock(&set->lock);
-    for (i = 0; i < WAYS; i++) {
+    for (i = 0; i < cache->ways; i++) {
         struct slot *s = &set->slots[i];
         if (!s->used || memcmp(s->digest, digest, DIGEST_BYTES) == 0) {
             victim = s;
@@ -130,6 +137,7 @@ void tokcache_put(struct tokcache *cache, const char *token, size_t len,
         __atomic_add_fetch(&cache->evictions, 1, __ATOMIC_RELAXED);
     memcpy(victim->digest, digest, DIGEST_BYTES);
     victim->claims = *claims;
+    victim->until = until;
     victim->used = 1;
     pthread_mutex_unlock(&set->lock);
 }
@@ -144,10 +152,23 @@ void tokcache_drop(struct tokcache *cache, const char *token, size_t len)
         return;
     set = find_set(cache, token, len, digest);
     pthread_mutex_lock(&set->lock);
-    for (i = 0; i < WAYS; i++)
+    for (i = 0; i < cache->ways; i++)
         if (set->slots[i].used && memcmp(set->slots[i].digest, digest, DIGEST_BYTES) == 0)
             set->slots[i].used = 0;
     pthread_mutex_unlock(&set->lock);
+}
+
+void tokcache_clear(struct tokcache *cache)
+{
+    size_t i;
+    int j;
+
+    for (i = 0; i < cache->n_sets; i++) {
+        pthread_mutex_lock(&cache->sets[i].lock);
+        for (j = 0; j < cache->ways; j++)
+            cache->sets[i].slots[j].used = 0;
+        pthread_mutex_unlock(&cache->sets[i].lock);
+    }
 }
 
 void tokcache_stats(struct tokcache *cache, struct tokcache_stats *out)
@@ -155,5 +176,5 @@ void tokcache_stats(struct tokcache *cache, struct tokcache_stats *out)
     out->hits = __atomic_load_n(&cache->hits, __ATOMIC_RELAXED);
     out->misses = __atomic_load_n(&cache->misses, __ATOMIC_RELAXED);
     out->evictions = __atomic_load_n(&cache->evictions, __ATOMIC_RELAXED);
-    out->capacity = cache->n_sets * WAYS;
+    out->capacity = cache->n_sets * (size_t)cache->ways;
 }

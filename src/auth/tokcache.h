@@ -8,7 +8,8 @@
  * expiry and revocation checks to the cached claims on every request.
  *
  * Memory is bounded: the table has a fixed number of entries, 4-way set
- * associative; a full set evicts its entry closest to expiry.  Safe to use
+ * associative, never more entries than asked for (rounded down to a power
+ * of two); a full set evicts its entry closest to expiry.  Safe to use
  * from every thread (one lock per set).
  */
 #ifndef LATCH_AUTH_TOKCACHE_H
@@ -29,10 +30,14 @@ void tokcache_free(struct tokcache *cache);
  * leeway); 0 otherwise.  An expired entry is dropped. */
 int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t now,
                  int64_t leeway_s, struct token_claims *claims);
+/* Remembers claims until until (the moment the key that verified them
+ * retires, INT64_MAX for the signing key) or the token's exp. */
 void tokcache_put(struct tokcache *cache, const char *token, size_t len,
-                  const struct token_claims *claims);
+                  const struct token_claims *claims, int64_t until);
 /* Forgets token (after its revocation was seen). */
 void tokcache_drop(struct tokcache *cache, const char *token, size_t len);
+/* Forgets everything (after the keys changed). */
+void tokcache_clear(struct tokcache *cache);
 
 struct tokcache_stats {
     uint64_t hits, misses, evictions;

@@ -453,6 +453,8 @@ int http_server_start(struct http_server **out, const struct http_server_options
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
 
+    /* Not MHD_USE_TURBO: measured on 0.9.75 it halved keep-alive
+     * throughput (bench/). */
     flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
             MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)

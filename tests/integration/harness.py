@@ -745,3 +745,227 @@ def until_second_start(max_fraction=0.2):
     frac = time.time() % 1.0
     if frac > max_fraction:
         time.sleep(1.0 - frac + 0.01)
+
+
+# -- asymmetric keys, JWKS, rotation, metrics (issue 4) ------------------------
+
+TESTS_DIR = os.path.join(REPO_ROOT, "tests")
+JOSE_TOOL = os.path.join(TESTS_DIR, "integration", "js", "jose_tool.mjs")
+ASYM_ALGS = ("EdDSA", "ES256", "RS256")
+# Members of a JWK that hold private or symmetric key material (RFC 7518 6).
+PRIVATE_JWK_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+# RFC 7638 3.2: the required members of each key type, in the thumbprint.
+THUMBPRINT_MEMBERS = {"OKP": ("crv", "kty", "x"), "EC": ("crv", "kty", "x", "y"),
+                      "RSA": ("e", "kty", "n")}
+GENPKEY_ARGS = {"EdDSA": ["-algorithm", "ed25519"],
+                "ES256": ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                "RS256": ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]}
+
+
+def rfc7638_thumbprint(jwk):
+    """The RFC 7638 JWK thumbprint (SHA-256, base64url) computed here."""
+    members = THUMBPRINT_MEMBERS[jwk["kty"]]
+    canonical = json.dumps({m: jwk[m] for m in members}, separators=(",", ":"),
+                           sort_keys=True)
+    return b64url(hashlib.sha256(canonical.encode("utf-8")).digest())
+
+
+def genpkey(alg, path, mode=0o600, rsa_bits=None):
+    """Writes a fresh private key (PKCS#8 PEM) for alg with `openssl genpkey`."""
+    if rsa_bits is not None:
+        args = ["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % rsa_bits]
+    else:
+        args = list(GENPKEY_ARGS[alg])
+    subprocess.run(["openssl", "genpkey"] + args + ["-out", path], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    os.chmod(path, mode)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def new_private_key(alg):
+    """A fresh private key object (python3-cryptography) for alg."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    if alg == "RS256":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(alg)
+
+
+def load_private_pem(pem):
+    from cryptography.hazmat.primitives import serialization
+    if isinstance(pem, str):
+        pem = pem.encode("ascii")
+    return serialization.load_pem_private_key(pem, password=None)
+
+
+def private_pem(key):
+    from cryptography.hazmat.primitives import serialization
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
+
+
+def public_pem(key):
+    """SubjectPublicKeyInfo PEM bytes of a private or public key."""
+    from cryptography.hazmat.primitives import serialization
+    pub = key.public_key() if hasattr(key, "public_key") else key
+    return pub.public_bytes(serialization.Encoding.PEM,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_der(key):
+    from cryptography.hazmat.primitives import serialization
+    pub = key.public_key() if hasattr(key, "public_key") else key
+    return pub.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_jwk(key, alg):
+    """The public JWK (kty/crv/x/y/n/e only) of a key, computed here."""
+    from cryptography.hazmat.primitives import serialization
+    pub = key.public_key() if hasattr(key, "public_key") else key
+
+    def n2b(n, size=None):
+        size = size or (n.bit_length() + 7) // 8
+        return b64url(n.to_bytes(size, "big"))
+    if alg == "EdDSA":
+        raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return {"kty": "OKP", "crv": "Ed25519", "x": b64url(raw)}
+    numbers = pub.public_numbers()
+    if alg == "ES256":
+        return {"kty": "EC", "crv": "P-256", "x": n2b(numbers.x, 32), "y": n2b(numbers.y, 32)}
+    return {"kty": "RSA", "n": n2b(numbers.n), "e": n2b(numbers.e)}
+
+
+def asym_signature(signing_input, key, alg, der=False):
+    """The JWS signature bytes of signing_input (str) with a private key;
+    ES256 in the raw r||s form unless der."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    data = signing_input.encode("ascii")
+    if alg == "EdDSA":
+        return key.sign(data)
+    if alg == "ES256":
+        sig = key.sign(data, ec.ECDSA(hashes.SHA256()))
+        if der:
+            return sig
+        r, s = decode_dss_signature(sig)
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    if alg == "RS256":
+        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+    raise ValueError(alg)
+
+
+def mint_asym(payload, key, alg, kid=None, header=None, der=False):
+    """A JWS signed with an asymmetric private key (python3-cryptography).
+    payload / header: dict or hand-written JSON text, as for mint()."""
+    if header is None:
+        header = {"alg": alg, "typ": "JWT"}
+        if kid is not None:
+            header["kid"] = kid
+    signing_input = _segment(header) + "." + _segment(payload)
+    return signing_input + "." + b64url(asym_signature(signing_input, key, alg, der=der))
+
+
+def mint_hmac_raw(payload, key_bytes, header):
+    """An HS256 JWS whose MAC key is key_bytes (algorithm confusion)."""
+    signing_input = _segment(header) + "." + _segment(payload)
+    mac = hmac.new(key_bytes, signing_input.encode("ascii"), hashlib.sha256).digest()
+    return signing_input + "." + b64url(mac)
+
+
+def npm_ready():
+    """Installs tests/node_modules from package-lock.json when it is missing
+    (`npm ci`, quietly).  Returns None when ready, else the reason."""
+    if os.path.isdir(os.path.join(TESTS_DIR, "node_modules", "jose")):
+        return None
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return "node/npm not installed"
+    proc = subprocess.run(["npm", "ci", "--prefix", TESTS_DIR, "--no-audit", "--no-fund",
+                           "--loglevel=error"], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300)
+    if proc.returncode != 0 or not os.path.isdir(os.path.join(TESTS_DIR, "node_modules",
+                                                              "jose")):
+        raise AssertionError("npm ci --prefix tests failed:\n%s" % proc.stdout[-2000:])
+    return None
+
+
+def jose_tool(requests_list, timeout=60):
+    """Runs tests/integration/js/jose_tool.mjs (npm `jose`) on a list of
+    requests; returns its list of results."""
+    proc = subprocess.run(["node", JOSE_TOOL], input=json.dumps(requests_list),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=timeout, cwd=TESTS_DIR)
+    if proc.returncode != 0:
+        raise AssertionError("jose_tool.mjs exited with %s: %s"
+                             % (proc.returncode, proc.stderr[-2000:]))
+    return json.loads(proc.stdout)
+
+
+def jwks_of(server):
+    resp = server.get("/.well-known/jwks.json")
+    if resp.status_code != 200:
+        raise AssertionError("GET /.well-known/jwks.json: %s %s"
+                             % (resp.status_code, resp.text[:300]))
+    return resp.json()
+
+
+def jwks_kids(server):
+    return [k.get("kid") for k in jwks_of(server)["keys"]]
+
+
+def key_list(data_dir, env=None):
+    """`latch key list --data-dir D`: {kid: (alg, state)} (exit code checked)."""
+    proc = run_latch(["key", "list", "--data-dir", data_dir], env=env)
+    if proc.returncode != 0:
+        raise AssertionError("latch key list exited with %s: %s"
+                             % (proc.returncode, proc.stderr))
+    keys = {}
+    for line in proc.stdout.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:
+            keys[fields[0]] = (fields[1], fields[-1])
+    return keys
+
+
+def key_rotate(data_dir, env=None):
+    """`latch key rotate --data-dir D`: the CompletedProcess."""
+    return run_latch(["key", "rotate", "--data-dir", data_dir], env=env)
+
+
+def keys_file(data_dir):
+    with open(os.path.join(data_dir, "keys.json"), "rb") as f:
+        return json.loads(f.read())
+
+
+def key_entry(data_dir, kid):
+    for entry in keys_file(data_dir)["keys"]:
+        if entry["kid"] == kid:
+            return entry
+    raise AssertionError("no key %s in %s/keys.json" % (kid, data_dir))
+
+
+def metrics(server):
+    """GET /metrics parsed into {name: number} (Prometheus text, no labels)."""
+    resp = server.get("/metrics")
+    if resp.status_code != 200:
+        raise AssertionError("GET /metrics: %s %s" % (resp.status_code, resp.text[:300]))
+    values = {}
+    for line in resp.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, _, value = line.rpartition(" ")
+        values[name.strip()] = float(value)
+    return values
+
+
+def token_header(token):
+    return decode_segment(token.split(".")[0])
+
+
+def token_payload(token):
+    return decode_segment(token.split(".")[1])
