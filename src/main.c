@@ -387,6 +387,7 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     listen_fd = -1;   /* the server's now */
+    app.server = server;
     if (!is_loopback(host) && opts.tls_cert_pem == NULL)
         log_warn("listening on a non-loopback address without TLS: put latch behind a "
                  "TLS-terminating proxy (see LATCH_TRUSTED_PROXIES) or tokens travel in clear");

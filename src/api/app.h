@@ -15,6 +15,7 @@
 #include "auth/tokcache.h"
 #include "auth/tokens.h"
 #include "config.h"
+#include "http/server.h"
 #include "store/store.h"
 #include "util/cidr.h"
 #include "work/pool.h"
@@ -29,6 +30,7 @@ struct app {
     struct work_pool *pool;
     struct keyring *keyring;
     struct tokcache *tokcache;
+    struct http_server *server;       /* set once it runs; for /metrics */
     struct revocation *revocation;
     struct tokens_policy policy;
     struct pwhash_params pwhash;

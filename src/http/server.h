@@ -54,6 +54,17 @@ struct http_server_options {
 int http_server_start(struct http_server **out, const struct http_server_options *opts,
                       char *err, size_t err_size);
 int http_server_port(const struct http_server *server);
+/* What the server refused, for /metrics. */
+struct http_server_stats {
+    unsigned long long connections_open;
+    unsigned long long refused_per_ip;       /* LATCH_MAX_CONN_PER_IP reached */
+    unsigned long long headers_too_large;    /* 431 */
+    unsigned long long uri_too_long;         /* 414 */
+    unsigned long long body_too_large;       /* 413 */
+    unsigned long long bad_requests;         /* 400 from the protocol checks */
+};
+void http_server_stats(struct http_server *server, struct http_server_stats *out);
+
 /* Graceful stop: stops accepting, waits (at most grace_s) for in-flight
  * requests to be answered, then closes every connection and frees. */
 void http_server_stop(struct http_server *server, int grace_s);

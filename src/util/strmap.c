@@ -147,3 +147,19 @@ void strmap_expire(struct strmap *map, int64_t now)
         }
     }
 }
+
+void strmap_del(struct strmap *map, const char *key)
+{
+    struct entry **link = &map->buckets[bucket_of(map, key)];
+
+    while (*link != NULL) {
+        struct entry *e = *link;
+        if (strcmp(e->key, key) == 0) {
+            *link = e->next;
+            free(e);
+            map->count--;
+            return;
+        }
+        link = &e->next;
+    }
+}

@@ -19,6 +19,8 @@ size_t strmap_count(const struct strmap *map);
 int strmap_put(struct strmap *map, const char *key, int64_t value, int64_t expires_at);
 /* Returns 1 and sets *value when key is present, else 0. */
 int strmap_get(const struct strmap *map, const char *key, int64_t *value);
+/* Removes key if present. */
+void strmap_del(struct strmap *map, const char *key);
 /* Drops every entry with expires_at <= now. */
 void strmap_expire(struct strmap *map, int64_t now);
 
