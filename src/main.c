@@ -43,6 +43,7 @@ static void usage(void)
            "  latch serve [flags]                 run the server (see latch serve --help)\n"
            "  latch user add --email E [--role user|admin]\n"
            "                                      create a user; password on stdin\n"
+           "  latch user logout --email E         end every session and token of a user\n"
            "  latch key rotate | list             add a signing key (published first) / show keys\n"
            "  latch token decode TOKEN            print a token's header and payload, and\n"
            "                                      whether it verifies with this data dir's key\n"
@@ -552,6 +553,53 @@ cleanup:
     return status;
 }
 
+/* latch user logout --email E: ends every session and token of a user, as
+ * POST /admin/users/{id}/logout does; a running server on the same store
+ * follows the revocation log within a second. */
+static int cmd_user_logout(int argc, char **argv)
+{
+    const char *email_arg = NULL, *why;
+    struct config_extra_flag extras[] = {
+        {"email", &email_arg, "the user's email address (required)"},
+        {NULL, NULL, NULL},
+    };
+    struct config cfg;
+    struct store *store = NULL;
+    struct store_user user;
+    char email[LATCH_MAX_EMAIL_BYTES + 1];
+    int64_t now = app_now();
+    int rc, status = 1;
+
+    rc = load_config(&cfg, "user logout", argc, argv, extras, NULL, 0, NULL);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (email_arg == NULL ||
+        credentials_normalize_email(email_arg, strlen(email_arg), email, &why) != 0) {
+        fprintf(stderr, "latch user logout: --email with a valid address is required\n");
+        return 2;
+    }
+    umask(077);
+    if (open_store(&cfg, &store) != 0)
+        return 1;
+    rc = store_user_by_email(store, email, &user);
+    if (rc == STORE_ENOTFOUND) {
+        fprintf(stderr, "latch user logout: no user %s\n", email);
+        goto cleanup;
+    }
+    if (rc == STORE_OK)
+        rc = STORE_CALL(store, user_revoke, user.id, NULL, now, now,
+                        now + cfg.access_ttl_s + cfg.leeway_s + 1);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "latch user logout: %s\n", store_strerror(rc));
+        goto cleanup;
+    }
+    printf("ended every session and token of user %lld <%s>\n", (long long)user.id, email);
+    status = 0;
+cleanup:
+    store_close(store);
+    return status;
+}
+
 static void print_part(const char *label, const char *b64, size_t len)
 {
     unsigned char buf[LATCH_MAX_JWS_PART_BYTES];
@@ -694,6 +742,8 @@ int main(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
         return cmd_user_add(argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "logout") == 0)
+        return cmd_user_logout(argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "key") == 0 &&
         (strcmp(argv[2], "rotate") == 0 || strcmp(argv[2], "list") == 0))
         return cmd_key(argv[2], argc - 3, argv + 3);
