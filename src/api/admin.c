@@ -208,9 +208,10 @@ void handle_admin_delete(struct app *app, struct http_request *req, int64_t id)
         return;
     rc = store_user_by_id(app->store, id, &user);
     if (rc == STORE_OK) {
-        /* The user's families go with the row; the cutoff logged after it
-         * ends the access tokens still in flight. */
-        rc = STORE_CALL(app->store, user_delete, id);
+        /* The store logs the user's families as revoked in the same
+         * transaction that deletes the row (a token of this very second is
+         * ended by its sid); the cutoff after it covers sid-less tokens. */
+        rc = STORE_CALL(app->store, user_delete, id, app_memo_until(app, now));
         if (rc == STORE_OK)
             (void)end_all_logins(app, id, now);
     }

@@ -89,11 +89,14 @@ void client_decorate(struct http_request *req, struct http_response *resp, void 
     const char *origin;
 
     if (app->n_origins > 0) {
+        /* The answer depends on Origin whether or not this one is allowed:
+         * say so, or a shared cache could hand one origin's answer to
+         * another. */
+        http_response_header(resp, "Vary", "Origin");
         origin = http_request_header(req, "Origin");
         if (app_origin_allowed(app, origin)) {
             http_response_header(resp, "Access-Control-Allow-Origin", origin);
             http_response_header(resp, "Access-Control-Allow-Credentials", "true");
-            http_response_header(resp, "Vary", "Origin");
         }
     }
     if (http_request_is_tls(req))

@@ -163,8 +163,12 @@ void router_handle(struct http_request *req, void *ctx)
         fn = route->del;
         break;
     case M_OPTIONS:
-        answer_options(app, req, route);
-        return;
+        /* Forward auth is never a browser's cross-origin target. */
+        if (!route->ignore_body) {
+            answer_options(app, req, route);
+            return;
+        }
+        break;
     default:
         break;
     }

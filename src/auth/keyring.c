@@ -675,7 +675,7 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
     struct jws_key *key = NULL;
     char *material = NULL;
     size_t i;
-    int fd, rc = -1, j;
+    int fd, rc = -1, j, same_alg = 0, foreign;
 
     if (opts->alg == JWS_ALG_HS256 && opts->env_secret != NULL) {
         snprintf(err, err_size, "the signing key comes from LATCH_JWT_SECRET: rotate it by "
@@ -687,6 +687,25 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
                  "pointing at a new key file and restarting latch");
         return -1;
     }
+    /* A CLI run without the server's LATCH_JWT_ALG must not slip in a key
+     * of another algorithm that signs at once. */
+    memset(&probe, 0, sizeof(probe));
+    if (load_file(opts, &probe, &doc, &st, err, err_size) != 0)
+        return -1;
+    for (j = 0; j < probe.n; j++)
+        same_alg |= jws_key_alg(probe.e[j].key) == opts->alg;
+    if (probe.n > 0 && !same_alg)
+        snprintf(err, err_size, "%s/%s holds %s keys, not %s ones: run with the server's "
+                 "LATCH_JWT_ALG (--jwt-alg %s)", opts->data_dir, KEYRING_FILE,
+                 jws_alg_name(jws_key_alg(probe.e[0].key)), jws_alg_name(opts->alg),
+                 jws_alg_name(jws_key_alg(probe.e[0].key)));
+    foreign = probe.n > 0 && !same_alg;
+    for (j = 0; j < probe.n; j++)
+        jws_key_free(probe.e[j].key);
+    json_decref(doc);
+    doc = NULL;
+    if (foreign)
+        return -1;
     if (ensure_signing_key(opts, now, err, err_size) != 0)
         return -1;
     fd = lock_dir(opts);

@@ -202,12 +202,19 @@ void http_response_free(struct http_response *resp)
     free(resp);
 }
 
+/* The adapter's own answers (431, 414, 400, 500) carry the same headers as
+ * latch's other error answers. */
 static struct http_response *error_response(int status, const char *error, const char *message)
 {
     char body[256];
     int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"message\":\"%s\"}", error, message);
+    struct http_response *resp = http_response_new(status, "application/json", body, (size_t)n);
 
-    return http_response_new(status, "application/json", body, (size_t)n);
+    if (resp != NULL) {
+        http_response_header(resp, "Cache-Control", "no-store");
+        http_response_header(resp, "X-Content-Type-Options", "nosniff");
+    }
+    return resp;
 }
 
 static enum MHD_Result queue(struct MHD_Connection *conn, struct http_response *resp)
@@ -417,6 +424,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (req->early != NULL) {
             resp = req->early;
             req->early = NULL;
+            if (server->decorate != NULL)
+                server->decorate(req, resp, server->handler_ctx);
             return queue(conn, resp);   /* closes the connection: intended */
         }
         if (req->body_too_large) {

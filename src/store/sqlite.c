@@ -550,19 +550,26 @@ static int sq_user_update(struct store *store, int64_t id, const struct store_us
     return sq_user_by_id(store, id, out);
 }
 
-static int sq_user_delete(struct store *store, int64_t id)
+static int sq_user_delete(struct store *store, int64_t id, int64_t memo_until)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
     char role[LATCH_MAX_ROLE_BYTES + 1];
     int disabled = 0, rc;
-    sqlite3_stmt *st;
+    sqlite3_stmt *st, *log;
 
     CONN_AND_STMT(c, st, ST_USER_DELETE);
+    CONN_AND_STMT(c, log, ST_USER_REVOKE_LOG);
     if (begin(c) != STORE_OK)
         return STORE_EIO;
     rc = current_role(c, id, role, sizeof(role), &disabled);
     if (rc == STORE_OK)
         rc = keeps_an_admin(c, id, NULL, 1, role, disabled);
+    if (rc == STORE_OK) {
+        /* The families go with the row (ON DELETE CASCADE): log them first. */
+        sqlite3_bind_int64(log, 1, id);
+        sqlite3_bind_int64(log, 3, memo_until);
+        rc = run(log);
+    }
     if (rc == STORE_OK) {
         sqlite3_bind_int64(st, 1, id);
         rc = run(st);

@@ -110,8 +110,10 @@ struct store_ops {
      * enabled admin.  Fills *out with the user after the change. */
     int (*user_update)(struct store *store, int64_t id, const struct store_user_change *change,
                        int64_t now, struct store_user *out);
-    /* Deletes a user and everything of theirs; STORE_ELASTADMIN as above. */
-    int (*user_delete)(struct store *store, int64_t id);
+    /* Deletes a user and everything of theirs, logging each live family as
+     * revoked (kept until memo_until) in the same transaction;
+     * STORE_ELASTADMIN as above. */
+    int (*user_delete)(struct store *store, int64_t id, int64_t memo_until);
 
     /* ---- families (a login's refresh chain and/or session) ---- */
     /* Records a new family sid for user_id with its first refresh token

@@ -1,0 +1,55 @@
+"""Cases found by reading the code against its docs, kept so they stay fixed."""
+
+import harness
+from harness import LatchTestCase, unique_email
+
+PASSWORD = "regression password"
+
+
+class Regressions(LatchTestCase):
+    def test_deleted_user_token_of_same_second_refused_by_verify(self):
+        # /verify reads no store for a JWT: a user deleted in the second of
+        # their login must still lose the token (by its family's sid).
+        server = harness.LatchServer()
+        try:
+            admin_email = unique_email("admin")
+            self.assertEqual(harness.user_add(server.data_dir, admin_email, PASSWORD).returncode, 0)
+            server.start()
+            admin = server.login(admin_email, PASSWORD).json()["token"]
+            for _ in range(3):
+                user, email, token = server.new_user(PASSWORD)
+                self.assertEqual(server.get("/verify", headers=harness.bearer(token)).status_code,
+                                 200)
+                resp = server.request("DELETE", "/admin/users/%d" % user["id"],
+                                      headers=harness.bearer(admin))
+                self.assertEqual(resp.status_code, 204, resp.text)
+                self.assertJson(server.get("/verify", headers=harness.bearer(token)), 401,
+                                harness.INVALID_TOKEN)
+        finally:
+            server.close()
+
+    def test_key_rotate_refuses_another_algorithm(self):
+        # A rotation run without the server's LATCH_JWT_ALG must not add an
+        # HS256 key that signs at once beside EdDSA keys.
+        server = harness.LatchServer(env={"LATCH_JWT_ALG": "EdDSA"})
+        try:
+            server.start()
+            before = harness.keys_file(server.data_dir)
+            result = harness.key_rotate(server.data_dir, env={"LATCH_JWT_ALG": None})
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("EdDSA", result.stderr)
+            self.assertEqual(harness.keys_file(server.data_dir), before)
+            result = harness.key_rotate(server.data_dir, env={"LATCH_JWT_ALG": "EdDSA"})
+            self.assertEqual(result.returncode, 0, result.stderr)
+        finally:
+            server.close()
+
+    def test_options_on_verify_is_405(self):
+        server = harness.LatchServer()
+        try:
+            server.start()
+            resp = server.request("OPTIONS", "/verify")
+            self.assertEqual(resp.status_code, 405)
+            self.assertIn("GET", resp.headers.get("Allow", ""))
+        finally:
+            server.close()
