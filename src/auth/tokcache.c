@@ -15,12 +15,16 @@ struct slot {
     struct token_claims claims;
 };
 
+/* Locks are striped over the sets and kept apart from them, so that the
+ * sets' pages stay untouched (and not resident) until a token lands there. */
+#define LOCK_STRIPES 256
+
 struct set {
-    pthread_mutex_t lock;
     struct slot slots[WAYS];
 };
 
 struct tokcache {
+    pthread_mutex_t locks[LOCK_STRIPES];
     struct set *sets;
     size_t n_sets;                 /* a power of two, or 0 when disabled */
     int ways;                      /* slots used per set: WAYS, fewer for a tiny bound */
@@ -35,6 +39,8 @@ int tokcache_new(struct tokcache **out, size_t entries)
 
     if (c == NULL)
         return -1;
+    for (i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_init(&c->locks[i], NULL);
     if (entries > 0) {
         /* The largest power of two of sets that stays within the bound
          * (a bound under WAYS still gets one set). */
@@ -47,8 +53,6 @@ int tokcache_new(struct tokcache **out, size_t entries)
             free(c);
             return -1;
         }
-        for (i = 0; i < n; i++)
-            pthread_mutex_init(&c->sets[i].lock, NULL);
         c->n_sets = n;
         c->ways = entries < WAYS ? (int)entries : WAYS;
     }
@@ -64,28 +68,31 @@ void tokcache_free(struct tokcache *cache)
 
     if (cache == NULL)
         return;
-    for (i = 0; i < cache->n_sets; i++)
-        pthread_mutex_destroy(&cache->sets[i].lock);
+    for (i = 0; i < LOCK_STRIPES; i++)
+        pthread_mutex_destroy(&cache->locks[i]);
     free(cache->sets);
     sodium_memzero(cache->key, sizeof(cache->key));
     free(cache);
 }
 
 static struct set *find_set(struct tokcache *c, const char *token, size_t len,
-                            unsigned char digest[DIGEST_BYTES])
+                            unsigned char digest[DIGEST_BYTES], pthread_mutex_t **lock)
 {
     uint64_t index;
 
     crypto_generichash(digest, DIGEST_BYTES, (const unsigned char *)token, len, c->key,
                        sizeof(c->key));
     memcpy(&index, digest, sizeof(index));
-    return &c->sets[index & (c->n_sets - 1)];
+    index &= c->n_sets - 1;
+    *lock = &c->locks[index % LOCK_STRIPES];
+    return &c->sets[index];
 }
 
 int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t now,
                  int64_t leeway_s, struct token_claims *claims)
 {
     unsigned char digest[DIGEST_BYTES];
+    pthread_mutex_t *lock;
     struct set *set;
     int i, hit = 0;
 
@@ -93,8 +100,8 @@ int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t 
         __atomic_add_fetch(&cache->misses, 1, __ATOMIC_RELAXED);
         return 0;
     }
-    set = find_set(cache, token, len, digest);
-    pthread_mutex_lock(&set->lock);
+    set = find_set(cache, token, len, digest, &lock);
+    pthread_mutex_lock(lock);
     for (i = 0; i < cache->ways; i++) {
         struct slot *s = &set->slots[i];
         if (!s->used || memcmp(s->digest, digest, DIGEST_BYTES) != 0)
@@ -107,7 +114,7 @@ int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t 
         }
         break;
     }
-    pthread_mutex_unlock(&set->lock);
+    pthread_mutex_unlock(lock);
     __atomic_add_fetch(hit ? &cache->hits : &cache->misses, 1, __ATOMIC_RELAXED);
     return hit;
 }
@@ -116,14 +123,15 @@ void tokcache_put(struct tokcache *cache, const char *token, size_t len,
                   const struct token_claims *claims, int64_t until)
 {
     unsigned char digest[DIGEST_BYTES];
+    pthread_mutex_t *lock;
     struct set *set;
     struct slot *victim = NULL;
     int i;
 
     if (cache->n_sets == 0)
         return;
-    set = find_set(cache, token, len, digest);
-    pthread_mutex_lock(&set->lock);
+    set = find_set(cache, token, len, digest, &lock);
+    pthread_mutex_lock(lock);
     for (i = 0; i < cache->ways; i++) {
         struct slot *s = &set->slots[i];
         if (!s->used || memcmp(s->digest, digest, DIGEST_BYTES) == 0) {
@@ -139,23 +147,24 @@ void tokcache_put(struct tokcache *cache, const char *token, size_t len,
     victim->claims = *claims;
     victim->until = until;
     victim->used = 1;
-    pthread_mutex_unlock(&set->lock);
+    pthread_mutex_unlock(lock);
 }
 
 void tokcache_drop(struct tokcache *cache, const char *token, size_t len)
 {
     unsigned char digest[DIGEST_BYTES];
+    pthread_mutex_t *lock;
     struct set *set;
     int i;
 
     if (cache->n_sets == 0)
         return;
-    set = find_set(cache, token, len, digest);
-    pthread_mutex_lock(&set->lock);
+    set = find_set(cache, token, len, digest, &lock);
+    pthread_mutex_lock(lock);
     for (i = 0; i < cache->ways; i++)
         if (set->slots[i].used && memcmp(set->slots[i].digest, digest, DIGEST_BYTES) == 0)
             set->slots[i].used = 0;
-    pthread_mutex_unlock(&set->lock);
+    pthread_mutex_unlock(lock);
 }
 
 void tokcache_clear(struct tokcache *cache)
@@ -164,10 +173,11 @@ void tokcache_clear(struct tokcache *cache)
     int j;
 
     for (i = 0; i < cache->n_sets; i++) {
-        pthread_mutex_lock(&cache->sets[i].lock);
+        pthread_mutex_lock(&cache->locks[i % LOCK_STRIPES]);
         for (j = 0; j < cache->ways; j++)
-            cache->sets[i].slots[j].used = 0;
-        pthread_mutex_unlock(&cache->sets[i].lock);
+            if (cache->sets[i].slots[j].used)   /* reads leave idle pages alone */
+                cache->sets[i].slots[j].used = 0;
+        pthread_mutex_unlock(&cache->locks[i % LOCK_STRIPES]);
     }
 }
 
