@@ -339,6 +339,12 @@ static int cmd_serve(int argc, char **argv)
     if (warning[0] != '\0')
         log_warn("%s", warning);
     app.keyring = keyring;
+    /* The secret now lives in OpenSSL's MAC context: wipe the environment's
+     * copy so it is not left readable in this process's memory or passed on. */
+    if (kopts.env_secret != NULL) {
+        sodium_memzero((char *)kopts.env_secret, strlen(kopts.env_secret));
+        unsetenv("LATCH_JWT_SECRET");
+    }
     if (tokcache_new(&tokcache, (size_t)cfg.token_cache_entries) != 0) {
         log_error("cannot allocate the token cache");
         goto cleanup;
