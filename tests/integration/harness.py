@@ -30,9 +30,42 @@ LATCH_BIN = os.environ.get("LATCH_BIN", "build/asan/latch")
 if not os.path.isabs(LATCH_BIN):
     LATCH_BIN = os.path.join(REPO_ROOT, LATCH_BIN)
 
-START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 10.0
-HTTP_TIMEOUT_S = 10.0
+# LATCH_VALGRIND=1 (make test-valgrind): every `latch serve` runs under
+# valgrind's memcheck with one log file per process (in LATCH_VALGRIND_LOG_DIR);
+# stop() fails on any error or definite leak in it.  Everything is slower
+# under valgrind: the timeouts grow by TIME_SCALE (LATCH_TIME_SCALE overrides
+# it), and a test with a timing assertion calls skip_if_valgrind() or scales
+# its bound with TIME_SCALE.
+VALGRIND = os.environ.get("LATCH_VALGRIND", "") not in ("", "0")
+VALGRIND_CMD = os.environ.get("LATCH_VALGRIND_CMD", "valgrind")
+VALGRIND_LOG_DIR = os.environ.get("LATCH_VALGRIND_LOG_DIR", "")
+VALGRIND_ERROR_EXIT = 99
+VALGRIND_OPTS = ["--error-exitcode=%d" % VALGRIND_ERROR_EXIT, "--leak-check=full",
+                 "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                 "--num-callers=30", "--child-silent-after-fork=yes"]
+# More valgrind options (e.g. --track-origins=yes to trace an uninitialised value).
+VALGRIND_OPTS += os.environ.get("LATCH_VALGRIND_OPTS", "").split()
+TIME_SCALE = float(os.environ.get("LATCH_TIME_SCALE", "10" if VALGRIND else "1"))
+
+# Generating an RS256 key at first start takes minutes under valgrind.
+START_TIMEOUT_S = 10.0 * TIME_SCALE * (3 if VALGRIND else 1)
+STOP_TIMEOUT_S = 10.0 * TIME_SCALE
+HTTP_TIMEOUT_S = 10.0 * TIME_SCALE
+
+
+def skip_if_valgrind(what="timing assertion"):
+    """Skips the calling test under valgrind (its timing cannot hold there);
+    the runner prints a SKIP line with the reason."""
+    if VALGRIND:
+        raise unittest.SkipTest("under valgrind: %s" % what)
+
+
+def _valgrind_log_dir():
+    global VALGRIND_LOG_DIR
+    if not VALGRIND_LOG_DIR:
+        VALGRIND_LOG_DIR = tempfile.mkdtemp(prefix="latch-vg-")
+    os.makedirs(VALGRIND_LOG_DIR, exist_ok=True)
+    return VALGRIND_LOG_DIR
 
 # Fast hashing for tests; a test that needs the real cost overrides these.
 # Brute-force protection is off by default so that tests of other rules can
@@ -44,7 +77,7 @@ TEST_ENV = {
     "LATCH_LOCKOUT_ATTEMPTS": "1000",
 }
 
-LISTENING_RE = re.compile(r"listening on http://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)")
+LISTENING_RE = re.compile(r"listening on (https?)://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)")
 
 # Servers that are running, and every server started since the runner's
 # last test_started() call: on a failure the runner prints their logs.
@@ -85,6 +118,34 @@ class StartupError(AssertionError):
     pass
 
 
+_VG_ERROR_SUMMARY_RE = re.compile(r"ERROR SUMMARY: (\d+) errors")
+_VG_DEFINITE_RE = re.compile(r"definitely lost: ([\d,]+) bytes")
+
+
+def valgrind_log_problems(path):
+    """Reads a memcheck log: [] when it reports no error and no definitely
+    lost bytes, else [summary, the log's relevant lines...]."""
+    try:
+        with open(path, "r", errors="replace") as f:
+            text = f.read()
+    except OSError as e:
+        return ["cannot read the valgrind log: %s" % e]
+    summaries = [int(n) for n in _VG_ERROR_SUMMARY_RE.findall(text)]
+    if not summaries:
+        return ["no ERROR SUMMARY in the valgrind log (valgrind killed or still running?)"]
+    lost = sum(int(n.replace(",", "")) for n in _VG_DEFINITE_RE.findall(text))
+    if max(summaries) == 0 and lost == 0:
+        return []
+    body = [re.sub(r"^==\d+== ?", "", line) for line in text.splitlines()
+            if line.startswith("==")]
+    start = next((i for i, line in enumerate(body)
+                  if line.startswith(("Invalid", "Conditional", "Use of uninit", "Syscall param",
+                                      "Mismatched", "Source and destination", "Argument "))
+                  or "definitely lost in" in line), 0)
+    return (["%d errors, %d bytes definitely lost" % (max(summaries), lost)]
+            + body[start:start + 60])
+
+
 class _OutputDrain:
     """Reads a pipe line by line in a thread and keeps every line."""
 
@@ -121,6 +182,8 @@ class LatchServer:
         self.proc = None
         self.host = None
         self.port = None
+        self.scheme = "http"     # "https" when latch says it listens with TLS
+        self.valgrind_logs = []  # one valgrind log per start under LATCH_VALGRIND
         self.lines = []          # (stream, line) from every run of this server
         self.last_exit_code = None
         self._ready = threading.Event()
@@ -143,13 +206,32 @@ class LatchServer:
             return [LATCH_BIN] + list(self.custom_args)
         return [LATCH_BIN, "serve", "--listen", self.listen, "--data-dir", self.data_dir]
 
+    def _command(self):
+        """argv(), wrapped in valgrind under LATCH_VALGRIND."""
+        argv = self.argv()
+        if not VALGRIND:
+            return argv
+        fd, log = tempfile.mkstemp(prefix="latch-%d-" % len(self.valgrind_logs),
+                                   suffix=".vg.log", dir=_valgrind_log_dir())
+        os.close(fd)
+        self.valgrind_logs.append(log)
+        return [VALGRIND_CMD] + VALGRIND_OPTS + ["--log-file=" + log] + argv
+
+    def valgrind_reports(self):
+        """Problems in the valgrind log of the last run: [] when clean (or
+        not under valgrind)."""
+        if not (VALGRIND and self.valgrind_logs):
+            return []
+        return valgrind_log_problems(self.valgrind_logs[-1])
+
     def _on_line(self, line):
         if self._ready.is_set():
             return
         match = LISTENING_RE.search(line)
         if match:
-            self.host = match.group(1)
-            self.port = int(match.group(2))
+            self.scheme = match.group(1)
+            self.host = match.group(2)
+            self.port = int(match.group(3))
             self._ready.set()
 
     def start(self):
@@ -159,7 +241,7 @@ class LatchServer:
         self.host = self.port = None
         self.lines.append(("harness", "--- start: %s" % " ".join(self.argv())))
         self.proc = subprocess.Popen(
-            self.argv(), env=self.environment(), stdin=subprocess.DEVNULL,
+            self._command(), env=self.environment(), stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO_ROOT)
         _live_servers.append(self)
         _recent_servers.append(self)
@@ -224,6 +306,11 @@ class LatchServer:
             if reports:
                 raise AssertionError("sanitizer report in latch's output: %s\n%s"
                                      % (reports[0], self.log_tail()))
+            reports = self.valgrind_reports()
+            if reports:
+                raise AssertionError("valgrind: %s (log %s):\n%s"
+                                     % (reports[0], self.valgrind_logs[-1],
+                                        "\n".join(reports[1:40])))
         return rc
 
     def sanitizer_reports(self):
@@ -276,7 +363,7 @@ class LatchServer:
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % (self.scheme, self.host, self.port)
 
     @property
     def address(self):
@@ -368,14 +455,29 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
             full_env.pop(key, None)
         else:
             full_env[key] = value
+    argv = [LATCH_BIN] + list(args)
+    vg_log = None
+    if VALGRIND:
+        fd, vg_log = tempfile.mkstemp(prefix="latch-cli-", suffix=".vg.log",
+                                      dir=_valgrind_log_dir())
+        os.close(fd)
+        argv = [VALGRIND_CMD] + VALGRIND_OPTS + ["--log-file=" + vg_log] + argv
+        timeout = timeout * TIME_SCALE
     try:
-        return subprocess.run([LATCH_BIN] + list(args), input=stdin_text, env=full_env,
+        proc = subprocess.run(argv, input=stdin_text, env=full_env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               errors="replace", timeout=timeout, cwd=REPO_ROOT,
                               stdin=None if stdin_text is not None else subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         raise AssertionError("latch %s did not exit within %ss (stderr: %r)"
                              % (" ".join(args), timeout, e.stderr))
+    if vg_log is not None:
+        reports = valgrind_log_problems(vg_log)
+        if reports:
+            raise AssertionError("valgrind, latch %s: %s (log %s):\n%s"
+                                 % (" ".join(args), reports[0], vg_log,
+                                    "\n".join(reports[1:40])))
+    return proc
 
 
 def user_add(data_dir, email, password, role="admin", env=None):
@@ -688,6 +790,11 @@ def start_refused(env=None, args=None):
     try:
         server.start()
     except StartupError:
+        reports = server.valgrind_reports()
+        if reports:
+            raise AssertionError("valgrind, on a refused start: %s (log %s):\n%s"
+                                 % (reports[0], server.valgrind_logs[-1],
+                                    "\n".join(reports[1:40])))
         return server.last_exit_code, server.log_text()
     finally:
         server.kill()

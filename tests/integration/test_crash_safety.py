@@ -132,7 +132,8 @@ class CrashSafety(LatchTestCase):
                     server.start()
                 load = Load(server, fresh_tokens, rng.random())
                 load.start()
-                time.sleep(rng.uniform(LOAD_MIN_S, LOAD_MAX_S))
+                # Scaled under valgrind, where a request takes far longer.
+                time.sleep(rng.uniform(LOAD_MIN_S, LOAD_MAX_S) * harness.TIME_SCALE)
                 server.kill()                                   # SIGKILL
                 load.finish()
                 self.assertEqual(server.last_exit_code, None)   # not a clean stop

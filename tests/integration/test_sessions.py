@@ -287,6 +287,7 @@ class Expiry(SessionCase):
         harness.stop_module_server(cls.srv)
 
     def test_idle_expiry_and_sliding(self):
+        harness.skip_if_valgrind("timing assertion (requests 0.8 s apart)")
         user, email, idle, max_age = self.session_login()
         _, _, used, _ = self.session_login(email)
         self.assertEqual(max_age, 4)
@@ -302,6 +303,7 @@ class Expiry(SessionCase):
         self.assertInvalidToken(self.srv.profile(headers=cookie(idle)))
 
     def test_absolute_expiry(self):
+        harness.skip_if_valgrind("timing assertion (requests 0.8 s apart)")
         # The session's lifetime counts from the whole second of its login:
         # log in early in a second N, then time everything from N.
         for _ in range(3):
