@@ -1,0 +1,431 @@
+#!/usr/bin/python3
+"""Turns bench/run.sh's raw results into benchmarks.md and benchmarks.png (gnuplot).
+
+Usage: report.py --raw DIR --out DIR
+Reads DIR/results.jsonl (one line per wrk run), meta.tsv (key, base64 value), cases.txt,
+unavailable.txt, commands.txt.  Medians over rounds; ratios are ratios of the medians.
+"""
+import argparse
+import base64
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from collections import OrderedDict, defaultdict
+
+
+def load_meta(path):
+    meta = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("\t")
+            meta[key] = base64.b64decode(value).decode("utf-8", "replace")
+    return meta
+
+
+def load_json(text):
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=1, unit=""):
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and abs(v) >= 1000:
+        return f"{v:,.0f}{unit}"
+    return f"{v:.{digits}f}{unit}"
+
+
+def verdict(ok):
+    if ok is None:
+        return "not measured"
+    return "**met**" if ok else "**missed**"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    raw, out = args.raw, args.out
+    meta = load_meta(os.path.join(raw, "meta.tsv"))
+    runs = [json.loads(l) for l in open(os.path.join(raw, "results.jsonl")) if l.strip()]
+    unavailable = [l.rstrip("\n").split("|", 2) for l in open(os.path.join(raw, "unavailable.txt"))
+                   if l.strip()]
+    case_order = [l.split()[0] for l in open(os.path.join(raw, "cases.txt")) if l.strip()]
+
+    groups = OrderedDict()
+    for r in runs:
+        groups.setdefault((r["case"], r["server"]), []).append(r)
+
+    def summary(case, server):
+        rs = groups.get((case, server))
+        if not rs:
+            return None
+        return {
+            "rounds": len(rs),
+            "rps": med([r["rps"] for r in rs]),
+            "cpu": med([r["cpu_us_per_req"] for r in rs]),
+            "p50": med([r["p50_ms"] for r in rs]),
+            "p99": med([r["p99_ms"] for r in rs]),
+            "non2xx": sum(r["non2xx"] for r in rs),
+            "sockerr": sum(r["socket_errors"] for r in rs),
+            "requests": sum(r["requests"] for r in rs),
+            "hit": med([r.get("cache_hit_ratio") for r in rs]),
+            "foreign": med([r.get("foreign_cpu_pct") for r in rs]),
+            "cmd": rs[0]["cmd"],
+            "rps_all": [r["rps"] for r in rs],
+            "cpu_all": [r["cpu_us_per_req"] for r in rs],
+        }
+
+    problems = []
+    for (case, server), rs in groups.items():
+        bad = sum(r["non2xx"] for r in rs)
+        if bad and not case.startswith("login"):
+            problems.append(f"{case} / {server}: {bad} responses were not 2xx")
+
+    md = []
+    w = md.append
+    w(f"# latch benchmarks")
+    w("")
+    w(f"Written by `bench/run.sh` ({meta.get('title', 'bench')}) on {meta.get('date')}, latch "
+      f"`{meta.get('latch_rev')}` (`{meta.get('latch_bin')}`, release flags). "
+      f"Every server ran on this machine, on loopback. Medians of {meta.get('rounds')} rounds of "
+      f"{meta.get('duration_s')} s per run; contenders interleaved within each round.")
+    w("")
+    w("*Other load* is the CPU the rest of the machine used during a run (everything but the "
+      "measured server and its wrk, from /proc/stat), in % of one CPU: where it is high, another "
+      "program competed for the CPUs and requests/s, the login figure and tail latencies suffer; "
+      "CPU µs/request suffers least.")
+    w("")
+    foreign_all = med([r.get("foreign_cpu_pct") for r in runs
+                       if r["case"] not in ("profile-under-storm", "login-storm")])
+    if foreign_all is not None and foreign_all > 20:
+        w(f"**Warning: this run shared the machine with other work** (median other load "
+          f"{foreign_all:.0f} % of a CPU across runs). The servers got only part of their CPU, so "
+          f"requests/s, the login rate and tail latencies understate them; CPU µs/request (CPU "
+          f"time actually spent per request) is the figure to compare. Re-run `make bench` on an "
+          f"idle machine for publishable throughput.")
+        w("")
+    if problems:
+        w("**Invalid runs:** " + "; ".join(problems))
+        w("")
+
+    # ------------------------------------------------------------------ targets
+    def ratio(a, b):
+        return a / b if a is not None and b not in (None, 0) else None
+
+    targets = []
+    lp, ng, ex = (summary("profile-hs256-pool", s) for s in ("latch", "nginx", "express"))
+    lv, ngv = summary("verify-hs256-pool", "latch"), summary("verify-hs256-pool", "nginx")
+    if lv and ngv:
+        cpu_r, rps_r = ratio(lv["cpu"], ngv["cpu"]), ratio(lv["rps"], ngv["rps"])
+        targets.append(("`/verify` HS256 CPU/request ≤ 1.15 × nginx",
+                        f"{fmt(lv['cpu'], 2)} µs vs {fmt(ngv['cpu'], 2)} µs = {fmt(cpu_r, 2)} ×",
+                        verdict(cpu_r <= 1.15)))
+        targets.append(("`/verify` HS256 requests/s ≥ 0.9 × nginx",
+                        f"{fmt(lv['rps'])} vs {fmt(ngv['rps'])} = {fmt(rps_r, 2)} ×",
+                        verdict(rps_r >= 0.9)))
+    else:
+        targets.append(("`/verify` HS256 CPU/request ≤ 1.15 × nginx, requests/s ≥ 0.9 × nginx",
+                        "not available (GET /verify answers 404)", "not measured"))
+    if lp and ng:
+        cpu_r = ratio(lp["cpu"], ng["cpu"])
+        targets.append(("`/profile` HS256 CPU/request ≤ 1.5 × nginx",
+                        f"{fmt(lp['cpu'], 2)} µs vs {fmt(ng['cpu'], 2)} µs = {fmt(cpu_r, 2)} ×",
+                        verdict(cpu_r is not None and cpu_r <= 1.5)))
+    if lp and ex:
+        rps_r, cpu_r = ratio(lp["rps"], ex["rps"]), ratio(ex["cpu"], lp["cpu"])
+        targets.append(("vs Express: ≥ 50 × its requests/s (`/profile` HS256, token pool)",
+                        f"{fmt(lp['rps'])} vs {fmt(ex['rps'])} = {fmt(rps_r, 1)} ×",
+                        verdict(rps_r is not None and rps_r >= 50)))
+        targets.append(("vs Express: ≤ 1/50 of its CPU/request",
+                        f"{fmt(lp['cpu'], 2)} µs vs {fmt(ex['cpu'], 1)} µs = 1/{fmt(cpu_r, 1)}",
+                        verdict(cpu_r is not None and cpu_r >= 50)))
+    asym = [a for a in meta.get("asym_algs", "").split() if a]
+    for alg in ("eddsa", "es256", "rs256"):
+        name = {"eddsa": "EdDSA", "es256": "ES256", "rs256": "RS256"}[alg]
+        a = summary(f"profile-{alg}-pool", f"latch-{alg}")
+        if a and lp:
+            r = ratio(a["cpu"], lp["cpu"])
+            nc = summary(f"profile-{alg}-pool", f"latch-{alg}-nocache")
+            extra = f"; without the cache {fmt(nc['cpu'], 2)} µs" if nc else "; without the cache: n/a"
+            targets.append((f"{name} with the cache ≤ 1.2 × HS256 CPU/request (`/profile`, pool)",
+                            f"{fmt(a['cpu'], 2)} µs vs {fmt(lp['cpu'], 2)} µs = {fmt(r, 2)} ×{extra}",
+                            verdict(r is not None and r <= 1.2)))
+        else:
+            targets.append((f"{name} with the cache ≤ 1.2 × HS256 CPU/request",
+                            "not available", "not measured"))
+    a2 = dict(kv.split("=") for kv in meta.get("argon2_line", "").split())
+    # The physical limit uses the fastest verify: on a machine shared with other work the
+    # median includes waiting for a CPU, which is not a property of the hardware.
+    verify_median_s = float(a2["verify_s"]) if "verify_s" in a2 else None
+    verify_s = float(a2["min_s"]) if "min_s" in a2 else verify_median_s
+    ncpu = int(meta.get("nproc", "1"))
+    limit = ncpu / verify_s if verify_s else None
+    login = summary("login", "latch")
+    if login:
+        r = ratio(login["rps"], limit)
+        targets.append(("Login ≥ 0.9 × Argon2id physical limit",
+                        f"{fmt(login['rps'])} /s vs {fmt(limit)} /s = {fmt(r, 2)} ×",
+                        verdict(r is not None and r >= 0.9)))
+    storm = summary("profile-under-storm", "latch")
+    if storm:
+        targets.append(("`/profile` p99 under the login storm < 5 ms", f"{fmt(storm['p99'], 2)} ms",
+                        verdict(storm["p99"] < 5)))
+    rss_idle = int(meta["rss_idle_kib"]) if meta.get("rss_idle_kib") else None
+    if rss_idle is not None:
+        targets.append(("Idle RSS < 16 MiB", f"{rss_idle / 1024:.1f} MiB", verdict(rss_idle < 16 * 1024)))
+    mem = load_json(meta.get("memory_json"))
+    if mem:
+        per = mem["bytes_per_conn"]
+        ok = per <= 20 * 1024 and mem["alive"] == mem["connections"]
+        targets.append((f"{mem['connections']:,} idle keep-alive connections add ≤ 20 KiB each",
+                        f"{per / 1024:.1f} KiB each ({mem['alive']:,} of {mem['connections']:,} open)",
+                        verdict(ok)))
+    else:
+        targets.append(("idle keep-alive connections add ≤ 20 KiB each", "the run failed", "not measured"))
+    st = load_json(meta.get("startup_json"))
+    if st:
+        targets.append(("Start-up to first `/healthz` < 100 ms", f"{st['median_ms']:.1f} ms (median of {st['runs']})",
+                        verdict(st["median_ms"] < 100)))
+
+    w("## Targets (issue 6)")
+    w("")
+    w("| target | measured | |")
+    w("| --- | --- | --- |")
+    for t in targets:
+        w(f"| {t[0]} | {t[1]} | {t[2]} |")
+    w("")
+
+    # ------------------------------------------------------------------ machine
+    w("## Machine")
+    w("")
+    w(f"- `nproc`: {meta.get('nproc')}; memory {meta.get('mem_total')}; `uname -srmo`: {meta.get('uname')}")
+    w(f"- latch {meta.get('latch_rev')} on libmicrohttpd {meta.get('mhd_version')}; "
+      f"nginx {meta.get('nginx_version')} (Debian nginx-light); node {meta.get('node_version')}, "
+      f"express {meta.get('express_version')}, jsonwebtoken {meta.get('jsonwebtoken_version')}, "
+      f"bcryptjs {meta.get('bcryptjs_version')}; {meta.get('wrk_version')}")
+    w("")
+    w("```")
+    w(meta.get("lscpu", "").rstrip())
+    w("```")
+    w("")
+
+    # ------------------------------------------------------------------ request path
+    w("## 1–2. Request path: `/profile` and `/verify`")
+    w("")
+    w(f"Servers pinned to CPU 0 (`taskset -c 0`; latch then runs 1 HTTP thread), wrk pinned to "
+      f"CPU 1, one wrk thread, {meta.get('connections')} keep-alive connections. *pool* rotates "
+      f"{int(meta.get('token_count', 0)):,} distinct valid tokens of {int(meta.get('user_count', 0)):,} "
+      f"users (HS256: minted offline with python3-jwt and the same secret; asymmetric: signed offline "
+      f"with the key latch generated, read from its keys.json); *single* repeats one token. CPU/request = the server's utime+stime "
+      f"(`/proc/<pid>/stat`, nginx master + worker) over the run ÷ requests answered. nginx "
+      f"answers `return 200` with latch's /profile body for user 1 (the ceiling: no auth at all); "
+      f"the Express app (bench/peers/express/) verifies with jsonwebtoken and reads an in-memory "
+      f"Map. Token cache hit ratio from latch's `GET /metrics` "
+      f"({'available' if meta.get('metrics_url_available') == '1' else 'absent: n/a'}).")
+    w("")
+    w("| case | server | requests/s | CPU µs/request | × nginx CPU | p50 ms | p99 ms | cache hits | non-2xx | other load | rounds |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    chart_rows = []
+    for case in case_order:
+        nginx_s = summary(case, "nginx")
+        servers = [s for (c, s) in groups if c == case]
+        for server in servers:
+            s = summary(case, server)
+            xr = ratio(s["cpu"], nginx_s["cpu"]) if nginx_s else None
+            hit = fmt(s["hit"] * 100, 1, " %") if s["hit"] is not None else "n/a"
+            w(f"| {case} | {server} | {fmt(s['rps'])} | {fmt(s['cpu'], 2)} | {fmt(xr, 2)} | "
+              f"{fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | {hit} | {s['non2xx']} | {fmt(s['foreign'], 0, ' %')} | {s['rounds']} |")
+            chart_rows.append((f"{server} {case.replace('profile-', '').replace('verify-', 'verify ')}",
+                               s["rps"], s["cpu"]))
+    for case, server, reason in unavailable:
+        w(f"| {case} | {server} | — | — | — | — | — | — | — | — | {reason} |")
+    w("")
+    w("Per-round figures (requests/s; CPU µs/request):")
+    w("")
+    for case in case_order:
+        for (c, server) in groups:
+            if c != case:
+                continue
+            s = summary(case, server)
+            w(f"- {case} / {server}: " + ", ".join(f"{x:,.0f}" for x in s["rps_all"]) + "; "
+              + ", ".join(f"{x:.2f}" if x is not None else "n/a" for x in s["cpu_all"]))
+    w("")
+    if not asym:
+        w("EdDSA, ES256 and RS256 (case 2): not available in this build — "
+          + "; ".join(r.replace("not available: ", "") for c, s, r in unavailable
+                   if not c.startswith("verify")) + ".")
+        w("")
+
+    # ------------------------------------------------------------------ login
+    w("## 3. `POST /login` against the Argon2id physical limit")
+    w("")
+    w(f"latch unpinned with its defaults ({meta.get('argon2_memory_kib')} KiB, "
+      f"{meta.get('argon2_iterations')} iterations, {meta.get('hash_workers')} hashing workers; "
+      f"`{meta.get('login_log_line', '').strip()}`), wrk with 2 threads and "
+      f"{meta.get('login_conns')} connections posting correct credentials. The limit is "
+      f"CPUs ÷ the fastest time of one `crypto_pwhash_str_verify` at the same parameters, "
+      f"measured by bench/argon2_limit.c in the same run: `{meta.get('argon2_line')}`.")
+    w("")
+    w("| figure | value |")
+    w("| --- | ---: |")
+    w(f"| one Argon2id verify (fastest of the runs; used for the limit) | {fmt(verify_s * 1000 if verify_s else None, 2)} ms |")
+    w(f"| one Argon2id verify (median) | {fmt(verify_median_s * 1000 if verify_median_s else None, 2)} ms |")
+    w(f"| physical limit ({ncpu} CPUs ÷ verify) | {fmt(limit)} logins/s |")
+    if login:
+        w(f"| latch `POST /login` (median of {login['rounds']}) | {fmt(login['rps'])} logins/s |")
+        w(f"| ratio | {fmt(ratio(login['rps'], limit), 2)} |")
+        w(f"| latch CPU per login | {fmt(login['cpu'] / 1000 if login['cpu'] else None, 2)} ms |")
+        w(f"| login p50 / p99 | {fmt(login['p50'], 1)} / {fmt(login['p99'], 1)} ms |")
+        w(f"| non-2xx answers (503 = queue full) | {login['non2xx']} |")
+        w(f"| other load on the machine meanwhile (median) | {fmt(login['foreign'], 0, ' %')} of a CPU |")
+    w("")
+
+    # ------------------------------------------------------------------ storm
+    w("## 4. `/profile` latency under a login storm")
+    w("")
+    w(f"Same unpinned latch. One wrk keeps {meta.get('login_conns')} logins in flight (every "
+      f"hashing worker busy, the queue never empty) while a second wrk sends `/profile` with the "
+      f"token pool on 4 connections, each waiting {meta.get('storm_delay_ms')} ms between requests "
+      f"(a paced load, so the figure is latency, not saturation). The quiet row is the same paced "
+      f"load without the storm.")
+    w("")
+    w("| run | /profile requests/s | p50 ms | p99 ms | logins/s meanwhile | other load |")
+    w("| --- | ---: | ---: | ---: | ---: | ---: |")
+    quiet = summary("profile-paced-quiet", "latch")
+    ls = summary("login-storm", "latch")
+    if quiet:
+        w(f"| quiet | {fmt(quiet['rps'])} | {fmt(quiet['p50'], 3)} | {fmt(quiet['p99'], 3)} | 0 | {fmt(quiet['foreign'], 0, ' %')} |")
+    if storm:
+        w(f"| login storm | {fmt(storm['rps'])} | {fmt(storm['p50'], 3)} | {fmt(storm['p99'], 3)} | "
+          f"{fmt(ls['rps'] if ls else None)} | {fmt(storm['foreign'], 0, ' %')} (includes the storm's wrk) |")
+    w("")
+
+    # ------------------------------------------------------------------ memory
+    w("## 5. Memory")
+    w("")
+    conn_mem = meta.get("conn_memory_bytes", "?").strip()
+    w("| figure | value |")
+    w("| --- | ---: |")
+    if rss_idle is not None:
+        w(f"| latch RSS idle after start (unpinned, default settings) | {rss_idle / 1024:.1f} MiB ({rss_idle:,} KiB) |")
+    if meta.get("rss_idle_latch_pinned_kib"):
+        w(f"| latch RSS idle, pinned to one CPU | {int(meta['rss_idle_latch_pinned_kib']) / 1024:.1f} MiB |")
+    if meta.get("rss_idle_nginx_kib"):
+        w(f"| nginx RSS idle (master + 1 worker) | {int(meta['rss_idle_nginx_kib']) / 1024:.1f} MiB |")
+    if meta.get("rss_idle_express_kib"):
+        w(f"| Express RSS idle ({int(meta.get('user_count', 0)):,} users in memory) | {int(meta['rss_idle_express_kib']) / 1024:.1f} MiB |")
+    if mem:
+        w(f"| latch RSS with {mem['connections']:,} idle keep-alive connections | {mem['rss_after_kib'] / 1024:.1f} MiB |")
+        w(f"| added per connection | {mem['bytes_per_conn']:,.0f} bytes ({mem['bytes_per_conn'] / 1024:.1f} KiB) |")
+        w(f"| connections still open at the measurement | {mem['alive']:,} of {mem['connections']:,} (from {mem['sources']} source addresses 127.0.0.2–) |")
+    w(f"| libmicrohttpd memory pool per connection (`LATCH_CONN_MEMORY_BYTES`) | {conn_mem} |")
+    w("")
+    w("Each connection served one `GET /healthz` and then stayed open. libmicrohttpd 0.9.75 "
+      "allocates every connection's memory pool in full when it accepts it and keeps it, "
+      "zero-filled, between requests, so the pool size is paid per idle connection: the pool "
+      "holds the request line and headers, so it must exceed the 8 KiB header limit "
+      "(`LATCH_MAX_HEADER_BYTES`) plus the library's bookkeeping, or a request with large but "
+      "allowed headers is refused by the library itself (431 from libmicrohttpd, not latch). "
+      "A smaller pool would save memory per connection only by lowering that header limit.")
+    w("")
+
+    # ------------------------------------------------------------------ startup
+    w("## 6. Start-up")
+    w("")
+    if st:
+        w(f"From `exec` to the first 200 on `GET /healthz` (a client polling every 0.5 ms), on a "
+          f"data dir that already holds the database, default settings: median "
+          f"**{st['median_ms']:.1f} ms** over {st['runs']} starts (min {st['min_ms']:.1f}, "
+          f"max {st['max_ms']:.1f}).")
+    w("")
+
+    # ------------------------------------------------------------------ commands
+    w("## Exact commands")
+    w("")
+    w("`make bench` = `bench/run.sh --duration 10 --rounds 5` (`make bench-smoke`: shorter runs, "
+      "fewer rounds, report in a temp dir). Environment of every latch: `LATCH_JWT_SECRET=<random "
+      "72 bytes>`, `LATCH_MAX_CONN_PER_IP=0`, `LATCH_IP_RATE_PER_MIN=0`. One wrk command per case "
+      "(PORT is the contender's random loopback port):")
+    w("")
+    w("```")
+    seen = set()
+    for (case, server), rs in groups.items():
+        key = (case, server)
+        if key in seen:
+            continue
+        seen.add(key)
+        w(f"# {case} / {server}")
+        w(rs[0]["cmd"])
+    w("```")
+    w("")
+    w("Servers and helpers:")
+    w("")
+    w("```")
+    bench_dir = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(raw, "commands.txt")) as f:
+        for line in f:
+            line = re.sub(r"/tmp/latch-bench\.\w+/", "", line.rstrip("\n"))
+            line = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", line.replace(bench_dir, "bench"))
+            line = re.sub(r"JWT_SECRET=\w+", "JWT_SECRET=<secret>", line)
+            w(line)
+    w("```")
+    w("")
+    w("![throughput and server CPU per request](benchmarks.png)")
+    w("")
+
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "benchmarks.md"), "w") as f:
+        f.write("\n".join(md))
+
+    # ------------------------------------------------------------------ chart
+    dat = os.path.join(raw, "chart.dat")
+    with open(dat, "w") as f:
+        for i, (label, rps, cpu) in enumerate(chart_rows):
+            f.write(f'{i} "{label}" {rps if rps else 0:.3f} {cpu if cpu else 0:.4f}\n')
+    n = max(len(chart_rows), 1)
+    gp = f"""
+set terminal pngcairo size {max(900, 70 * n + 200)},900 font "sans,10"
+set output "{os.path.join(out, 'benchmarks.png')}"
+set multiplot layout 2,1 title "latch vs nginx (return 200) vs Express — {meta.get('date', '')}, {meta.get('nproc')} CPUs, server on 1 core"
+set style fill solid 0.8 border -1
+set boxwidth 0.6
+set grid ytics
+set logscale y
+set xrange [-0.6:{n - 0.4}]
+set xtics rotate by -30 font "sans,8" nomirror
+set ylabel "requests/s (log)"
+set title "Throughput (median)"
+plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#3c78d8" notitle, \\
+     "" using 1:3:(sprintf("%.0f", $3)) with labels offset 0,0.7 font "sans,8" notitle
+set ylabel "server CPU µs per request (log)"
+set title "Server CPU per request (median; lower is better)"
+plot "{dat}" using 1:4:xtic(2) with boxes lc rgb "#e06666" notitle, \\
+     "" using 1:4:(sprintf("%.1f", $4)) with labels offset 0,0.7 font "sans,8" notitle
+unset multiplot
+"""
+    with open(os.path.join(raw, "chart.gp"), "w") as f:
+        f.write(gp)
+    subprocess.run(["gnuplot", os.path.join(raw, "chart.gp")], check=True)
+    for line in md:
+        if line.startswith("| ") and ("**met**" in line or "**missed**" in line or "not measured" in line):
+            print(line)
+    if problems:
+        print("bench: invalid runs: " + "; ".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
