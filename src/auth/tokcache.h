@@ -8,8 +8,9 @@
  * expiry and revocation checks to the cached claims on every request.
  *
  * Memory is bounded: the table has a fixed number of entries, 4-way set
- * associative, never more entries than asked for (rounded down to a power
- * of two); a full set evicts its entry closest to expiry.  Safe to use
+ * associative with two candidate sets per token (two-choice hashing), never
+ * more entries than asked for (rounded down to a power of two); when both
+ * sets are full the entry closest to expiry goes.  Safe to use
  * from every thread (one lock per set).
  */
 #ifndef LATCH_AUTH_TOKCACHE_H
