@@ -26,6 +26,7 @@ struct pw_job {
     char role[LATCH_MAX_ROLE_BYTES + 1];
     struct store_user user;                    /* the account, when found */
     int user_found;
+    int64_t failures;                          /* counted before this attempt */
     struct authn caller;                       /* /password: who asks */
     char caller_token[LATCH_MAX_TOKEN_BYTES + 1];
     size_t password_len, new_password_len;
@@ -295,7 +296,10 @@ static void login_job(void *arg)
         reply_unauthorized(job->req, false, "Invalid email or password");
         goto cleanup;
     }
-    (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
+    /* A write only when there is something to reset: most logins succeed
+     * at once, and a commit is an fsync. */
+    if (job->failures > 0)
+        (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
     /* Only after the right password may the account's state show. */
     if (job->user.disabled) {
         reply_error(job->req, 403, "Account disabled");
@@ -346,8 +350,8 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
         goto cleanup;
     }
     lock_key(raw_email, email_len, job->lock_key);
-    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after) ==
-            STORE_OK &&
+    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after,
+                   &job->failures) == STORE_OK &&
         retry_after > 0) {
         reply_locked(req, retry_after);
         job_free(job);
@@ -574,8 +578,8 @@ void handle_password(struct app *app, struct http_request *req, int64_t id)
         goto cleanup;
     }
     snprintf(job->lock_key, sizeof(job->lock_key), "%s", job->user.email);
-    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after) ==
-            STORE_OK &&
+    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after,
+                   &job->failures) == STORE_OK &&
         retry_after > 0) {
         job_free(job);
         reply_locked(req, retry_after);

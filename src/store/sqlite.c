@@ -914,7 +914,7 @@ static int sq_rate_take(struct store *store, const char *key, double per_min, do
 }
 
 static int sq_lockout_check(struct store *store, const char *email, int64_t now,
-                            int64_t *retry_after_s)
+                            int64_t *retry_after_s, int64_t *failures)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
     sqlite3_stmt *get;
@@ -924,8 +924,11 @@ static int sq_lockout_check(struct store *store, const char *email, int64_t now,
     CONN_AND_STMT(c, get, ST_LOCKOUT_GET);
     sqlite3_bind_text(get, 1, email, -1, SQLITE_STATIC);
     rc = sqlite3_step(get);
-    if (rc == SQLITE_ROW)
+    *failures = 0;
+    if (rc == SQLITE_ROW) {
+        *failures = sqlite3_column_int64(get, 0);
         locked_until = sqlite3_column_int64(get, 2);
+    }
     done(get);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return STORE_EIO;

@@ -154,9 +154,10 @@ struct store_ops {
     /* Token bucket keyed by key: takes one token or sets *retry_after_s. */
     int (*rate_take)(struct store *store, const char *key, double per_min, double burst,
                      double now, int *allowed, int64_t *retry_after_s);
-    /* Lockout state of an email: *retry_after_s > 0 while locked. */
+    /* Lockout state of an email: *retry_after_s > 0 while locked;
+     * *failures receives the failures counted so far (0: nothing to reset). */
     int (*lockout_check)(struct store *store, const char *email, int64_t now,
-                         int64_t *retry_after_s);
+                         int64_t *retry_after_s, int64_t *failures);
     /* Counts a failure; locks after attempts failures within window_s. */
     int (*lockout_fail)(struct store *store, const char *email, int64_t now, int attempts,
                         int64_t window_s, int64_t lockout_s);
