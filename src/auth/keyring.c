@@ -62,6 +62,25 @@ static void keyset_free(struct keyset *set)
     free(set);
 }
 
+/* Frees the keys of a set on the stack (the set itself is not freed). */
+static void keyset_clear(struct keyset *set)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++)
+        jws_key_free(set->e[i].key);
+    set->n = 0;
+}
+
+/* Wipes and frees a key's serialised material. */
+static void material_free(char *material)
+{
+    if (material == NULL)
+        return;
+    sodium_memzero(material, strlen(material));
+    free(material);
+}
+
 static int by_start(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
@@ -344,13 +363,9 @@ static int ensure_signing_key(const struct keyring_options *o, int64_t now, char
         goto cleanup;
     rc = save_file(o, doc, err, err_size);
 cleanup:
-    if (material != NULL) {
-        sodium_memzero(material, strlen(material));
-        free(material);
-    }
+    material_free(material);
     jws_key_free(key);
-    for (i = 0; i < probe.n; i++)
-        jws_key_free(probe.e[i].key);
+    keyset_clear(&probe);
     json_decref(doc);
     unlock_dir(fd);
     return rc;
@@ -700,8 +715,7 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
                  jws_alg_name(jws_key_alg(probe.e[0].key)), jws_alg_name(opts->alg),
                  jws_alg_name(jws_key_alg(probe.e[0].key)));
     foreign = probe.n > 0 && !same_alg;
-    for (j = 0; j < probe.n; j++)
-        jws_key_free(probe.e[j].key);
+    keyset_clear(&probe);
     json_decref(doc);
     doc = NULL;
     if (foreign)
@@ -737,13 +751,9 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
     if (rc == 0)
         snprintf(kid_out, kid_size, "%s", jws_key_kid(key));
 cleanup:
-    if (material != NULL) {
-        sodium_memzero(material, strlen(material));
-        free(material);
-    }
+    material_free(material);
     jws_key_free(key);
-    for (j = 0; j < probe.n; j++)
-        jws_key_free(probe.e[j].key);
+    keyset_clear(&probe);
     json_decref(doc);
     unlock_dir(fd);
     return rc;
