@@ -54,6 +54,9 @@ static const struct option_def options[] = {
             "a session ends this long after login, used or not (43200)"),
     INT_OPT("refresh-ttl-s", refresh_ttl_s, 1, 86400 * 365,
             "refresh token lifetime (2592000, 30 days)"),
+    INT_OPT("refresh-max-s", refresh_max_s, 1, 86400 * 3650,
+            "a login's refresh tokens end this long after it, however often refreshed "
+            "(7776000, 90 days)"),
     INT_OPT("refresh-reuse-window-s", refresh_reuse_window_s, 0, 300,
             "a rotated refresh token retried within this gets the same successor; 0 = off (10)"),
     STR_OPT("allowed-origins", allowed_origins,
@@ -106,6 +109,7 @@ void config_defaults(struct config *cfg)
     cfg->session_idle_s = 1800;
     cfg->session_max_s = 43200;
     cfg->refresh_ttl_s = 30 * 86400;
+    cfg->refresh_max_s = 90 * 86400;
     cfg->refresh_reuse_window_s = 10;
     snprintf(cfg->registration, sizeof(cfg->registration), "open");
     cfg->lockout_attempts = 5;

@@ -33,6 +33,7 @@ struct config {
     int64_t session_idle_s;
     int64_t session_max_s;
     int64_t refresh_ttl_s;
+    int64_t refresh_max_s;            /* a family's absolute lifetime */
     int64_t refresh_reuse_window_s;
     char allowed_origins[CONFIG_MAX_STR]; /* comma-separated origins */
     char registration[16];            /* open | closed */

@@ -249,7 +249,10 @@ static void answer_login(struct app *app, struct http_request *req, const struct
     if (session)
         opaque_new(&t.session);
     if (STORE_CALL(app->store, family_create, t.sid, user->id, jwt ? t.refresh.digest : NULL,
-                   now + app->cfg->refresh_ttl_s, session ? t.session.digest : NULL,
+                   now + (app->cfg->refresh_ttl_s < app->cfg->refresh_max_s
+                              ? app->cfg->refresh_ttl_s
+                              : app->cfg->refresh_max_s),
+                   session ? t.session.digest : NULL,
                    now + app->cfg->session_max_s, now) != STORE_OK) {
         reply_error(req, 500, "Storage failure");
         return;
@@ -414,7 +417,7 @@ void handle_refresh(struct app *app, struct http_request *req, int64_t id)
     opaque_successor(app->refresh_key, &presented, &successor);
     rc = STORE_CALL(app->store, refresh_rotate, presented.digest, successor.digest, now,
                     app->cfg->refresh_reuse_window_s, app->cfg->refresh_ttl_s,
-                    app_memo_until(app, now), &outcome, &found);
+                    app->cfg->refresh_max_s, app_memo_until(app, now), &outcome, &found);
     if (rc != STORE_OK) {
         reply_error(req, 500, "Storage failure");
         goto cleanup;

@@ -72,8 +72,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO sessions (digest, sid, created_at, last_seen, expires_at) "
         "VALUES (?1, ?2, ?3, ?3, ?4)",
     [ST_REFRESH_GET] =
-        "SELECT r.sid, f.user_id, r.expires_at, r.used_at, r.successor, f.revoked_at "
-        "FROM refresh_tokens r JOIN families f ON f.sid = r.sid WHERE r.digest = ?1",
+        "SELECT r.sid, f.user_id, r.expires_at, r.used_at, r.successor, f.revoked_at, "
+        "f.created_at FROM refresh_tokens r JOIN families f ON f.sid = r.sid WHERE r.digest = ?1",
     [ST_REFRESH_USE] =
         "UPDATE refresh_tokens SET used_at = ?2, successor = ?3 WHERE digest = ?1",
     [ST_SESSION_GET] =
@@ -642,13 +642,13 @@ static int revoke_sid_in_tx(struct conn *c, const char *sid, int64_t now, int64_
 
 static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
                              const unsigned char *successor, int64_t now, int64_t reuse_window_s,
-                             int64_t ttl_s, int64_t memo_until,
+                             int64_t ttl_s, int64_t family_max_s, int64_t memo_until,
                              enum store_rotate_outcome *outcome, struct store_refresh *out)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
     sqlite3_stmt *get, *use, *ins;
     struct store_refresh found;
-    int64_t expires_at, used_at;
+    int64_t expires_at, used_at, family_end, successor_end;
     int used, revoked, same_successor, rc;
 
     CONN_AND_STMT(c, get, ST_REFRESH_GET);
@@ -675,9 +675,12 @@ static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
                      sodium_memcmp(sqlite3_column_blob(get, 4), successor,
                                    STORE_DIGEST_BYTES) == 0;
     revoked = sqlite3_column_type(get, 5) != SQLITE_NULL;
+    family_end = sqlite3_column_int64(get, 6) + family_max_s;
     done(get);
 
-    if (revoked || (!used && expires_at <= now)) {
+    /* A family lives at most family_max_s from its login (ASVS 7.3.2),
+     * however often it is refreshed. */
+    if (revoked || (!used && (expires_at <= now || family_end <= now))) {
         *outcome = STORE_ROTATE_INVALID;
         return finish(c, STORE_OK);
     }
@@ -689,8 +692,9 @@ static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
         if (rc == STORE_OK) {
             sqlite3_bind_blob(ins, 1, successor, STORE_DIGEST_BYTES, SQLITE_STATIC);
             sqlite3_bind_text(ins, 2, found.sid, -1, SQLITE_STATIC);
+            successor_end = now + ttl_s < family_end ? now + ttl_s : family_end;
             sqlite3_bind_int64(ins, 3, now);
-            sqlite3_bind_int64(ins, 4, now + ttl_s);
+            sqlite3_bind_int64(ins, 4, successor_end);
             rc = run(ins);
         }
         *outcome = STORE_ROTATED;

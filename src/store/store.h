@@ -124,11 +124,12 @@ struct store_ops {
                          const unsigned char *session_digest, int64_t session_expires_at,
                          int64_t now);
     /* Rotates the refresh token with digest; see enum store_rotate_outcome.
-     * successor is the digest of the successor the caller derived. */
+     * successor is the digest of the successor the caller derived; it lives
+     * ttl_s, and never past family_max_s after the family's login. */
     int (*refresh_rotate)(struct store *store, const unsigned char *digest,
                           const unsigned char *successor, int64_t now, int64_t reuse_window_s,
-                          int64_t ttl_s, int64_t memo_until, enum store_rotate_outcome *outcome,
-                          struct store_refresh *out);
+                          int64_t ttl_s, int64_t family_max_s, int64_t memo_until,
+                          enum store_rotate_outcome *outcome, struct store_refresh *out);
     /* The live session with digest; slides last_seen when it is older than
      * slide_after_s.  STORE_ENOTFOUND when unknown, idle past idle_s,
      * expired or revoked. */

@@ -53,3 +53,25 @@ class Regressions(LatchTestCase):
             self.assertIn("GET", resp.headers.get("Allow", ""))
         finally:
             server.close()
+
+
+class RefreshFamilyLifetime(LatchTestCase):
+    def test_family_ends_at_its_absolute_lifetime(self):
+        # ASVS 7.3.2: refreshing does not extend a login past LATCH_REFRESH_MAX_S.
+        server = harness.LatchServer(env={"LATCH_REFRESH_MAX_S": "2",
+                                          "LATCH_REFRESH_TTL_S": "100",
+                                          "LATCH_REFRESH_REUSE_WINDOW_S": "0"})
+        try:
+            server.start()
+            _, email, _ = server.new_user(PASSWORD)
+            login = self.assertJson(server.login(email, PASSWORD), 200)
+            first = server.post_json("/refresh", {"refresh_token": login["refresh_token"]})
+            self.assertEqual(first.status_code, 200, first.text)
+            harness.time.sleep(2.5)
+            late = server.post_json("/refresh", {"refresh_token": first.json()["refresh_token"]})
+            self.assertJson(late, 401, {"error": "Unauthorized",
+                                        "message": "Invalid or expired refresh token"})
+            # A new login starts a new family.
+            self.assertJson(server.login(email, PASSWORD), 200)
+        finally:
+            server.close()
