@@ -109,4 +109,14 @@ class ProfileInvalidToken(LatchTestCase):
         self.assertInvalidToken(SERVER.profile(token))
 
     def test_deleted_user(self):
-        self.skipTest("no way to delete a user yet (arrives with a later issue)")
+        # A token whose user no longer exists (deleted through the admin API).
+        admin_email = harness.unique_email("admin")
+        result = harness.user_add(SERVER.data_dir, admin_email, "admin password 1")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        admin = SERVER.login(admin_email, "admin password 1").json()["token"]
+        user, email, token = SERVER.new_user("deleted user password")
+        self.assertEqual(SERVER.profile(token).status_code, 200)
+        resp = SERVER.request("DELETE", "/admin/users/%d" % user["id"],
+                              headers=harness.bearer(admin))
+        self.assertEqual(resp.status_code, 204, resp.text)
+        self.assertInvalidToken(SERVER.profile(token))
