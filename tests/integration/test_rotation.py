@@ -154,14 +154,17 @@ class Timeline(LatchTestCase):
                              "verify-only, is still accepted after the key retired" % kid0)
 
     def test_eddsa_rotation(self):
+        harness.skip_if_valgrind("rotation timeline of seconds")
         self.run_timeline("EdDSA")
 
     def test_hs256_rotation(self):
+        harness.skip_if_valgrind("rotation timeline of seconds")
         self.run_timeline("HS256")
 
 
 class Sighup(LatchTestCase):
     def test_sighup_reloads_at_once(self):
+        harness.skip_if_valgrind("reload within 0.4 s")
         # With a long pre-publication the rotated keys stay "next": the
         # server publishes them but keeps signing with the first key.
         env = rotation_env("ES256", prepublish=300)
@@ -202,6 +205,7 @@ class Sighup(LatchTestCase):
             self.assertProfileOk(srv.profile(token), user)
 
     def test_rotate_while_stopped(self):
+        harness.skip_if_valgrind("key states after a timed wait")
         env = rotation_env("EdDSA")
         srv = harness.LatchServer(env=env)
         try:
