@@ -88,10 +88,12 @@ static void addr_text(const struct sockaddr *sa, char *out, size_t size)
 
 /*
  * The per-address connection limit, enforced here rather than by the
- * library so that refusals can be counted: the accept policy refuses an
- * address at its limit; the connection notifications keep the counts.  Two
- * threads accepting from one address at the same instant may let it reach
- * the limit plus one per HTTP thread.
+ * library so that refusals can be counted.  The accept policy checks and
+ * takes the address's slot in one step under the lock, so concurrent
+ * accepts on several HTTP threads cannot overshoot; the close notification
+ * gives the slot back.  (A connection the library fails to set up after the
+ * policy said yes keeps its slot: an allocation failure, not a client's
+ * doing.)
  */
 static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
@@ -105,11 +107,13 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
     addr_text(addr, ip, sizeof(ip));
     pthread_mutex_lock(&s->ip_lock);
     (void)strmap_get(s->per_ip, ip, &open);
-    pthread_mutex_unlock(&s->ip_lock);
-    if (open >= (int64_t)s->max_conn_per_ip) {
+    if (open >= (int64_t)s->max_conn_per_ip ||
+        strmap_put(s->per_ip, ip, open + 1, INT64_MAX) != 0) {
+        pthread_mutex_unlock(&s->ip_lock);
         STAT_ADD(s, refused_per_ip);
         return MHD_NO;
     }
+    pthread_mutex_unlock(&s->ip_lock);
     return MHD_YES;
 }
 
@@ -123,15 +127,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         __atomic_add_fetch(&s->stats.connections_open, 1, __ATOMIC_RELAXED);
-        if (s->max_conn_per_ip == 0)
-            return;
-        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        addr_text(ci != NULL ? ci->client_addr : NULL, ip, sizeof(ip));
-        pthread_mutex_lock(&s->ip_lock);
-        (void)strmap_get(s->per_ip, ip, &open);
-        if (strmap_put(s->per_ip, ip, open + 1, INT64_MAX) == 0)
+        /* The accept policy already took this connection's slot. */
+        if (s->max_conn_per_ip != 0)
             *socket_context = (void *)1;   /* counted: uncount at close */
-        pthread_mutex_unlock(&s->ip_lock);
         return;
     }
     __atomic_sub_fetch(&s->stats.connections_open, 1, __ATOMIC_RELAXED);
