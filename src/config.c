@@ -72,7 +72,8 @@ static const struct option_def options[] = {
             "(30)"),
     INT_OPT("ip-rate-burst", ip_rate_burst, 1, 1000000,
             "requests a client address may make at once before the rate applies (20)"),
-    STR_OPT("jwt-alg", jwt_alg, "HS256, EdDSA, ES256 or RS256 (HS256)"),
+    STR_OPT("jwt-alg", jwt_alg,
+            "HS256, EdDSA, ES256 or RS256; recorded with the keys (HS256 for new keys)"),
     STR_OPT("jwt-key-file", jwt_key_file,
             "PEM private key (EdDSA, ES256, RS256); the only signing key (generated)"),
     INT_OPT("key-prepublish-s", key_prepublish_s, 0, 86400 * 30,
@@ -117,7 +118,6 @@ void config_defaults(struct config *cfg)
     cfg->lockout_s = 900;
     cfg->ip_rate_per_min = 30;
     cfg->ip_rate_burst = 20;
-    snprintf(cfg->jwt_alg, sizeof(cfg->jwt_alg), "HS256");
     cfg->key_prepublish_s = 300;
     cfg->token_cache_entries = 16384;
 }
@@ -182,7 +182,8 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
                  "got \"%.16s\"", cfg->auth_mode);
         return CONFIG_ERROR;
     }
-    if (strcmp(cfg->jwt_alg, "HS256") != 0 && strcmp(cfg->jwt_alg, "EdDSA") != 0 &&
+    if (cfg->jwt_alg[0] != '\0' && strcmp(cfg->jwt_alg, "HS256") != 0 &&
+        strcmp(cfg->jwt_alg, "EdDSA") != 0 &&
         strcmp(cfg->jwt_alg, "ES256") != 0 && strcmp(cfg->jwt_alg, "RS256") != 0) {
         snprintf(err, err_size, "--jwt-alg / LATCH_JWT_ALG: expected HS256, EdDSA, ES256 or "
                  "RS256, got \"%.16s\"", cfg->jwt_alg);

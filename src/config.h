@@ -47,7 +47,7 @@ struct config {
     char trusted_proxies[CONFIG_MAX_STR]; /* comma-separated CIDRs */
 
     /* Keys. */
-    char jwt_alg[16];                 /* HS256 | EdDSA | ES256 | RS256 */
+    char jwt_alg[16];                 /* HS256 | EdDSA | ES256 | RS256; "": as recorded */
     char jwt_key_file[CONFIG_MAX_STR];/* PEM private key for the asymmetric algorithms */
     int64_t key_prepublish_s;
     int64_t token_cache_entries;      /* 0: no cache */

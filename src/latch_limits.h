@@ -52,6 +52,9 @@
 #define LATCH_DEFAULT_HASH_QUEUE         64
 #define LATCH_HASH_RETRY_AFTER_S         1
 
+/* Per-address request buckets held in memory at once (auth/ratelimit.h). */
+#define LATCH_MAX_RATE_KEYS          100000
+
 /* Token lifetimes. */
 #define LATCH_DEFAULT_ACCESS_TTL_S   900
 #define LATCH_DEFAULT_LEEWAY_S       30

@@ -255,7 +255,8 @@ static void keyring_options_from(const struct config *cfg, struct keyring_option
 {
     memset(o, 0, sizeof(*o));
     o->data_dir = cfg->data_dir;
-    (void)jws_alg_from_name(cfg->jwt_alg, &o->alg);
+    o->alg = JWS_ALG_HS256;
+    o->alg_explicit = cfg->jwt_alg[0] != '\0' && jws_alg_from_name(cfg->jwt_alg, &o->alg) == JWS_OK;
     o->env_secret = getenv("LATCH_JWT_SECRET");
     if (o->env_secret != NULL && o->env_secret[0] == '\0')
         o->env_secret = NULL;
@@ -339,6 +340,8 @@ static int cmd_serve(int argc, char **argv)
     if (warning[0] != '\0')
         log_warn("%s", warning);
     app.keyring = keyring;
+    log_info("signing with %s (%s)", jws_alg_name(keyring_alg(keyring)),
+             kopts.alg_explicit ? "LATCH_JWT_ALG" : "recorded with the keys");
     /* The secret now lives in OpenSSL's MAC context: wipe the environment's
      * copy so it is not left readable in this process's memory or passed on. */
     if (kopts.env_secret != NULL) {
@@ -360,6 +363,11 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     app.revocation = revocation;
+    if (ratelimit_new(&app.ratelimit, cfg.ip_rate_per_min, cfg.ip_rate_burst,
+                      LATCH_MAX_RATE_KEYS) != 0) {
+        log_error("cannot allocate the per-address rate limiter");
+        goto cleanup;
+    }
 
     hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
     /* nice +10: hashing yields the CPU to the HTTP threads under load. */
@@ -439,6 +447,7 @@ cleanup:
     keyring_free(keyring);
     tokcache_free(tokcache);
     revocation_free(revocation);
+    ratelimit_free(app.ratelimit);
     sodium_memzero(app.refresh_key, sizeof(app.refresh_key));
     store_close(store);
     return status;
@@ -520,7 +529,7 @@ static int cmd_user_add(int argc, char **argv)
         fprintf(stderr, "latch user add: --role must be user or admin\n");
         return 2;
     }
-    if (credentials_normalize_email(email_arg, strlen(email_arg), email, &why) != 0) {
+    if (credentials_normalize_new_email(email_arg, strlen(email_arg), email, &why) != 0) {
         fprintf(stderr, "latch user add: --email: %s\n", why);
         return 2;
     }
@@ -697,6 +706,7 @@ static int cmd_key(const char *what, int argc, char **argv)
     struct config cfg;
     struct keyring_options kopts;
     struct keyring *keyring = NULL;
+    enum jws_alg alg;
     char err[512], warning[256], kid[64];
     int rc;
 
@@ -705,22 +715,29 @@ static int cmd_key(const char *what, int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     umask(077);
-    if (fsutil_mkdir(cfg.data_dir) != FSUTIL_OK) {
-        fprintf(stderr, "latch key: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
-        return 1;
-    }
     keyring_options_from(&cfg, &kopts);
     if (strcmp(what, "rotate") == 0) {
-        if (keyring_rotate(&kopts, app_now(), kid, sizeof(kid), err, sizeof(err)) != 0) {
+        if (fsutil_mkdir(cfg.data_dir) != FSUTIL_OK) {
+            fprintf(stderr, "latch key: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
+            return 1;
+        }
+        if (keyring_rotate(&kopts, app_now(), kid, sizeof(kid), &alg, err, sizeof(err)) != 0) {
             fprintf(stderr, "latch key rotate: %s\n", err);
             return 1;
         }
-        printf("added %s key %s; it is published now and signs from %lld s on\n", cfg.jwt_alg,
-               kid, (long long)cfg.key_prepublish_s);
+        printf("added %s key %s; it is published now and signs from %lld s on\n",
+               jws_alg_name(alg), kid, (long long)cfg.key_prepublish_s);
         return 0;
     }
+    /* Listing creates nothing: not the data dir, not a key. */
     if (keyring_open(&keyring, &kopts, 0, err, sizeof(err), warning, sizeof(warning)) != 0) {
         fprintf(stderr, "latch key list: %s\n", err);
+        return 1;
+    }
+    if (keyring_count(keyring) == 0) {
+        fprintf(stderr, "latch key list: no keys in %s/%s (latch serve creates the first one)\n",
+                cfg.data_dir, KEYRING_FILE);
+        keyring_free(keyring);
         return 1;
     }
     printf("%-44s %-6s %-21s %-21s %s\n", "kid", "alg", "created", "signs from", "state");

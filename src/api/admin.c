@@ -96,15 +96,18 @@ static int end_all_logins(struct app *app, int64_t user_id, int64_t now)
 }
 
 int admin_apply_change(struct app *app, struct http_request *req, int64_t user_id,
-                       const struct store_user_change *change, int64_t now,
-                       struct store_user *after)
+                       struct store_user_change *change, int64_t now, struct store_user *after)
 {
-    struct store_user before;
-    int rc, lowered;
+    int rc;
 
-    rc = store_user_by_id(app->store, user_id, &before);
-    if (rc == STORE_OK)
-        rc = STORE_CALL(app->store, user_update, user_id, change, now, after);
+    /* Demoted, disabled (again, too) or given a new password: every login
+     * of the user ends in the change's own transaction, so that neither old
+     * tokens nor a login racing with the change keep the old rights. */
+    change->end_logins = 1;
+    change->keep_sid = NULL;
+    change->memo_until = app_memo_until(app, now);
+    rc = STORE_CALL(app->store, user_update, user_id, change, now, after);
+    (void)revocation_sync(app->revocation, now);
     if (rc == STORE_ENOTFOUND) {
         reply_error(req, 404, "No such user");
         return -1;
@@ -117,20 +120,12 @@ int admin_apply_change(struct app *app, struct http_request *req, int64_t user_i
         reply_error(req, 500, "Storage failure");
         return -1;
     }
-    /* Demoted, disabled or given a new password: every login of the user
-     * ends, so old tokens cannot keep the old rights. */
-    lowered = (strcmp(before.role, "admin") == 0 && strcmp(after->role, "admin") != 0) ||
-              (!before.disabled && after->disabled) || change->password_hash != NULL;
-    if (lowered && end_all_logins(app, user_id, now) != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
-        return -1;
-    }
     return 0;
 }
 
 void handle_admin_patch(struct app *app, struct http_request *req, int64_t id)
 {
-    struct store_user_change change = {NULL, -1, NULL};
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
     struct store_user after, existing;
     const char *password = NULL, *why;
     size_t password_len = 0;
@@ -208,12 +203,10 @@ void handle_admin_delete(struct app *app, struct http_request *req, int64_t id)
         return;
     rc = store_user_by_id(app->store, id, &user);
     if (rc == STORE_OK) {
-        /* The store logs the user's families as revoked in the same
-         * transaction that deletes the row (a token of this very second is
-         * ended by its sid); the cutoff after it covers sid-less tokens. */
-        rc = STORE_CALL(app->store, user_delete, id, app_memo_until(app, now));
-        if (rc == STORE_OK)
-            (void)end_all_logins(app, id, now);
+        /* The store logs the user's families and a cutoff for sid-less
+         * tokens in the same transaction that deletes the row. */
+        rc = STORE_CALL(app->store, user_delete, id, now, app_memo_until(app, now));
+        (void)revocation_sync(app->revocation, now);
     }
     if (rc == STORE_ENOTFOUND)
         reply_error(req, 404, "No such user");

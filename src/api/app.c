@@ -56,7 +56,9 @@ int64_t app_now(void)
 
 int64_t app_memo_until(const struct app *app, int64_t now)
 {
-    return now + app->policy.access_ttl_s + app->policy.leeway_s + 1;
+    /* A token issued up to now is accepted until exp + leeway, and exp may
+     * lie up to access TTL + leeway after iat (tokens_check_claims). */
+    return now + app->policy.access_ttl_s + 2 * app->policy.leeway_s + 1;
 }
 
 int app_origin_allowed(const struct app *app, const char *origin)

@@ -11,6 +11,7 @@
 #include "auth/keyring.h"
 #include "auth/opaque.h"
 #include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "auth/revocation.h"
 #include "auth/tokcache.h"
 #include "auth/tokens.h"
@@ -32,6 +33,7 @@ struct app {
     struct tokcache *tokcache;
     struct http_server *server;       /* set once it runs; for /metrics */
     struct revocation *revocation;
+    struct ratelimit *ratelimit;      /* per client address, this process only */
     struct tokens_policy policy;
     struct pwhash_params pwhash;
     enum auth_mode mode;

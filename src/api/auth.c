@@ -26,7 +26,6 @@ struct pw_job {
     char role[LATCH_MAX_ROLE_BYTES + 1];
     struct store_user user;                    /* the account, when found */
     int user_found;
-    int64_t failures;                          /* counted before this attempt */
     struct authn caller;                       /* /password: who asks */
     char caller_token[LATCH_MAX_TOKEN_BYTES + 1];
     size_t password_len, new_password_len;
@@ -82,6 +81,29 @@ static void reply_locked(struct http_request *req, int64_t retry_after)
     if (resp != NULL)
         http_response_header(resp, "Retry-After", retry);
     http_request_respond(req, resp);
+}
+
+/*
+ * Reserves one password guess against key's lockout before any hashing, so
+ * that parallel guesses cannot outrun the counter.  Returns 0, or answers
+ * 429 (locked) or 500 (the attempt could not be recorded: fail closed) and
+ * returns -1.
+ */
+static int reserve_guess(struct app *app, struct http_request *req, const char *key)
+{
+    int64_t retry_after = 0;
+
+    if (STORE_CALL(app->store, lockout_reserve, key, app_now(), (int)app->cfg->lockout_attempts,
+                   app->cfg->lockout_window_s, app->cfg->lockout_s,
+                   &retry_after) != STORE_OK) {
+        reply_error(req, 500, "Storage failure");
+        return -1;
+    }
+    if (retry_after > 0) {
+        reply_locked(req, retry_after);
+        return -1;
+    }
+    return 0;
 }
 
 /* The lockout counter's key: the email trimmed and lower-cased, valid or
@@ -156,7 +178,7 @@ void auth_create_user(struct app *app, struct http_request *req, int allow_role)
         }
         role = json_string_value(role_v);
     }
-    if (credentials_normalize_email(raw_email, email_len, email, &why) != 0 ||
+    if (credentials_normalize_new_email(raw_email, email_len, email, &why) != 0 ||
         credentials_check_password(password_len, &why) != 0) {
         reply_error(req, 400, why);
         goto cleanup;
@@ -209,15 +231,15 @@ struct issued {
     char sid[SID_TEXT_BYTES + 1];
 };
 
-static int issue_access(struct app *app, const struct store_user *user, const char *sid,
-                        char *out, size_t size)
+static int issue_access(struct app *app, int64_t user_id, const char *email, const char *role,
+                        const char *sid, char *out, size_t size)
 {
     struct token_subject subject;
     size_t len;
 
-    subject.user_id = user->id;
-    subject.email = user->email;
-    subject.role = user->role;
+    subject.user_id = user_id;
+    subject.email = email;
+    subject.role = role;
     subject.sid = sid;
     return keyring_issue(app->keyring, &app->policy, &subject, app_now(), out, size, &len);
 }
@@ -233,14 +255,23 @@ static void add_session_cookie(struct app *app, struct http_request *req,
     http_response_header(resp, "Set-Cookie", cookie);
 }
 
-/* A successful login: a new family with what the mode asks for. */
-static void answer_login(struct app *app, struct http_request *req, const struct store_user *user)
+/*
+ * A login whose password verified: records the family in the same
+ * transaction that re-reads the account, so that a change made while the
+ * password was being checked (disabled, demoted, a new password) is either
+ * seen here or ends this family.  The token carries the role as committed.
+ */
+static void answer_login(struct app *app, struct pw_job *job, const char *rehash)
 {
+    struct http_request *req = job->req;
+    struct store_login login;
+    struct store_user current;
     struct issued t;
     struct http_response *resp;
     int64_t now = app_now();
     int jwt = app->mode != AUTH_MODE_SESSION, session = app->mode != AUTH_MODE_JWT;
     json_t *body;
+    int rc;
 
     memset(&t, 0, sizeof(t));
     opaque_new_sid(t.sid);
@@ -248,19 +279,39 @@ static void answer_login(struct app *app, struct http_request *req, const struct
         opaque_new(&t.refresh);
     if (session)
         opaque_new(&t.session);
-    if (STORE_CALL(app->store, family_create, t.sid, user->id, jwt ? t.refresh.digest : NULL,
-                   now + (app->cfg->refresh_ttl_s < app->cfg->refresh_max_s
-                              ? app->cfg->refresh_ttl_s
-                              : app->cfg->refresh_max_s),
-                   session ? t.session.digest : NULL,
-                   now + app->cfg->session_max_s, now) != STORE_OK) {
+    memset(&login, 0, sizeof(login));
+    login.sid = t.sid;
+    login.user_id = job->user.id;
+    login.password_gen = job->user.password_gen;
+    login.refresh_digest = jwt ? t.refresh.digest : NULL;
+    login.refresh_expires_at = now + (app->cfg->refresh_ttl_s < app->cfg->refresh_max_s
+                                          ? app->cfg->refresh_ttl_s
+                                          : app->cfg->refresh_max_s);
+    login.session_digest = session ? t.session.digest : NULL;
+    login.session_expires_at = now + app->cfg->session_max_s;
+    login.lockout_key = job->lock_key;
+    login.rehash = rehash;
+    login.now = now;
+    rc = STORE_CALL(app->store, login_commit, &login, &current);
+    if (rc == STORE_EDISABLED) {
+        reply_error(req, 403, "Account disabled");
+        goto cleanup;
+    }
+    if (rc == STORE_ESTALE || rc == STORE_ENOTFOUND) {
+        /* The password checked is no longer the account's, or the account
+         * is gone. */
+        reply_unauthorized(req, false, "Invalid email or password");
+        goto cleanup;
+    }
+    if (rc != STORE_OK) {
         reply_error(req, 500, "Storage failure");
-        return;
+        goto cleanup;
     }
     if (jwt) {
-        if (issue_access(app, user, t.sid, t.access, sizeof(t.access)) != TOKENS_OK) {
+        if (issue_access(app, current.id, current.email, current.role, t.sid, t.access,
+                         sizeof(t.access)) != TOKENS_OK) {
             reply_error(req, 500, "Token signing failed");
-            return;
+            goto cleanup;
         }
         body = json_pack("{s:s,s:s,s:I,s:s}", "token", t.access, "token_type", "Bearer",
                          "expires_in", (json_int_t)app->policy.access_ttl_s, "refresh_token",
@@ -273,6 +324,8 @@ static void answer_login(struct app *app, struct http_request *req, const struct
     if (resp != NULL && session)
         add_session_cookie(app, req, resp, t.session.text, app->cfg->session_max_s);
     http_request_respond(req, resp);
+cleanup:
+    sodium_memzero(&current, sizeof(current));
     sodium_memzero(&t, sizeof(t));
 }
 
@@ -282,6 +335,7 @@ static void login_job(void *arg)
 {
     struct pw_job *job = arg;
     struct app *app = job->app;
+    char rehash[PWHASH_STR_BYTES];
     int ok;
 
     if (job->user_found) {
@@ -293,28 +347,17 @@ static void login_job(void *arg)
         ok = 0;
     }
     if (!ok) {
-        (void)STORE_CALL(app->store, lockout_fail, job->lock_key, app_now(),
-                         (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
-                         app->cfg->lockout_s);
+        /* The guess was counted when it was reserved. */
         reply_unauthorized(job->req, false, "Invalid email or password");
         goto cleanup;
     }
-    /* A write only when there is something to reset: most logins succeed
-     * at once, and a commit is an fsync. */
-    if (job->failures > 0)
-        (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
-    /* Only after the right password may the account's state show. */
-    if (job->user.disabled) {
-        reply_error(job->req, 403, "Account disabled");
-        goto cleanup;
-    }
-    if (pwhash_needs_rehash(&app->pwhash, job->user.password_hash)) {
-        char hash[PWHASH_STR_BYTES];
-        if (pwhash_hash(&app->pwhash, job->password, job->password_len, hash) == PWHASH_OK)
-            (void)store_user_rehash(app->store, job->user.id, job->user.password_hash, hash,
-                                    app_now());
-    }
-    answer_login(app, job->req, &job->user);
+    /* A hash of older parameters is replaced, in the login's own commit. */
+    if (pwhash_needs_rehash(&app->pwhash, job->user.password_hash) &&
+        pwhash_hash(&app->pwhash, job->password, job->password_len, rehash) == PWHASH_OK)
+        answer_login(app, job, rehash);
+    else
+        answer_login(app, job, NULL);
+    sodium_memzero(rehash, sizeof(rehash));
 cleanup:
     job_free(job);
 }
@@ -324,7 +367,6 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
     const char *raw_email, *password, *why;
     size_t email_len, password_len;
     struct pw_job *job = NULL;
-    int64_t retry_after = 0;
     json_t *body;
     int rc;
 
@@ -353,13 +395,6 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
         goto cleanup;
     }
     lock_key(raw_email, email_len, job->lock_key);
-    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after,
-                   &job->failures) == STORE_OK &&
-        retry_after > 0) {
-        reply_locked(req, retry_after);
-        job_free(job);
-        goto cleanup;
-    }
     /* An address that could never have been registered is an unknown
      * account: same answer, same cost. */
     if (credentials_normalize_email(raw_email, email_len, job->email, &why) == 0) {
@@ -371,6 +406,10 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
             reply_error(req, 500, "Storage failure");
             goto cleanup;
         }
+    }
+    if (reserve_guess(app, req, job->lock_key) != 0) {
+        job_free(job);
+        goto cleanup;
     }
     memcpy(job->password, password, password_len);
     job->password_len = password_len;
@@ -392,7 +431,6 @@ void handle_refresh(struct app *app, struct http_request *req, int64_t id)
     struct opaque_token presented, successor;
     enum store_rotate_outcome outcome = STORE_ROTATE_INVALID;
     struct store_refresh found;
-    struct store_user user;
     char access[TOKENS_MAX_ISSUED_BYTES];
     const char *text;
     size_t len;
@@ -428,12 +466,10 @@ void handle_refresh(struct app *app, struct http_request *req, int64_t id)
         reply_bad_refresh(req);
         goto cleanup;
     }
-    rc = store_user_by_id(app->store, found.user_id, &user);
-    if (rc != STORE_OK || user.disabled) {
-        reply_bad_refresh(req);
-        goto cleanup;
-    }
-    if (issue_access(app, &user, found.sid, access, sizeof(access)) != TOKENS_OK) {
+    /* The role and email as they are now (refresh_rotate read them with the
+     * family, and refused a disabled account or a changed password). */
+    if (issue_access(app, found.user_id, found.email, found.role, found.sid, access,
+                     sizeof(access)) != TOKENS_OK) {
         reply_error(req, 500, "Token signing failed");
         goto cleanup;
     }
@@ -495,16 +531,15 @@ static void password_job(void *arg)
 {
     struct pw_job *job = arg;
     struct app *app = job->app;
-    struct store_user_change change = {NULL, -1, NULL};
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
     struct store_user after;
     char hash[PWHASH_STR_BYTES];
     int64_t now = app_now();
     int rc;
 
+    memset(&after, 0, sizeof(after));
     if (pwhash_verify(job->user.password_hash, job->password, job->password_len) != PWHASH_OK) {
-        (void)STORE_CALL(app->store, lockout_fail, job->lock_key, now,
-                         (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
-                         app->cfg->lockout_s);
+        /* The guess was counted when it was reserved. */
         reply_error(job->req, 403, "Current password is incorrect");
         goto cleanup;
     }
@@ -512,27 +547,28 @@ static void password_job(void *arg)
         reply_error(job->req, 500, "Password hashing failed");
         goto cleanup;
     }
+    /* Every other login of the user ends with the change, in its
+     * transaction; the one that made it stays.  A token without sid cannot
+     * be told apart from the rest: then every token ends.  A password
+     * changed meanwhile (by an admin) wins: this one is stale. */
     change.password_hash = hash;
+    change.expect_password_gen = job->user.password_gen;
+    change.end_logins = 1;
+    change.keep_sid = job->caller.sid[0] != '\0' ? job->caller.sid : NULL;
+    change.memo_until = app_memo_until(app, now);
     rc = STORE_CALL(app->store, user_update, job->user.id, &change, now, &after);
-    if (rc == STORE_OK) {
-        /* Every other login of the user ends; the one that made the change
-         * stays.  A token without sid cannot be told apart from the rest:
-         * then every token ends. */
-        if (job->caller.sid[0] != '\0')
-            rc = STORE_CALL(app->store, user_revoke, job->user.id, job->caller.sid, 0, now,
-                            app_memo_until(app, now));
-        else
-            rc = STORE_CALL(app->store, user_revoke, job->user.id, NULL, now, now,
-                            app_memo_until(app, now));
-        (void)revocation_sync(app->revocation, now);
-    }
-    if (rc != STORE_OK)
-        reply_error(job->req, rc == STORE_ENOTFOUND ? 401 : 500,
-                    rc == STORE_ENOTFOUND ? "Invalid or expired token" : "Storage failure");
+    (void)revocation_sync(app->revocation, now);
+    if (rc == STORE_OK)
+        (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
+    if (rc == STORE_ENOTFOUND || rc == STORE_ESTALE)
+        reply_unauthorized(job->req, true, "Invalid or expired token");
+    else if (rc != STORE_OK)
+        reply_error(job->req, 500, "Storage failure");
     else
         http_request_respond(job->req, http_response_new(204, NULL, "", 0));
-    sodium_memzero(&after, sizeof(after));
 cleanup:
+    sodium_memzero(&after, sizeof(after));
+    sodium_memzero(hash, sizeof(hash));
     job_free(job);
 }
 
@@ -542,7 +578,6 @@ void handle_password(struct app *app, struct http_request *req, int64_t id)
     size_t current_len, fresh_len;
     struct pw_job *job = NULL;
     struct authn caller;
-    int64_t retry_after = 0;
     json_t *body = NULL;
     int rc;
 
@@ -580,12 +615,10 @@ void handle_password(struct app *app, struct http_request *req, int64_t id)
             reply_error(req, 500, "Storage failure");
         goto cleanup;
     }
+    /* The same counter as /login's: the stored email is normalised. */
     snprintf(job->lock_key, sizeof(job->lock_key), "%s", job->user.email);
-    if (STORE_CALL(app->store, lockout_check, job->lock_key, app_now(), &retry_after,
-                   &job->failures) == STORE_OK &&
-        retry_after > 0) {
+    if (reserve_guess(app, req, job->lock_key) != 0) {
         job_free(job);
-        reply_locked(req, retry_after);
         goto cleanup;
     }
     job->caller = caller;
@@ -607,7 +640,7 @@ static void admin_password_job(void *arg)
 {
     struct pw_job *job = arg;
     struct app *app = job->app;
-    struct store_user_change change = {NULL, -1, NULL};
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
     struct store_user after;
     char hash[PWHASH_STR_BYTES];
     int64_t now = app_now();
@@ -623,6 +656,7 @@ static void admin_password_job(void *arg)
     rc = admin_apply_change(app, job->req, job->user.id, &change, now, &after);
     if (rc == 0)
         reply_json(job->req, 200, reply_user(&after));
+    sodium_memzero(hash, sizeof(hash));
 cleanup:
     job_free(job);
 }

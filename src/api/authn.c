@@ -9,16 +9,20 @@ static int from_jwt(struct app *app, const char *token, size_t len, struct authn
 {
     struct token_claims claims;
     int64_t now = app_now(), key_until = 0;
+    uint64_t generation;
 
     /* A token seen before skips the signature and the JSON; expiry and
      * revocation are checked on every request all the same. */
     if (!tokcache_get(app->tokcache, token, len, now, app->policy.leeway_s, &claims)) {
+        generation = tokcache_generation(app->tokcache);
         if (keyring_verify(app->keyring, token, len, &app->policy, now, &claims, &key_until) !=
             TOKENS_OK)
             return -1;
-        /* Remembered no longer than its key verifies: a retired key's
-         * tokens must fail even if their exp is far away. */
-        tokcache_put(app->tokcache, token, len, &claims, key_until);
+        /* Remembered no longer than its key verifies (a retired key's
+         * tokens must fail even if their exp is far away), nor than a token
+         * of latch's own could live. */
+        tokcache_put(app->tokcache, token, len, &claims, key_until,
+                     app->policy.access_ttl_s + app->policy.leeway_s, generation);
     }
     if (revocation_check(app->revocation, claims.user_id, claims.iat, claims.sid, token, len)) {
         tokcache_drop(app->tokcache, token, len);

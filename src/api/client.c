@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
+#include <time.h>
 
 void client_ip(const struct app *app, struct http_request *req, char out[CLIENT_IP_BYTES])
 {
@@ -58,22 +58,17 @@ int client_is_secure(const struct app *app, struct http_request *req)
 
 int client_rate_limit(struct app *app, struct http_request *req)
 {
-    char ip[CLIENT_IP_BYTES], key[CLIENT_IP_BYTES + 8], retry[24];
+    char ip[CLIENT_IP_BYTES], retry[24];
     struct http_response *resp;
-    struct timeval tv;
-    int64_t retry_after = 0;
-    int allowed = 1;
+    struct timespec ts;
+    int64_t retry_after = 1;
 
     if (app->cfg->ip_rate_per_min == 0)
         return 0;
     client_ip(app, req, ip);
-    snprintf(key, sizeof(key), "ip:%s", ip);
-    gettimeofday(&tv, NULL);
-    if (STORE_CALL(app->store, rate_take, key, (double)app->cfg->ip_rate_per_min,
-                   (double)app->cfg->ip_rate_burst, (double)tv.tv_sec + tv.tv_usec / 1e6,
-                   &allowed, &retry_after) != STORE_OK)
-        return 0;   /* a failing counter must not lock everyone out */
-    if (allowed)
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (ratelimit_take(app->ratelimit, ip, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+                       &retry_after))
         return 0;
     resp = reply_new_error(429, "Too many attempts, try again later");
     snprintf(retry, sizeof(retry), "%lld", (long long)retry_after);

@@ -36,7 +36,6 @@ void auth_admin_set_password(struct app *app, struct http_request *req, int64_t 
 /* Applies an admin change and ends the user's tokens when it lowers their
  * rights.  Returns 0 with *after filled, or answers the error and returns -1. */
 int admin_apply_change(struct app *app, struct http_request *req, int64_t user_id,
-                       const struct store_user_change *change, int64_t now,
-                       struct store_user *after);
+                       struct store_user_change *change, int64_t now, struct store_user *after);
 
 #endif

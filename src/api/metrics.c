@@ -12,12 +12,14 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
 {
     struct tokcache_stats tc;
     struct http_server_stats hs;
+    struct ratelimit_stats rl;
     struct http_response *resp;
     char body[2048];
-    int n;
+    int n, m;
 
     (void)id;
     tokcache_stats(app->tokcache, &tc);
+    ratelimit_stats(app->ratelimit, &rl);
     memset(&hs, 0, sizeof(hs));
     if (app->server != NULL)
         http_server_stats(app->server, &hs);
@@ -42,6 +44,13 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
                  (unsigned long long)tc.evictions, tc.capacity, hs.connections_open,
                  hs.refused_per_ip, hs.headers_too_large, hs.uri_too_long, hs.body_too_large,
                  hs.bad_requests);
+    m = snprintf(body + n, sizeof(body) - (size_t)n,
+                 "latch_refused_total{limit=\"ip_rate\"} %llu\n"
+                 "# TYPE latch_rate_buckets gauge\n"
+                 "latch_rate_buckets %zu\n",
+                 (unsigned long long)rl.refused, rl.keys);
+    if (m > 0 && (size_t)m < sizeof(body) - (size_t)n)
+        n += m;
     resp = http_response_new(200, "text/plain; version=0.0.4", body, (size_t)n);
     if (resp != NULL)
         http_response_header(resp, "Cache-Control", "no-store");

@@ -20,8 +20,10 @@ void handle_profile(struct app *app, struct http_request *req, int64_t id)
     if (authn_require(app, req, &caller) != 0)
         return;
     rc = store_user_by_id(app->store, caller.user_id, &user);
-    if (rc == STORE_ENOTFOUND) {
-        /* A valid signature for an account that is gone. */
+    if (rc == STORE_ENOTFOUND || (rc == STORE_OK && user.disabled)) {
+        /* A valid signature for an account that is gone or disabled (its
+         * tokens were revoked with the change; this holds even for one the
+         * revocation has not reached yet). */
         reply_unauthorized(req, true, "Invalid or expired token");
         return;
     }

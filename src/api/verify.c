@@ -21,6 +21,14 @@ static int role_rank(const char *role)
     return 0;
 }
 
+static int is_printable_ascii(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+            return 0;
+    return 1;
+}
+
 void handle_verify(struct app *app, struct http_request *req, int64_t id)
 {
     const char *want = http_request_query(req, "role");
@@ -49,7 +57,9 @@ void handle_verify(struct app *app, struct http_request *req, int64_t id)
     if (resp != NULL) {
         snprintf(user_id, sizeof(user_id), "%lld", (long long)caller.user_id);
         http_response_header(resp, "X-Auth-User-Id", user_id);
-        if (caller.email[0] != '\0')
+        /* Only printable ASCII goes into a header (the claims were checked
+         * for controls; anything else non-ASCII is left out). */
+        if (caller.email[0] != '\0' && is_printable_ascii(caller.email))
             http_response_header(resp, "X-Auth-Email", caller.email);
         http_response_header(resp, "X-Auth-Role", caller.role);
         http_response_header(resp, "Cache-Control", "no-store");

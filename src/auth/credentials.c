@@ -59,6 +59,20 @@ int credentials_normalize_email(const char *in, size_t len, char out[LATCH_MAX_E
     return 0;
 }
 
+int credentials_normalize_new_email(const char *in, size_t len,
+                                    char out[LATCH_MAX_EMAIL_BYTES + 1], const char **why)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char)in[i] >= 0x80) {
+            *why = "Email must contain only ASCII characters";
+            return -1;
+        }
+    }
+    return credentials_normalize_email(in, len, out, why);
+}
+
 int credentials_check_password(size_t len, const char **why)
 {
     if (len < LATCH_MIN_PASSWORD_BYTES) {

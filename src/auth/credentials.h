@@ -20,6 +20,16 @@
 int credentials_normalize_email(const char *in, size_t len, char out[LATCH_MAX_EMAIL_BYTES + 1],
                                 const char **why);
 
+/*
+ * The rule for an address being created (registration, an admin, the CLI,
+ * an import): credentials_normalize_email, and only ASCII.  That refuses
+ * Unicode spaces, controls, invisible and bidi characters and look-alikes
+ * at once.  Logins use the lenient rule above, so an address stored before
+ * this rule keeps working.
+ */
+int credentials_normalize_new_email(const char *in, size_t len,
+                                    char out[LATCH_MAX_EMAIL_BYTES + 1], const char **why);
+
 /* Checks a new password's length in bytes.  Returns 0, or -1 with *why. */
 int credentials_check_password(size_t len, const char **why);
 

@@ -716,21 +716,40 @@ static EVP_MD_CTX *start_digest(const struct jws_key *key, int sign)
     return ctx;
 }
 
-/* DER ECDSA-Sig-Value (what OpenSSL produces) -> JWS r||s (RFC 7518 3.4). */
+/*
+ * DER ECDSA-Sig-Value (what OpenSSL produces) -> JWS r||s (RFC 7518 3.4),
+ * with s in the lower half of the group order: (r, s) and (r, n - s) both
+ * verify, and signing only the low one means latch never hands out both
+ * twins itself.  Verification still accepts either (RFC 7518 does not
+ * require low s; jose and PyJWT emit both).
+ */
 static int es256_der_to_raw(const unsigned char *der, size_t der_len,
                             unsigned char raw[ES256_SIG_BYTES])
 {
     const unsigned char *p = der;
     const BIGNUM *r = NULL, *s = NULL;
     ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    int ok;
+    BIGNUM *order = BN_bin2bn(p256_order, P256_SCALAR_BYTES, NULL);
+    BIGNUM *half = BN_new(), *low_s = BN_new();
+    int ok = 0;
 
-    if (sig == NULL)
-        return 0;
+    if (sig == NULL || order == NULL || half == NULL || low_s == NULL)
+        goto cleanup;
     ECDSA_SIG_get0(sig, &r, &s);
+    if (BN_rshift1(half, order) != 1)
+        goto cleanup;
+    if (BN_cmp(s, half) > 0) {
+        if (BN_sub(low_s, order, s) != 1)
+            goto cleanup;
+        s = low_s;
+    }
     ok = p == der + der_len && BN_bn2binpad(r, raw, P256_SCALAR_BYTES) == P256_SCALAR_BYTES &&
          BN_bn2binpad(s, raw + P256_SCALAR_BYTES, P256_SCALAR_BYTES) == P256_SCALAR_BYTES;
+cleanup:
     ECDSA_SIG_free(sig);
+    BN_free(order);
+    BN_free(half);
+    BN_free(low_s);
     return ok;
 }
 

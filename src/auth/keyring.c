@@ -34,6 +34,7 @@ struct keyset {
 
 struct keyring {
     struct keyring_options opts;
+    enum jws_alg alg;            /* the recorded algorithm: the newest key's */
     char data_dir[PATH_MAX];
     pthread_rwlock_t lock;
     struct keyset *set;
@@ -81,6 +82,27 @@ static void material_free(char *material)
     free(material);
 }
 
+/* Wipes the key material a parsed keys.json member holds (jansson frees
+ * strings without wiping them). */
+static void member_wipe(json_t *item)
+{
+    json_t *v = json_object_get(item, "material");
+
+    if (json_is_string(v))
+        sodium_memzero((void *)json_string_value(v), json_string_length(v));
+}
+
+/* Wipes every member's material, then drops the document. */
+static void doc_free(json_t *doc)
+{
+    json_t *keys = json_object_get(doc, "keys");
+    size_t i;
+
+    for (i = 0; i < json_array_size(keys); i++)
+        member_wipe(json_array_get(keys, i));
+    json_decref(doc);
+}
+
 static int by_start(const void *a, const void *b)
 {
     const struct entry *x = a, *y = b;
@@ -90,21 +112,29 @@ static int by_start(const void *a, const void *b)
     return x->created_at < y->created_at ? -1 : (x->created_at > y->created_at);
 }
 
-/* The index of the signing key at now: the newest started key of alg. */
-static int signing_index(const struct keyset *set, enum jws_alg alg, int64_t now)
+/* The index of the signing key at now: the newest started key.  Each key
+ * carries its algorithm, so a rotation to another algorithm takes over like
+ * any other. */
+static int signing_index(const struct keyset *set, int64_t now)
 {
     int i;
 
     for (i = set->n - 1; i >= 0; i--)
-        if (set->e[i].signs_from <= now && jws_key_alg(set->e[i].key) == alg)
+        if (set->e[i].signs_from <= now)
             return i;
     return -1;
 }
 
-static enum keyring_state state_of(const struct keyset *set, int i, enum jws_alg alg,
-                                   int64_t now, int64_t keep_s)
+/* The recorded algorithm: the newest key's (the set is sorted by
+ * signs_from, so a pre-published key counts); fallback when there is none. */
+static enum jws_alg recorded_alg(const struct keyset *set, enum jws_alg fallback)
 {
-    int signing = signing_index(set, alg, now), j;
+    return set->n > 0 ? jws_key_alg(set->e[set->n - 1].key) : fallback;
+}
+
+static enum keyring_state state_of(const struct keyset *set, int i, int64_t now, int64_t keep_s)
+{
+    int signing = signing_index(set, now), j;
 
     if (set->e[i].signs_from > now)
         return KEY_NEXT;
@@ -245,14 +275,14 @@ static int load_file(const struct keyring_options *o, struct keyset *set, json_t
     keys = json_object_get(root, "keys");
     if (!json_is_array(keys)) {
         snprintf(err, err_size, "%s: not a latch key file", path);
-        json_decref(root);
+        doc_free(root);
         return -1;
     }
     for (i = 0; i < json_array_size(keys) && set->n < MAX_KEYS; i++) {
         char why[256] = "";
         if (key_from_json(json_array_get(keys, i), &set->e[set->n], why, sizeof(why)) != 0) {
             snprintf(err, err_size, "%s: %s", path, why);
-            json_decref(root);
+            doc_free(root);
             return -1;
         }
         set->n++;
@@ -315,10 +345,10 @@ static void unlock_dir(int fd)
         close(fd);   /* releases the flock */
 }
 
-/* Makes sure keys.json has a started key of o->alg, importing the secret
- * of an earlier latch (jwt-secret) for HS256. */
-static int ensure_signing_key(const struct keyring_options *o, int64_t now, char *err,
-                              size_t err_size)
+/* Makes sure keys.json has a started key, creating one of alg (importing
+ * the secret of an earlier latch, jwt-secret, for HS256) when it has none. */
+static int ensure_signing_key(const struct keyring_options *o, enum jws_alg alg, int64_t now,
+                              char *err, size_t err_size)
 {
     struct keyset probe;
     struct stat st;
@@ -332,7 +362,7 @@ static int ensure_signing_key(const struct keyring_options *o, int64_t now, char
     if (load_file(o, &probe, &doc, &st, err, err_size) != 0)
         goto cleanup;
     for (i = 0; i < probe.n; i++)
-        if (jws_key_alg(probe.e[i].key) == o->alg && probe.e[i].signs_from <= now)
+        if (probe.e[i].signs_from <= now)
             have = 1;
     if (have) {
         rc = 0;
@@ -340,7 +370,7 @@ static int ensure_signing_key(const struct keyring_options *o, int64_t now, char
     }
     if (doc == NULL)
         doc = json_pack("{s:[]}", "keys");
-    if (o->alg == JWS_ALG_HS256) {
+    if (alg == JWS_ALG_HS256) {
         char path[PATH_MAX], secret[LATCH_MAX_SECRET_BYTES + 1], kid[32];
         size_t len = 0;
 
@@ -355,8 +385,8 @@ static int ensure_signing_key(const struct keyring_options *o, int64_t now, char
             sodium_memzero(secret, sizeof(secret));
         }
     }
-    if (key == NULL && generate(o->alg, &key, &material) != 0) {
-        snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(o->alg));
+    if (key == NULL && generate(alg, &key, &material) != 0) {
+        snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(alg));
         goto cleanup;
     }
     if (material == NULL || add_member(doc, key, material, now, now) != 0)
@@ -366,7 +396,7 @@ cleanup:
     material_free(material);
     jws_key_free(key);
     keyset_clear(&probe);
-    json_decref(doc);
+    doc_free(doc);
     unlock_dir(fd);
     return rc;
 }
@@ -384,11 +414,25 @@ static void secret_kid(const char *secret, size_t len, char out[32])
     sodium_memzero(&st, sizeof(st));
 }
 
+/* Which key from outside applies, if any: a PEM file for the asymmetric
+ * algorithms (its own algorithm unless one is given explicitly), else
+ * LATCH_JWT_SECRET for HS256. */
+enum external_kind { EXTERNAL_NONE, EXTERNAL_SECRET, EXTERNAL_PEM };
+
+static enum external_kind external_of(const struct keyring_options *o)
+{
+    if (o->key_file != NULL && (!o->alg_explicit || o->alg != JWS_ALG_HS256))
+        return EXTERNAL_PEM;
+    if (o->env_secret != NULL && (!o->alg_explicit || o->alg == JWS_ALG_HS256))
+        return EXTERNAL_SECRET;
+    return EXTERNAL_NONE;
+}
+
 static int load_external(const struct keyring_options *o, struct keyset *set, char *err,
                          size_t err_size)
 {
     set->external = 1;
-    if (o->alg == JWS_ALG_HS256) {
+    if (external_of(o) == EXTERNAL_SECRET) {
         size_t len = strlen(o->env_secret);
         char kid[32];
 
@@ -428,7 +472,7 @@ static int load_external(const struct keyring_options *o, struct keyset *set, ch
             snprintf(err, err_size, "LATCH_JWT_KEY_FILE %s: %s", o->key_file, why);
             return -1;
         }
-        if (alg != o->alg) {
+        if (o->alg_explicit && alg != o->alg) {
             snprintf(err, err_size, "LATCH_JWT_KEY_FILE %s holds an %s key but LATCH_JWT_ALG is %s",
                      o->key_file, jws_alg_name(alg), jws_alg_name(o->alg));
             jws_key_free(set->e[0].key);
@@ -450,13 +494,12 @@ static int build_set(struct keyring *kr, struct keyset **out, struct stat *st, c
 
     if (set == NULL)
         return -1;
-    if ((kr->opts.alg == JWS_ALG_HS256 && kr->opts.env_secret != NULL) ||
-        (kr->opts.alg != JWS_ALG_HS256 && kr->opts.key_file != NULL)) {
+    if (external_of(&kr->opts) != EXTERNAL_NONE) {
         rc = load_external(&kr->opts, set, err, err_size);
         memset(st, 0, sizeof(*st));
     } else {
         rc = load_file(&kr->opts, set, &doc, st, err, err_size);
-        json_decref(doc);
+        doc_free(doc);
     }
     if (rc != 0) {
         keyset_free(set);
@@ -466,28 +509,60 @@ static int build_set(struct keyring *kr, struct keyset **out, struct stat *st, c
     return 0;
 }
 
+/* Refuses an explicit algorithm that differs from the one keys.json
+ * records; *recorded receives the recorded one (opts->alg or HS256 when the
+ * file holds no key). */
+static int check_recorded_alg(const struct keyring_options *opts, enum jws_alg *recorded,
+                              char *err, size_t err_size)
+{
+    struct keyset probe;
+    struct stat st;
+    json_t *doc = NULL;
+    int rc;
+
+    memset(&probe, 0, sizeof(probe));
+    rc = load_file(opts, &probe, &doc, &st, err, err_size);
+    doc_free(doc);
+    if (rc != 0)
+        return -1;
+    *recorded = recorded_alg(&probe, opts->alg_explicit ? opts->alg : JWS_ALG_HS256);
+    keyset_clear(&probe);
+    if (opts->alg_explicit && *recorded != opts->alg) {
+        snprintf(err, err_size, "LATCH_JWT_ALG / --jwt-alg is %s but the keys in %s/%s record "
+                 "%s: leave it unset to keep %s, or change the algorithm with `latch key "
+                 "rotate --jwt-alg %s`", jws_alg_name(opts->alg), opts->data_dir, KEYRING_FILE,
+                 jws_alg_name(*recorded), jws_alg_name(*recorded), jws_alg_name(opts->alg));
+        return -1;
+    }
+    return 0;
+}
+
 int keyring_open(struct keyring **out, const struct keyring_options *opts, int create,
                  char *err, size_t err_size, char *warning, size_t warning_size)
 {
     struct keyring *kr;
     struct keyset *set = NULL;
     struct stat st;
-    int external;
+    enum jws_alg alg = JWS_ALG_HS256;
+    enum external_kind external = external_of(opts);
 
     if (warning_size > 0)
         warning[0] = '\0';
-    if (opts->alg != JWS_ALG_HS256 && opts->env_secret != NULL)
-        snprintf(warning, warning_size, "LATCH_JWT_SECRET is ignored: LATCH_JWT_ALG is %s",
-                 jws_alg_name(opts->alg));
-    if (opts->alg == JWS_ALG_HS256 && opts->key_file != NULL) {
+    if (opts->env_secret != NULL && external != EXTERNAL_SECRET)
+        snprintf(warning, warning_size, "LATCH_JWT_SECRET is ignored: %s",
+                 opts->key_file != NULL ? "LATCH_JWT_KEY_FILE gives the key"
+                                        : "LATCH_JWT_ALG is not HS256");
+    if (opts->alg_explicit && opts->alg == JWS_ALG_HS256 && opts->key_file != NULL) {
         snprintf(err, err_size, "LATCH_JWT_KEY_FILE holds a PEM key for EdDSA, ES256 or RS256; "
                  "an HS256 key is given with LATCH_JWT_SECRET");
         return -1;
     }
-    external = (opts->alg == JWS_ALG_HS256 && opts->env_secret != NULL) ||
-               (opts->alg != JWS_ALG_HS256 && opts->key_file != NULL);
-    if (!external && create && ensure_signing_key(opts, (int64_t)time(NULL), err, err_size) != 0)
-        return -1;
+    if (external == EXTERNAL_NONE) {
+        if (check_recorded_alg(opts, &alg, err, err_size) != 0)
+            return -1;
+        if (create && ensure_signing_key(opts, alg, (int64_t)time(NULL), err, err_size) != 0)
+            return -1;
+    }
 
     kr = calloc(1, sizeof(*kr));
     if (kr == NULL)
@@ -499,15 +574,16 @@ int keyring_open(struct keyring **out, const struct keyring_options *opts, int c
         free(kr);
         return -1;
     }
-    if (!external && signing_index(set, opts->alg, (int64_t)time(NULL)) < 0 && create) {
-        snprintf(err, err_size, "no %s signing key in %s/%s", jws_alg_name(opts->alg),
-                 opts->data_dir, KEYRING_FILE);
+    if (external == EXTERNAL_NONE && signing_index(set, (int64_t)time(NULL)) < 0 && create) {
+        snprintf(err, err_size, "no started signing key in %s/%s", opts->data_dir,
+                 KEYRING_FILE);
         keyset_free(set);
         free(kr);
         return -1;
     }
     pthread_rwlock_init(&kr->lock, NULL);
     kr->set = set;
+    kr->alg = recorded_alg(set, alg);
     kr->seen = st;
     *out = kr;
     return 0;
@@ -520,6 +596,26 @@ void keyring_free(struct keyring *kr)
     keyset_free(kr->set);
     pthread_rwlock_destroy(&kr->lock);
     free(kr);
+}
+
+enum jws_alg keyring_alg(struct keyring *kr)
+{
+    enum jws_alg alg;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    alg = kr->alg;
+    pthread_rwlock_unlock(&kr->lock);
+    return alg;
+}
+
+int keyring_count(struct keyring *kr)
+{
+    int n;
+
+    pthread_rwlock_rdlock(&kr->lock);
+    n = kr->set->n;
+    pthread_rwlock_unlock(&kr->lock);
+    return n;
 }
 
 int keyring_reload(struct keyring *kr, int force, char *err, size_t err_size)
@@ -545,6 +641,8 @@ int keyring_reload(struct keyring *kr, int force, char *err, size_t err_size)
     pthread_rwlock_wrlock(&kr->lock);
     old = kr->set;
     kr->set = set;
+    /* A rotation to another algorithm moves the recorded one with it. */
+    kr->alg = recorded_alg(set, kr->alg);
     kr->seen = st;
     pthread_rwlock_unlock(&kr->lock);
     keyset_free(old);
@@ -555,21 +653,19 @@ int keyring_reload(struct keyring *kr, int force, char *err, size_t err_size)
 
 struct lookup_ctx {
     const struct keyset *set;
-    enum jws_alg alg;
     int64_t now, keep_s;
     int found;                   /* index of the key lookup returned, -1 */
 };
 
-/* When key i stops verifying: keep_s after the next started key took over;
- * INT64_MAX while no later key has started. */
-static int64_t retires_at(const struct lookup_ctx *c, int i)
+/*
+ * When key i stops verifying: keep_s after the next key takes over, whether
+ * that key has started or is only scheduled (pre-published): a token cached
+ * now must not outlive its key's retirement.  INT64_MAX while no later key
+ * exists (a rotation reloads the keys and clears the cache).
+ */
+static int64_t retires_at(const struct keyset *set, int i, int64_t keep_s)
 {
-    int j;
-
-    for (j = i + 1; j < c->set->n; j++)
-        if (c->set->e[j].signs_from <= c->now)
-            return c->set->e[j].signs_from + c->keep_s;
-    return INT64_MAX;
+    return i + 1 < set->n ? set->e[i + 1].signs_from + keep_s : INT64_MAX;
 }
 
 static const struct jws_key *lookup(void *p, const char *kid)
@@ -579,14 +675,14 @@ static const struct jws_key *lookup(void *p, const char *kid)
 
     /* No kid: the current signing key only. */
     if (kid == NULL) {
-        i = signing_index(c->set, c->alg, c->now);
+        i = signing_index(c->set, c->now);
         c->found = i;
         return i >= 0 ? c->set->e[i].key : NULL;
     }
     for (i = 0; i < c->set->n; i++) {
         const char *k = jws_key_kid(c->set->e[i].key);
         if (k != NULL && strcmp(k, kid) == 0) {
-            if (state_of(c->set, i, c->alg, c->now, c->keep_s) == KEY_RETIRED)
+            if (state_of(c->set, i, c->now, c->keep_s) == KEY_RETIRED)
                 return NULL;
             c->found = i;
             return c->set->e[i].key;
@@ -602,11 +698,19 @@ int keyring_issue(struct keyring *kr, const struct tokens_policy *policy,
     int i, rc = TOKENS_ENOMEM;
 
     pthread_rwlock_rdlock(&kr->lock);
-    i = signing_index(kr->set, kr->opts.alg, now);
+    i = signing_index(kr->set, now);
     if (i >= 0)
         rc = tokens_issue(kr->set->e[i].key, policy, subject, now, out, out_size, out_len);
     pthread_rwlock_unlock(&kr->lock);
     return rc;
+}
+
+static void lookup_start(struct lookup_ctx *c, const struct keyring *kr, int64_t now)
+{
+    c->set = kr->set;
+    c->now = now;
+    c->keep_s = kr->opts.verify_keep_s;
+    c->found = -1;
 }
 
 int keyring_verify(struct keyring *kr, const char *token, size_t len,
@@ -617,14 +721,10 @@ int keyring_verify(struct keyring *kr, const char *token, size_t len,
     int rc;
 
     pthread_rwlock_rdlock(&kr->lock);
-    c.set = kr->set;
-    c.alg = kr->opts.alg;
-    c.now = now;
-    c.keep_s = kr->opts.verify_keep_s;
-    c.found = -1;
+    lookup_start(&c, kr, now);
     rc = tokens_verify(token, len, lookup, &c, policy, now, claims);
     if (rc == TOKENS_OK && key_until != NULL)
-        *key_until = c.found >= 0 ? retires_at(&c, c.found) : now;
+        *key_until = c.found >= 0 ? retires_at(c.set, c.found, c.keep_s) : now;
     pthread_rwlock_unlock(&kr->lock);
     return rc;
 }
@@ -636,11 +736,7 @@ int keyring_verify_signature(struct keyring *kr, const char *token, size_t len, 
     int rc;
 
     pthread_rwlock_rdlock(&kr->lock);
-    c.set = kr->set;
-    c.alg = kr->opts.alg;
-    c.now = now;
-    c.keep_s = kr->opts.verify_keep_s;
-    c.found = -1;
+    lookup_start(&c, kr, now);
     rc = jws_verify(token, len, lookup, &c, payload);
     pthread_rwlock_unlock(&kr->lock);
     return rc;
@@ -656,14 +752,14 @@ char *keyring_jwks(struct keyring *kr, int64_t now)
     for (i = 0; i < kr->set->n; i++) {
         const struct jws_key *key = kr->set->e[i].key;
         if (jws_key_alg(key) == JWS_ALG_HS256 ||
-            state_of(kr->set, i, kr->opts.alg, now, kr->opts.verify_keep_s) == KEY_RETIRED)
+            state_of(kr->set, i, now, kr->opts.verify_keep_s) == KEY_RETIRED)
             continue;
         if (jws_key_public_jwk(key, &jwk) == JWS_OK)
             json_array_append_new(keys, jwk);
     }
     pthread_rwlock_unlock(&kr->lock);
     text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(doc);
+    doc_free(doc);
     return text;
 }
 
@@ -675,56 +771,55 @@ void keyring_list(struct keyring *kr, int64_t now, keyring_list_fn fn, void *ctx
     for (i = 0; i < kr->set->n; i++) {
         const struct entry *e = &kr->set->e[i];
         fn(ctx, jws_key_kid(e->key) ? jws_key_kid(e->key) : "", jws_alg_name(jws_key_alg(e->key)),
-           e->created_at, e->signs_from,
-           state_of(kr->set, i, kr->opts.alg, now, kr->opts.verify_keep_s));
+           e->created_at, e->signs_from, state_of(kr->set, i, now, kr->opts.verify_keep_s));
     }
     pthread_rwlock_unlock(&kr->lock);
 }
 
 int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_out,
-                   size_t kid_size, char *err, size_t err_size)
+                   size_t kid_size, enum jws_alg *alg_out, char *err, size_t err_size)
 {
     struct keyset probe;
     struct stat st;
     json_t *doc = NULL, *keys, *kept;
     struct jws_key *key = NULL;
+    enum jws_alg alg;
     char *material = NULL;
     size_t i;
-    int fd, rc = -1, j, same_alg = 0, foreign;
+    int fd, rc = -1, j;
 
-    if (opts->alg == JWS_ALG_HS256 && opts->env_secret != NULL) {
+    switch (external_of(opts)) {
+    case EXTERNAL_SECRET:
         snprintf(err, err_size, "the signing key comes from LATCH_JWT_SECRET: rotate it by "
                  "setting a new secret and restarting latch");
         return -1;
-    }
-    if (opts->alg != JWS_ALG_HS256 && opts->key_file != NULL) {
+    case EXTERNAL_PEM:
         snprintf(err, err_size, "the signing key comes from LATCH_JWT_KEY_FILE: rotate it by "
                  "pointing at a new key file and restarting latch");
         return -1;
+    case EXTERNAL_NONE:
+        break;
     }
-    /* A CLI run without the server's LATCH_JWT_ALG must not slip in a key
-     * of another algorithm that signs at once. */
-    memset(&probe, 0, sizeof(probe));
-    if (load_file(opts, &probe, &doc, &st, err, err_size) != 0)
-        return -1;
-    for (j = 0; j < probe.n; j++)
-        same_alg |= jws_key_alg(probe.e[j].key) == opts->alg;
-    if (probe.n > 0 && !same_alg)
-        snprintf(err, err_size, "%s/%s holds %s keys, not %s ones: run with the server's "
-                 "LATCH_JWT_ALG (--jwt-alg %s)", opts->data_dir, KEYRING_FILE,
-                 jws_alg_name(jws_key_alg(probe.e[0].key)), jws_alg_name(opts->alg),
-                 jws_alg_name(jws_key_alg(probe.e[0].key)));
-    foreign = probe.n > 0 && !same_alg;
-    keyset_clear(&probe);
-    json_decref(doc);
-    doc = NULL;
-    if (foreign)
-        return -1;
-    if (ensure_signing_key(opts, now, err, err_size) != 0)
-        return -1;
     fd = lock_dir(opts);
     memset(&probe, 0, sizeof(probe));
-    if (load_file(opts, &probe, &doc, &st, err, err_size) != 0 || doc == NULL)
+    if (load_file(opts, &probe, &doc, &st, err, err_size) != 0)
+        goto cleanup;
+    /* The recorded algorithm, unless one is given: that is how it changes. */
+    alg = opts->alg_explicit ? opts->alg : recorded_alg(&probe, JWS_ALG_HS256);
+    if (probe.n == 0) {
+        /* Nothing yet: the first key signs at once, then the rotation. */
+        keyset_clear(&probe);
+        doc_free(doc);
+        doc = NULL;
+        unlock_dir(fd);
+        fd = -1;
+        if (ensure_signing_key(opts, alg, now, err, err_size) != 0)
+            goto cleanup;
+        fd = lock_dir(opts);
+        if (load_file(opts, &probe, &doc, &st, err, err_size) != 0)
+            goto cleanup;
+    }
+    if (doc == NULL)
         goto cleanup;
     /* Retired keys leave the file. */
     keys = json_object_get(doc, "keys");
@@ -736,25 +831,29 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
         for (j = 0; j < probe.n; j++)
             if (kid != NULL && jws_key_kid(probe.e[j].key) != NULL &&
                 strcmp(kid, jws_key_kid(probe.e[j].key)) == 0)
-                retired = state_of(&probe, j, opts->alg, now, opts->verify_keep_s) == KEY_RETIRED;
+                retired = state_of(&probe, j, now, opts->verify_keep_s) == KEY_RETIRED;
         if (!retired)
             json_array_append(kept, item);
+        else
+            member_wipe(item);
     }
     json_object_set_new(doc, "keys", kept);
-    if (generate(opts->alg, &key, &material) != 0) {
-        snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(opts->alg));
+    if (generate(alg, &key, &material) != 0) {
+        snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(alg));
         goto cleanup;
     }
     if (add_member(doc, key, material, now, now + opts->prepublish_s) != 0)
         goto cleanup;
     rc = save_file(opts, doc, err, err_size);
-    if (rc == 0)
+    if (rc == 0) {
         snprintf(kid_out, kid_size, "%s", jws_key_kid(key));
+        *alg_out = alg;
+    }
 cleanup:
     material_free(material);
     jws_key_free(key);
     keyset_clear(&probe);
-    json_decref(doc);
+    doc_free(doc);
     unlock_dir(fd);
     return rc;
 }

@@ -3,13 +3,17 @@
  * rotation.
  *
  * Generated keys live in <data_dir>/keys.json (mode 0600, written
- * atomically), each with the moment it starts signing (signs_from).  Given
- * the time, every key is in one state:
+ * atomically), each with its algorithm and the moment it starts signing
+ * (signs_from).  Given the time, every key is in one state:
  *   next         published in the JWKS, not signing yet (pre-publication);
- *   signing      the newest started key of the configured algorithm;
+ *   signing      the newest started key;
  *   verify-only  replaced, kept until every token it signed has expired;
  *   retired      dropped from verification and the JWKS.
- * `latch key rotate` adds a key that signs from now + prepublish; a running
+ * The keys record the algorithm: it is the newest key's (a pre-published
+ * one included), so a data dir keeps its algorithm without LATCH_JWT_ALG; an
+ * explicit LATCH_JWT_ALG that differs is refused at start.  `latch key
+ * rotate` adds a key of the recorded algorithm (or of an explicit one, which
+ * is how the algorithm changes) that signs from now + prepublish; a running
  * server notices the file change within a second (at once on SIGHUP).
  *
  * A key given from outside (LATCH_JWT_SECRET for HS256, LATCH_JWT_KEY_FILE
@@ -33,7 +37,8 @@
 
 struct keyring_options {
     const char *data_dir;
-    enum jws_alg alg;            /* what new keys and the signing key use */
+    enum jws_alg alg;            /* LATCH_JWT_ALG, when alg_explicit */
+    int alg_explicit;            /* 0: the keys' recorded algorithm (HS256 when none) */
     const char *env_secret;      /* LATCH_JWT_SECRET or NULL */
     const char *key_file;        /* LATCH_JWT_KEY_FILE or NULL */
     int64_t prepublish_s;        /* LATCH_KEY_PREPUBLISH_S */
@@ -46,13 +51,19 @@ const char *keyring_state_name(enum keyring_state state);
 struct keyring;
 
 /*
- * Opens the keyring.  With create, a missing keys.json (or one without a
- * started key of opts->alg) gets a new key that signs at once.  *warning may
- * receive a message to log (e.g. LATCH_JWT_SECRET ignored).
+ * Opens the keyring.  With create, a missing or empty keys.json gets a new
+ * key that signs at once.  Refuses an explicit algorithm that differs from
+ * the recorded one, naming both.  *warning may receive a message to log
+ * (e.g. LATCH_JWT_SECRET ignored).
  */
 int keyring_open(struct keyring **out, const struct keyring_options *opts, int create,
                  char *err, size_t err_size, char *warning, size_t warning_size);
 void keyring_free(struct keyring *kr);
+
+/* The algorithm new tokens are signed with (the recorded one), and how many
+ * keys the keyring holds. */
+enum jws_alg keyring_alg(struct keyring *kr);
+int keyring_count(struct keyring *kr);
 
 /* Reloads keys.json when it changed since the last load (always when force).
  * Returns 1 when reloaded, 0 when unchanged, -1 on error (old keys stay). */
@@ -83,9 +94,10 @@ typedef void (*keyring_list_fn)(void *ctx, const char *kid, const char *alg, int
                                 int64_t signs_from, enum keyring_state state);
 void keyring_list(struct keyring *kr, int64_t now, keyring_list_fn fn, void *ctx);
 
-/* Adds a key of opts->alg that signs from now + prepublish_s (CLI).  Refuses
- * with an explanation when the key comes from outside. */
+/* Adds a key that signs from now + prepublish_s (CLI): of opts->alg when
+ * explicit, else of the recorded algorithm.  Refuses with an explanation
+ * when the key comes from outside.  *alg_out receives the new key's. */
 int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_out,
-                   size_t kid_size, char *err, size_t err_size);
+                   size_t kid_size, enum jws_alg *alg_out, char *err, size_t err_size);
 
 #endif

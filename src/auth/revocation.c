@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct revocation {
     struct store *store;
@@ -103,7 +104,10 @@ void revocation_token_digest_hex(const char *token, size_t len,
                                  char hex[STORE_DIGEST_BYTES * 2 + 1])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
+    const char *dot = memrchr(token, '.', len);
 
+    if (dot != NULL)
+        len = (size_t)(dot - token);
     crypto_hash_sha256(digest, (const unsigned char *)token, len);
     sodium_bin2hex(hex, STORE_DIGEST_BYTES * 2 + 1, digest, sizeof(digest));
 }

@@ -3,7 +3,9 @@
  * every authenticated request without a store query:
  *   - revoked families (the token's sid),
  *   - per-user cutoffs (tokens of that user issued before T),
- *   - revoked tokens without sid (by SHA-256 digest).
+ *   - revoked tokens without sid (by the SHA-256 digest of their signing
+ *     input, header.payload: an ES256 signature has a twin (r, n - s) that
+ *     verifies too, and revoking the signing input covers both).
  * The set mirrors the store's revocation log: loaded at start, then followed
  * (revocation_sync) so revocations made by another process on the same store
  * (the CLI, another latch) arrive within one sync period.  Entries are kept
@@ -31,7 +33,8 @@ int revocation_sync(struct revocation *rev, int64_t now);
 int revocation_check(struct revocation *rev, int64_t user_id, int64_t iat, const char *sid,
                      const char *token, size_t len);
 
-/* The hex SHA-256 of a token's bytes, as the TOKEN log rows hold it. */
+/* The hex SHA-256 of a token's signing input (everything before its last
+ * '.'), as the TOKEN log rows hold it. */
 void revocation_token_digest_hex(const char *token, size_t len,
                                  char hex[STORE_DIGEST_BYTES * 2 + 1]);
 

@@ -29,6 +29,7 @@ struct tokcache {
     size_t n_sets;                 /* a power of two, or 0 when disabled */
     int ways;                      /* slots used per set: WAYS, fewer for a tiny bound */
     unsigned char key[crypto_generichash_KEYBYTES];
+    uint64_t generation;           /* moved on by every clear */
     uint64_t hits, misses, evictions;
 };
 
@@ -164,8 +165,14 @@ static void unlock_pair(pthread_mutex_t *a, pthread_mutex_t *b)
         pthread_mutex_unlock(b);
 }
 
+uint64_t tokcache_generation(struct tokcache *cache)
+{
+    return __atomic_load_n(&cache->generation, __ATOMIC_ACQUIRE);
+}
+
 void tokcache_put(struct tokcache *cache, const char *token, size_t len,
-                  const struct token_claims *claims, int64_t until)
+                  const struct token_claims *claims, int64_t until, int64_t max_life_s,
+                  uint64_t generation)
 {
     unsigned char digest[DIGEST_BYTES];
     pthread_mutex_t *lock_a, *lock_b;
@@ -175,10 +182,22 @@ void tokcache_put(struct tokcache *cache, const char *token, size_t len,
 
     if (cache->n_sets == 0)
         return;
+    /* claims->iat is at most now + leeway (checked), so no overflow. */
+    if (claims->iat + max_life_s < until)
+        until = claims->iat + max_life_s;
     digest_of(cache, token, len, digest);
     sets[0] = set_at(cache, digest, 0, &lock_a);
     sets[1] = set_at(cache, digest, 1, &lock_b);
     lock_pair(lock_a, lock_b);
+    /*
+     * Checked under the sets' locks: a clear moves the generation on before
+     * it sweeps, and sweeps each set under its lock, so a put either sees
+     * the new generation here or lands before the sweep reaches its set.
+     */
+    if (__atomic_load_n(&cache->generation, __ATOMIC_ACQUIRE) != generation) {
+        unlock_pair(lock_a, lock_b);
+        return;
+    }
     /* Already there, or a free slot in either set, or else the entry closest
      * to expiry of both. */
     for (which = 0; which < 2 && victim == NULL; which++)
@@ -227,6 +246,7 @@ void tokcache_clear(struct tokcache *cache)
     size_t i;
     int j;
 
+    __atomic_add_fetch(&cache->generation, 1, __ATOMIC_ACQ_REL);
     for (i = 0; i < cache->n_sets; i++) {
         pthread_mutex_lock(&cache->locks[i % LOCK_STRIPES]);
         for (j = 0; j < cache->ways; j++)

@@ -31,13 +31,20 @@ void tokcache_free(struct tokcache *cache);
  * leeway); 0 otherwise.  An expired entry is dropped. */
 int tokcache_get(struct tokcache *cache, const char *token, size_t len, int64_t now,
                  int64_t leeway_s, struct token_claims *claims);
+/* The cache's generation: read it before verifying a token, and hand it to
+ * tokcache_put, so that a verification that began before a clear (the keys
+ * changed) cannot put its result back after it. */
+uint64_t tokcache_generation(struct tokcache *cache);
 /* Remembers claims until until (the moment the key that verified them
- * retires, INT64_MAX for the signing key) or the token's exp. */
+ * retires) or the token's exp, whichever comes first, and never past
+ * iat + max_life_s (latch's access TTL + leeway).  Nothing is kept when the
+ * cache was cleared since generation was read. */
 void tokcache_put(struct tokcache *cache, const char *token, size_t len,
-                  const struct token_claims *claims, int64_t until);
+                  const struct token_claims *claims, int64_t until, int64_t max_life_s,
+                  uint64_t generation);
 /* Forgets token (after its revocation was seen). */
 void tokcache_drop(struct tokcache *cache, const char *token, size_t len);
-/* Forgets everything (after the keys changed). */
+/* Forgets everything (after the keys changed) and starts a new generation. */
 void tokcache_clear(struct tokcache *cache);
 
 struct tokcache_stats {

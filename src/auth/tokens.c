@@ -18,6 +18,7 @@ const char *tokens_strerror(int err)
     case TOKENS_ENOTYET: return "not yet valid";
     case TOKENS_EISSUER: return "wrong issuer";
     case TOKENS_ENOMEM: return "out of memory";
+    case TOKENS_ELIFETIME: return "lifetime longer than the access token TTL";
     default: return "unknown error";
     }
 }
@@ -82,6 +83,35 @@ static int numeric_date(json_t *payload, const char *name, int required, int64_t
     return 0;
 }
 
+/*
+ * Whether UTF-8 text holds a character that must never reach a header, a log
+ * line or a terminal: C0 controls, DEL, C1 controls (U+0080-U+009F), the line
+ * and paragraph separators U+2028/U+2029, and the bidi controls (U+061C,
+ * U+200E/U+200F, U+202A-U+202E, U+2066-U+2069).  jansson has already checked
+ * that the text is valid UTF-8.
+ */
+static int has_unsafe_char(const unsigned char *p, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c < 0x20 || c == 0x7f)
+            return 1;
+        if (c == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+            return 1;
+        if (c == 0xd8 && i + 1 < len && p[i + 1] == 0x9c)
+            return 1;
+        if (c == 0xe2 && i + 2 < len && p[i + 1] == 0x80 &&
+            (p[i + 2] == 0x8e || p[i + 2] == 0x8f || p[i + 2] == 0xa8 || p[i + 2] == 0xa9 ||
+             (p[i + 2] >= 0xaa && p[i + 2] <= 0xae)))
+            return 1;
+        if (c == 0xe2 && i + 2 < len && p[i + 1] == 0x81 && p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9)
+            return 1;
+    }
+    return 0;
+}
+
 static int copy_string(json_t *payload, const char *name, int required, char *dst,
                        size_t dst_size)
 {
@@ -133,6 +163,9 @@ int tokens_check_claims(json_t *payload, const struct tokens_policy *policy, int
         return TOKENS_ENOTYET;
     if (c.iat > now + policy->leeway_s)
         return TOKENS_ENOTYET;
+    /* exp > now - leeway here, so exp - (TTL + leeway) cannot overflow. */
+    if (c.iat < c.exp - (policy->access_ttl_s + policy->leeway_s))
+        return TOKENS_ELIFETIME;
 
     v = json_object_get(payload, "userId");
     if (!json_is_integer(v) || json_integer_value(v) <= 0)
@@ -150,6 +183,9 @@ int tokens_check_claims(json_t *payload, const struct tokens_policy *policy, int
         copy_string(payload, "email", 0, c.email, sizeof(c.email)) != 0 ||
         copy_string(payload, "jti", 0, c.jti, sizeof(c.jti)) != 0 ||
         copy_string(payload, "sid", 0, c.sid, sizeof(c.sid)) != 0)
+        return TOKENS_ECLAIMS;
+    if (has_unsafe_char((const unsigned char *)c.role, strlen(c.role)) ||
+        has_unsafe_char((const unsigned char *)c.email, strlen(c.email)))
         return TOKENS_ECLAIMS;
 
     *out = c;

@@ -6,7 +6,11 @@
  * and sid (the login's family) when there is one.
  * Required on input: sub, userId (equal to sub), role, iat, exp, iss (equal
  * to the configured issuer).  email, jti, nbf and sid are optional, so tokens
- * minted elsewhere with the required claims are accepted.
+ * minted elsewhere with the required claims are accepted.  A token may not
+ * live longer than latch's own (exp - iat at most access TTL + leeway), so
+ * that the revocation set, which remembers that long, covers every token;
+ * role and email may not contain control, line-separator or bidi
+ * characters (they end up in headers and logs).
  */
 #ifndef LATCH_AUTH_TOKENS_H
 #define LATCH_AUTH_TOKENS_H
@@ -24,6 +28,7 @@ enum tokens_err {
     TOKENS_ENOTYET = -4,   /* nbf or iat in the future */
     TOKENS_EISSUER = -5,
     TOKENS_ENOMEM = -6,
+    TOKENS_ELIFETIME = -7, /* exp - iat exceeds the access TTL + leeway */
 };
 
 const char *tokens_strerror(int err);

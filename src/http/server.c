@@ -487,6 +487,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     http_response_free(req->response);
     http_response_free(req->early);
+    /* Bodies carry passwords: wiped before the memory goes back. */
+    if (req->body != NULL)
+        explicit_bzero(req->body, req->body_len);
     free(req->body);
     if (req->handled)
         count_request(server, -1);

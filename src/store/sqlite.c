@@ -24,6 +24,7 @@ enum stmt_id {
     ST_USER_UPDATE,
     ST_USER_DELETE,
     ST_FAMILY_INSERT,
+    ST_FAMILY_SET_GEN,
     ST_REFRESH_INSERT,
     ST_SESSION_INSERT,
     ST_REFRESH_GET,
@@ -37,8 +38,6 @@ enum stmt_id {
     ST_USER_REVOKE_SESSIONS,
     ST_USER_REVOKE_FAMILIES,
     ST_REVOCATIONS_SINCE,
-    ST_RATE_GET,
-    ST_RATE_PUT,
     ST_LOCKOUT_GET,
     ST_LOCKOUT_PUT,
     ST_LOCKOUT_DELETE,
@@ -50,22 +49,24 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO users (email, password_hash, role, created_at, updated_at) "
         "VALUES (?1, ?2, ?3, ?4, ?4)",
     [ST_USER_BY_EMAIL] =
-        "SELECT id, email, role, password_hash, created_at, disabled FROM users WHERE email = ?1",
+        "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE email = ?1",
     [ST_USER_BY_ID] =
-        "SELECT id, email, role, password_hash, created_at, disabled FROM users WHERE id = ?1",
+        "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE id = ?1",
     [ST_USER_REHASH] =
         "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
     [ST_USER_LIST] =
-        "SELECT id, email, role, password_hash, created_at, disabled FROM users WHERE id > ?1 "
+        "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE id > ?1 "
         "ORDER BY id LIMIT ?2",
-    [ST_USER_ROLE] = "SELECT role, disabled FROM users WHERE id = ?1",
+    [ST_USER_ROLE] = "SELECT role, disabled, password_gen FROM users WHERE id = ?1",
     [ST_ENABLED_ADMINS] =
         "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0 AND id != ?1",
     [ST_USER_UPDATE] =
         "UPDATE users SET role = ?2, disabled = ?3, password_hash = coalesce(?4, password_hash), "
-        "updated_at = ?5 WHERE id = ?1",
+        "password_gen = password_gen + (?4 IS NOT NULL), updated_at = ?5 WHERE id = ?1",
     [ST_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
-    [ST_FAMILY_INSERT] = "INSERT INTO families (sid, user_id, created_at) VALUES (?1, ?2, ?3)",
+    [ST_FAMILY_INSERT] =
+        "INSERT INTO families (sid, user_id, created_at, password_gen) VALUES (?1, ?2, ?3, ?4)",
+    [ST_FAMILY_SET_GEN] = "UPDATE families SET password_gen = ?2 WHERE sid = ?1",
     [ST_REFRESH_INSERT] =
         "INSERT INTO refresh_tokens (digest, sid, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
     [ST_SESSION_INSERT] =
@@ -73,12 +74,16 @@ static const char *const stmt_sql[ST_COUNT] = {
         "VALUES (?1, ?2, ?3, ?3, ?4)",
     [ST_REFRESH_GET] =
         "SELECT r.sid, f.user_id, r.expires_at, r.used_at, r.successor, f.revoked_at, "
-        "f.created_at FROM refresh_tokens r JOIN families f ON f.sid = r.sid WHERE r.digest = ?1",
+        "f.created_at, u.disabled, f.password_gen = u.password_gen, u.email, u.role "
+        "FROM refresh_tokens r JOIN families f ON f.sid = r.sid JOIN users u ON u.id = f.user_id "
+        "WHERE r.digest = ?1",
     [ST_REFRESH_USE] =
         "UPDATE refresh_tokens SET used_at = ?2, successor = ?3 WHERE digest = ?1",
     [ST_SESSION_GET] =
-        "SELECT s.sid, f.user_id, s.created_at, s.last_seen, s.expires_at, f.revoked_at "
-        "FROM sessions s JOIN families f ON f.sid = s.sid WHERE s.digest = ?1",
+        "SELECT s.sid, f.user_id, s.created_at, s.last_seen, s.expires_at, f.revoked_at, "
+        "u.disabled, f.password_gen = u.password_gen "
+        "FROM sessions s JOIN families f ON f.sid = s.sid JOIN users u ON u.id = f.user_id "
+        "WHERE s.digest = ?1",
     [ST_SESSION_TOUCH] = "UPDATE sessions SET last_seen = ?2 WHERE digest = ?1",
     [ST_SID_REVOKE_FAMILY] =
         "UPDATE families SET revoked_at = ?2 WHERE sid = ?1 AND revoked_at IS NULL",
@@ -97,9 +102,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_REVOCATIONS_SINCE] =
         "SELECT seq, kind, key, value, expires_at FROM revocations WHERE seq > ?1 "
         "AND expires_at > ?2 ORDER BY seq",
-    [ST_RATE_GET] = "SELECT tokens, updated_at FROM rate_buckets WHERE key = ?1",
-    [ST_RATE_PUT] =
-        "INSERT OR REPLACE INTO rate_buckets (key, tokens, updated_at) VALUES (?1, ?2, ?3)",
     [ST_LOCKOUT_GET] =
         "SELECT failures, window_start, locked_until FROM login_failures WHERE email = ?1",
     [ST_LOCKOUT_PUT] =
@@ -169,6 +171,12 @@ static const char *const migrations[] = {
     "  window_start INTEGER NOT NULL,"
     "  locked_until INTEGER NOT NULL DEFAULT 0"
     ");",
+    /* 3: password generations, so that a login or refresh that began before
+     * a password change cannot complete after it; per-address request
+     * buckets moved into each process's memory. */
+    "ALTER TABLE users ADD COLUMN password_gen INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE families ADD COLUMN password_gen INTEGER NOT NULL DEFAULT 0;"
+    "DROP TABLE rate_buckets;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -312,6 +320,7 @@ static int read_user(sqlite3_stmt *st, struct store_user *out)
     copy_text(out->password_hash, sizeof(out->password_hash), st, 3);
     out->created_at = sqlite3_column_int64(st, 4);
     out->disabled = sqlite3_column_int(st, 5);
+    out->password_gen = sqlite3_column_int64(st, 6);
     return STORE_OK;
 }
 
@@ -496,7 +505,8 @@ static int keeps_an_admin(struct conn *c, int64_t id, const char *new_role, int 
     return others > 0 ? STORE_OK : STORE_ELASTADMIN;
 }
 
-static int current_role(struct conn *c, int64_t id, char *role, size_t role_size, int *disabled)
+static int current_role(struct conn *c, int64_t id, char *role, size_t role_size, int *disabled,
+                        int64_t *password_gen)
 {
     sqlite3_stmt *st = get_stmt(c, ST_USER_ROLE);
     int rc;
@@ -508,6 +518,7 @@ static int current_role(struct conn *c, int64_t id, char *role, size_t role_size
     if (rc == SQLITE_ROW) {
         copy_text(role, role_size, st, 0);
         *disabled = sqlite3_column_int(st, 1);
+        *password_gen = sqlite3_column_int64(st, 2);
         rc = STORE_OK;
     } else {
         rc = rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
@@ -516,26 +527,35 @@ static int current_role(struct conn *c, int64_t id, char *role, size_t role_size
     return rc;
 }
 
+static int revoke_user_in_tx(struct conn *c, int64_t user_id, const char *except_sid,
+                             int64_t cutoff, int64_t now, int64_t memo_until);
+
 static int sq_user_update(struct store *store, int64_t id, const struct store_user_change *change,
                           int64_t now, struct store_user *out)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
     char role[LATCH_MAX_ROLE_BYTES + 1];
     const char *new_role;
-    int disabled = 0, new_disabled, rc;
-    sqlite3_stmt *st;
+    int disabled = 0, new_disabled, lowered, rc;
+    int64_t gen = 0;
+    sqlite3_stmt *st, *set_gen;
 
     CONN_AND_STMT(c, st, ST_USER_UPDATE);
+    CONN_AND_STMT(c, set_gen, ST_FAMILY_SET_GEN);
     if (begin(c) != STORE_OK)
         return STORE_EIO;
-    rc = current_role(c, id, role, sizeof(role), &disabled);
+    rc = current_role(c, id, role, sizeof(role), &disabled, &gen);
     if (rc != STORE_OK)
         return finish(c, rc);
+    if (change->expect_password_gen >= 0 && change->expect_password_gen != gen)
+        return finish(c, STORE_ESTALE);
     new_role = change->role != NULL ? change->role : role;
     new_disabled = change->disabled >= 0 ? change->disabled : disabled;
     rc = keeps_an_admin(c, id, new_role, new_disabled, role, disabled);
     if (rc != STORE_OK)
         return finish(c, rc);
+    lowered = change->password_hash != NULL || change->disabled == 1 ||
+              (strcmp(role, "admin") == 0 && strcmp(new_role, "admin") != 0);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, new_role, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, new_disabled ? 1 : 0);
@@ -544,32 +564,41 @@ static int sq_user_update(struct store *store, int64_t id, const struct store_us
     else
         sqlite3_bind_null(st, 4);
     sqlite3_bind_int64(st, 5, now);
-    rc = finish(c, run(st));
+    rc = run(st);
+    if (rc == STORE_OK && change->end_logins && lowered) {
+        rc = revoke_user_in_tx(c, id, change->keep_sid, change->keep_sid != NULL ? 0 : now, now,
+                               change->memo_until);
+        /* The login that changed the password stays, under the new one. */
+        if (rc == STORE_OK && change->keep_sid != NULL && change->password_hash != NULL) {
+            sqlite3_bind_text(set_gen, 1, change->keep_sid, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(set_gen, 2, gen + 1);
+            rc = run(set_gen);
+        }
+    }
+    rc = finish(c, rc);
     if (rc != STORE_OK)
         return rc;
     return sq_user_by_id(store, id, out);
 }
 
-static int sq_user_delete(struct store *store, int64_t id, int64_t memo_until)
+static int sq_user_delete(struct store *store, int64_t id, int64_t now, int64_t memo_until)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
     char role[LATCH_MAX_ROLE_BYTES + 1];
     int disabled = 0, rc;
-    sqlite3_stmt *st, *log;
+    int64_t gen = 0;
+    sqlite3_stmt *st;
 
     CONN_AND_STMT(c, st, ST_USER_DELETE);
-    CONN_AND_STMT(c, log, ST_USER_REVOKE_LOG);
     if (begin(c) != STORE_OK)
         return STORE_EIO;
-    rc = current_role(c, id, role, sizeof(role), &disabled);
+    rc = current_role(c, id, role, sizeof(role), &disabled, &gen);
     if (rc == STORE_OK)
         rc = keeps_an_admin(c, id, NULL, 1, role, disabled);
-    if (rc == STORE_OK) {
-        /* The families go with the row (ON DELETE CASCADE): log them first. */
-        sqlite3_bind_int64(log, 1, id);
-        sqlite3_bind_int64(log, 3, memo_until);
-        rc = run(log);
-    }
+    /* The families go with the row (ON DELETE CASCADE): log them first,
+     * with a cutoff for the user's sid-less tokens. */
+    if (rc == STORE_OK)
+        rc = revoke_user_in_tx(c, id, NULL, now, now, memo_until);
     if (rc == STORE_OK) {
         sqlite3_bind_int64(st, 1, id);
         rc = run(st);
@@ -579,39 +608,69 @@ static int sq_user_delete(struct store *store, int64_t id, int64_t memo_until)
 
 /* ---- families, refresh tokens, sessions ---- */
 
-static int sq_family_create(struct store *store, const char *sid, int64_t user_id,
-                            const unsigned char *refresh_digest, int64_t refresh_expires_at,
-                            const unsigned char *session_digest, int64_t session_expires_at,
-                            int64_t now)
+static int sq_login_commit(struct store *store, const struct store_login *l,
+                           struct store_user *current)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
-    sqlite3_stmt *fam, *ref, *ses;
+    sqlite3_stmt *by_id, *fam, *ref, *ses, *unlock, *rehash;
+    struct store_user user;
     int rc;
 
+    CONN_AND_STMT(c, by_id, ST_USER_BY_ID);
     CONN_AND_STMT(c, fam, ST_FAMILY_INSERT);
     CONN_AND_STMT(c, ref, ST_REFRESH_INSERT);
     CONN_AND_STMT(c, ses, ST_SESSION_INSERT);
+    CONN_AND_STMT(c, unlock, ST_LOCKOUT_DELETE);
+    CONN_AND_STMT(c, rehash, ST_USER_REHASH);
+    /* BEGIN IMMEDIATE: the user row read here is the one the family is
+     * recorded against; an admin change commits wholly before or after. */
     if (begin(c) != STORE_OK)
         return STORE_EIO;
-    sqlite3_bind_text(fam, 1, sid, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(fam, 2, user_id);
-    sqlite3_bind_int64(fam, 3, now);
-    rc = run(fam);
-    if (rc == STORE_OK && refresh_digest != NULL) {
-        sqlite3_bind_blob(ref, 1, refresh_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
-        sqlite3_bind_text(ref, 2, sid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ref, 3, now);
-        sqlite3_bind_int64(ref, 4, refresh_expires_at);
+    sqlite3_bind_int64(by_id, 1, l->user_id);
+    rc = read_user(by_id, &user);
+    done(by_id);
+    if (rc == STORE_OK && user.password_gen != l->password_gen)
+        rc = STORE_ESTALE;
+    else if (rc == STORE_OK && user.disabled)
+        rc = STORE_EDISABLED;
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(fam, 1, l->sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(fam, 2, l->user_id);
+        sqlite3_bind_int64(fam, 3, l->now);
+        sqlite3_bind_int64(fam, 4, user.password_gen);
+        rc = run(fam);
+    }
+    if (rc == STORE_OK && l->refresh_digest != NULL) {
+        sqlite3_bind_blob(ref, 1, l->refresh_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(ref, 2, l->sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ref, 3, l->now);
+        sqlite3_bind_int64(ref, 4, l->refresh_expires_at);
         rc = run(ref);
     }
-    if (rc == STORE_OK && session_digest != NULL) {
-        sqlite3_bind_blob(ses, 1, session_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
-        sqlite3_bind_text(ses, 2, sid, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(ses, 3, now);
-        sqlite3_bind_int64(ses, 4, session_expires_at);
+    if (rc == STORE_OK && l->session_digest != NULL) {
+        sqlite3_bind_blob(ses, 1, l->session_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_text(ses, 2, l->sid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ses, 3, l->now);
+        sqlite3_bind_int64(ses, 4, l->session_expires_at);
         rc = run(ses);
     }
-    return finish(c, rc);
+    if (rc == STORE_OK && l->lockout_key != NULL) {
+        sqlite3_bind_text(unlock, 1, l->lockout_key, -1, SQLITE_STATIC);
+        rc = run(unlock);
+    }
+    if (rc == STORE_OK && l->rehash != NULL) {
+        /* Only over the hash that was verified: same password, new cost. */
+        sqlite3_bind_int64(rehash, 1, l->user_id);
+        sqlite3_bind_text(rehash, 2, user.password_hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(rehash, 3, l->rehash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(rehash, 4, l->now);
+        rc = run(rehash);
+    }
+    rc = finish(c, rc);
+    if (rc == STORE_OK)
+        *current = user;
+    sodium_memzero(&user, sizeof(user));
+    return rc;
 }
 
 /* Revokes a family inside a transaction. */
@@ -649,7 +708,7 @@ static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
     sqlite3_stmt *get, *use, *ins;
     struct store_refresh found;
     int64_t expires_at, used_at, family_end, successor_end;
-    int used, revoked, same_successor, rc;
+    int used, revoked, same_successor, user_ok, rc;
 
     CONN_AND_STMT(c, get, ST_REFRESH_GET);
     CONN_AND_STMT(c, use, ST_REFRESH_USE);
@@ -676,11 +735,16 @@ static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
                                    STORE_DIGEST_BYTES) == 0;
     revoked = sqlite3_column_type(get, 5) != SQLITE_NULL;
     family_end = sqlite3_column_int64(get, 6) + family_max_s;
+    /* The account as it is now: disabled, or a password changed since the
+     * login, ends the family's refreshes whatever raced with what. */
+    user_ok = sqlite3_column_int(get, 7) == 0 && sqlite3_column_int(get, 8) == 1;
+    copy_text(found.email, sizeof(found.email), get, 9);
+    copy_text(found.role, sizeof(found.role), get, 10);
     done(get);
 
     /* A family lives at most family_max_s from its login (ASVS 7.3.2),
      * however often it is refreshed. */
-    if (revoked || (!used && (expires_at <= now || family_end <= now))) {
+    if (revoked || !user_ok || (!used && (expires_at <= now || family_end <= now))) {
         *outcome = STORE_ROTATE_INVALID;
         return finish(c, STORE_OK);
     }
@@ -720,7 +784,7 @@ static int sq_session_get(struct store *store, const unsigned char *digest, int6
     struct conn *c = get_conn((struct sqlite_store *)store);
     sqlite3_stmt *get, *touch;
     struct store_session found;
-    int revoked, rc;
+    int revoked, user_ok, rc;
 
     CONN_AND_STMT(c, get, ST_SESSION_GET);
     CONN_AND_STMT(c, touch, ST_SESSION_TOUCH);
@@ -737,8 +801,9 @@ static int sq_session_get(struct store *store, const unsigned char *digest, int6
     found.last_seen = sqlite3_column_int64(get, 3);
     found.expires_at = sqlite3_column_int64(get, 4);
     revoked = sqlite3_column_type(get, 5) != SQLITE_NULL;
+    user_ok = sqlite3_column_int(get, 6) == 0 && sqlite3_column_int(get, 7) == 1;
     done(get);
-    if (revoked || found.expires_at <= now || now - found.last_seen >= idle_s)
+    if (revoked || !user_ok || found.expires_at <= now || now - found.last_seen >= idle_s)
         return STORE_ENOTFOUND;
     if (now - found.last_seen >= slide_after_s) {
         sqlite3_bind_blob(touch, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
@@ -760,19 +825,19 @@ static int sq_sid_revoke(struct store *store, const char *sid, int64_t now, int6
     return finish(c, revoke_sid_in_tx(c, sid, now, memo_until));
 }
 
-static int sq_user_revoke(struct store *store, int64_t user_id, const char *except_sid,
-                          int64_t cutoff, int64_t now, int64_t memo_until)
+/* Revokes every family of user_id but except_sid, and logs a USER cutoff
+ * when cutoff is non-zero; inside a transaction. */
+static int revoke_user_in_tx(struct conn *c, int64_t user_id, const char *except_sid,
+                             int64_t cutoff, int64_t now, int64_t memo_until)
 {
-    struct conn *c = get_conn((struct sqlite_store *)store);
-    sqlite3_stmt *log, *ses, *fam, *ins;
+    sqlite3_stmt *log = get_stmt(c, ST_USER_REVOKE_LOG);
+    sqlite3_stmt *ses = get_stmt(c, ST_USER_REVOKE_SESSIONS);
+    sqlite3_stmt *fam = get_stmt(c, ST_USER_REVOKE_FAMILIES);
+    sqlite3_stmt *ins = get_stmt(c, ST_REVOCATION_INSERT);
     char key[32];
     int rc;
 
-    CONN_AND_STMT(c, log, ST_USER_REVOKE_LOG);
-    CONN_AND_STMT(c, ses, ST_USER_REVOKE_SESSIONS);
-    CONN_AND_STMT(c, fam, ST_USER_REVOKE_FAMILIES);
-    CONN_AND_STMT(c, ins, ST_REVOCATION_INSERT);
-    if (begin(c) != STORE_OK)
+    if (log == NULL || ses == NULL || fam == NULL || ins == NULL)
         return STORE_EIO;
     sqlite3_bind_int64(log, 1, user_id);
     if (except_sid != NULL)
@@ -800,7 +865,17 @@ static int sq_user_revoke(struct store *store, int64_t user_id, const char *exce
         sqlite3_bind_int64(ins, 4, memo_until);
         rc = run(ins);
     }
-    return finish(c, rc);
+    return rc;
+}
+
+static int sq_user_revoke(struct store *store, int64_t user_id, const char *except_sid,
+                          int64_t cutoff, int64_t now, int64_t memo_until)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+
+    if (c == NULL || begin(c) != STORE_OK)
+        return STORE_EIO;
+    return finish(c, revoke_user_in_tx(c, user_id, except_sid, cutoff, now, memo_until));
 }
 
 static int sq_token_revoke(struct store *store, const char *digest_hex, int64_t memo_until)
@@ -860,7 +935,6 @@ static int sq_purge(struct store *store, int64_t now)
         "NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.sid = families.sid) AND "
         "NOT EXISTS (SELECT 1 FROM sessions s WHERE s.sid = families.sid)",
         "DELETE FROM login_failures WHERE locked_until <= ?1 AND window_start <= ?1 - 86400",
-        "DELETE FROM rate_buckets WHERE updated_at <= ?1 - 3600",
     };
     size_t i;
     int rc = STORE_OK;
@@ -877,71 +951,10 @@ static int sq_purge(struct store *store, int64_t now)
     return rc;
 }
 
-/* ---- brute-force counters ---- */
+/* ---- the per-account lockout ---- */
 
-static int sq_rate_take(struct store *store, const char *key, double per_min, double burst,
-                        double now, int *allowed, int64_t *retry_after_s)
-{
-    struct conn *c = get_conn((struct sqlite_store *)store);
-    sqlite3_stmt *get, *put;
-    double tokens = burst, updated;
-    int rc;
-
-    CONN_AND_STMT(c, get, ST_RATE_GET);
-    CONN_AND_STMT(c, put, ST_RATE_PUT);
-    if (begin(c) != STORE_OK)
-        return STORE_EIO;
-    sqlite3_bind_text(get, 1, key, -1, SQLITE_STATIC);
-    if (sqlite3_step(get) == SQLITE_ROW) {
-        tokens = sqlite3_column_double(get, 0);
-        updated = sqlite3_column_double(get, 1);
-        if (now > updated)
-            tokens += (now - updated) * per_min / 60.0;
-        if (tokens > burst)
-            tokens = burst;
-    }
-    done(get);
-    if (tokens >= 1.0) {
-        tokens -= 1.0;
-        *allowed = 1;
-        *retry_after_s = 0;
-    } else {
-        double wait = (1.0 - tokens) * 60.0 / per_min;
-        *allowed = 0;
-        *retry_after_s = (int64_t)wait + 1;
-    }
-    sqlite3_bind_text(put, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_double(put, 2, tokens);
-    sqlite3_bind_double(put, 3, now);
-    rc = run(put);
-    return finish(c, rc);
-}
-
-static int sq_lockout_check(struct store *store, const char *email, int64_t now,
-                            int64_t *retry_after_s, int64_t *failures)
-{
-    struct conn *c = get_conn((struct sqlite_store *)store);
-    sqlite3_stmt *get;
-    int64_t locked_until = 0;
-    int rc;
-
-    CONN_AND_STMT(c, get, ST_LOCKOUT_GET);
-    sqlite3_bind_text(get, 1, email, -1, SQLITE_STATIC);
-    rc = sqlite3_step(get);
-    *failures = 0;
-    if (rc == SQLITE_ROW) {
-        *failures = sqlite3_column_int64(get, 0);
-        locked_until = sqlite3_column_int64(get, 2);
-    }
-    done(get);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return STORE_EIO;
-    *retry_after_s = locked_until > now ? locked_until - now : 0;
-    return STORE_OK;
-}
-
-static int sq_lockout_fail(struct store *store, const char *email, int64_t now, int attempts,
-                           int64_t window_s, int64_t lockout_s)
+static int sq_lockout_reserve(struct store *store, const char *key, int64_t now, int attempts,
+                              int64_t window_s, int64_t lockout_s, int64_t *retry_after_s)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
     sqlite3_stmt *get, *put;
@@ -950,28 +963,39 @@ static int sq_lockout_fail(struct store *store, const char *email, int64_t now, 
 
     CONN_AND_STMT(c, get, ST_LOCKOUT_GET);
     CONN_AND_STMT(c, put, ST_LOCKOUT_PUT);
+    /* BEGIN IMMEDIATE: concurrent reservations of one key run one after the
+     * other, each seeing the guesses counted before it. */
     if (begin(c) != STORE_OK)
         return STORE_EIO;
-    sqlite3_bind_text(get, 1, email, -1, SQLITE_STATIC);
-    if (sqlite3_step(get) == SQLITE_ROW) {
+    sqlite3_bind_text(get, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(get);
+    if (rc == SQLITE_ROW) {
         failures = sqlite3_column_int64(get, 0);
         window_start = sqlite3_column_int64(get, 1);
         locked_until = sqlite3_column_int64(get, 2);
     }
     done(get);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return finish(c, STORE_EIO);
+    if (locked_until > now) {
+        *retry_after_s = locked_until - now;
+        return finish(c, STORE_OK);
+    }
     if (now - window_start >= window_s) {
         failures = 0;
         window_start = now;
     }
     failures++;
-    if (failures >= attempts && locked_until <= now)
+    if (failures >= attempts)
         locked_until = now + lockout_s;
-    sqlite3_bind_text(put, 1, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(put, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(put, 2, failures);
     sqlite3_bind_int64(put, 3, window_start);
     sqlite3_bind_int64(put, 4, locked_until);
-    rc = run(put);
-    return finish(c, rc);
+    rc = finish(c, run(put));
+    if (rc == STORE_OK)
+        *retry_after_s = 0;
+    return rc;
 }
 
 static int sq_lockout_reset(struct store *store, const char *email)
@@ -1009,7 +1033,7 @@ static const struct store_ops sqlite_ops = {
     .user_list = sq_user_list,
     .user_update = sq_user_update,
     .user_delete = sq_user_delete,
-    .family_create = sq_family_create,
+    .login_commit = sq_login_commit,
     .refresh_rotate = sq_refresh_rotate,
     .session_get = sq_session_get,
     .sid_revoke = sq_sid_revoke,
@@ -1017,9 +1041,7 @@ static const struct store_ops sqlite_ops = {
     .token_revoke = sq_token_revoke,
     .revocations_since = sq_revocations_since,
     .purge = sq_purge,
-    .rate_take = sq_rate_take,
-    .lockout_check = sq_lockout_check,
-    .lockout_fail = sq_lockout_fail,
+    .lockout_reserve = sq_lockout_reserve,
     .lockout_reset = sq_lockout_reset,
 };
 
@@ -1066,6 +1088,9 @@ const char *store_strerror(int err)
     case STORE_ECONFLICT: return "already exists";
     case STORE_EIO: return "storage failure";
     case STORE_ENOMEM: return "out of memory";
+    case STORE_ELASTADMIN: return "no enabled admin would remain";
+    case STORE_ESTALE: return "the account changed meanwhile";
+    case STORE_EDISABLED: return "the account is disabled";
     default: return "unknown error";
     }
 }

@@ -22,6 +22,8 @@ enum store_err {
     STORE_EIO = -3,          /* the backend failed; the operation did not happen */
     STORE_ENOMEM = -4,
     STORE_ELASTADMIN = -5,   /* the change would leave no enabled admin */
+    STORE_ESTALE = -6,       /* the password changed since the caller read the user */
+    STORE_EDISABLED = -7,    /* the account is disabled */
 };
 
 const char *store_strerror(int err);
@@ -36,6 +38,10 @@ struct store_user {
     char password_hash[STORE_MAX_HASH_BYTES + 1];
     int64_t created_at;                  /* seconds since the epoch, UTC */
     int disabled;
+    /* Bumped by every password change (not by a rehash of the same
+     * password): a login or refresh that began under another generation is
+     * stale. */
+    int64_t password_gen;
 };
 
 struct store;
@@ -51,9 +57,26 @@ enum store_rotate_outcome {
     STORE_ROTATE_INVALID = 3, /* unknown, expired or revoked */
 };
 
+/* What refresh_rotate found: the family and its user as they are now. */
 struct store_refresh {
     int64_t user_id;
     char sid[STORE_SID_BYTES + 1];
+    char email[LATCH_MAX_EMAIL_BYTES + 1];
+    char role[LATCH_MAX_ROLE_BYTES + 1];
+};
+
+/* A login to record once its password has verified (login_commit). */
+struct store_login {
+    const char *sid;                      /* the new family */
+    int64_t user_id;
+    int64_t password_gen;                 /* the generation the password verified under */
+    const unsigned char *refresh_digest;  /* NULL: no refresh token */
+    int64_t refresh_expires_at;
+    const unsigned char *session_digest;  /* NULL: no session */
+    int64_t session_expires_at;
+    const char *lockout_key;              /* its failure counter is cleared; NULL: none */
+    const char *rehash;                   /* a new hash of the same password; NULL: none */
+    int64_t now;
 };
 
 struct store_session {
@@ -80,12 +103,30 @@ struct store_revocation {
 typedef void (*store_revocation_fn)(void *ctx, const struct store_revocation *rev);
 typedef void (*store_user_fn)(void *ctx, const struct store_user *user);
 
-/* What a user change asks for; a NULL / negative field is left alone. */
+/*
+ * What a user change asks for; a NULL / negative field is left alone.
+ *
+ * With end_logins, the change also ends the user's logins in the same
+ * transaction when it lowers their rights: a new password, disabled set to
+ * true (even if it already was), or admin turned into another role.  Then
+ * every family but keep_sid is revoked, and without keep_sid a USER cutoff
+ * at now is logged too (sid-less tokens); the log rows are kept until
+ * memo_until.  keep_sid's family follows the new password generation.
+ * Because the user row and the revocations commit together, a login that
+ * commits later sees the new state, and one that committed earlier has its
+ * family revoked.
+ */
 struct store_user_change {
     const char *role;
     int disabled;             /* -1: unchanged */
     const char *password_hash;
+    int64_t expect_password_gen; /* >= 0: STORE_ESTALE unless the user's is this */
+    int end_logins;
+    const char *keep_sid;     /* NULL: none */
+    int64_t memo_until;
 };
+
+#define STORE_USER_CHANGE_INIT {NULL, -1, NULL, -1, 0, NULL, 0}
 
 struct store_ops {
     const char *name;
@@ -106,26 +147,32 @@ struct store_ops {
      * further users follow. */
     int (*user_list)(struct store *store, int64_t after_id, int limit, store_user_fn fn,
                      void *ctx, int *more);
-    /* Applies change atomically; STORE_ELASTADMIN when it would leave no
-     * enabled admin.  Fills *out with the user after the change. */
+    /* Applies change atomically (see struct store_user_change);
+     * STORE_ELASTADMIN when it would leave no enabled admin.  Fills *out
+     * with the user after the change. */
     int (*user_update)(struct store *store, int64_t id, const struct store_user_change *change,
                        int64_t now, struct store_user *out);
     /* Deletes a user and everything of theirs, logging each live family as
-     * revoked (kept until memo_until) in the same transaction;
-     * STORE_ELASTADMIN as above. */
-    int (*user_delete)(struct store *store, int64_t id, int64_t memo_until);
+     * revoked and a USER cutoff at now (all kept until memo_until) in the
+     * same transaction; STORE_ELASTADMIN as above. */
+    int (*user_delete)(struct store *store, int64_t id, int64_t now, int64_t memo_until);
 
     /* ---- families (a login's refresh chain and/or session) ---- */
-    /* Records a new family sid for user_id with its first refresh token
-     * (refresh_digest may be NULL: no refresh token) and its session
-     * (session_digest may be NULL: no session). */
-    int (*family_create)(struct store *store, const char *sid, int64_t user_id,
-                         const unsigned char *refresh_digest, int64_t refresh_expires_at,
-                         const unsigned char *session_digest, int64_t session_expires_at,
-                         int64_t now);
+    /* Records a login whose password verified, in one transaction that
+     * first re-reads the user: STORE_ENOTFOUND when deleted, STORE_ESTALE
+     * when the password generation moved on, STORE_EDISABLED when disabled;
+     * otherwise creates the family with its first refresh token and/or
+     * session, clears the lockout counter, applies the rehash when the hash
+     * is still the one verified, and fills *current with the user as
+     * committed (its role now, not when the login began). */
+    int (*login_commit)(struct store *store, const struct store_login *login,
+                        struct store_user *current);
     /* Rotates the refresh token with digest; see enum store_rotate_outcome.
      * successor is the digest of the successor the caller derived; it lives
-     * ttl_s, and never past family_max_s after the family's login. */
+     * ttl_s, and never past family_max_s after the family's login.  A family
+     * whose user is disabled or whose password generation is not the
+     * user's is STORE_ROTATE_INVALID.  *out receives the user's current
+     * role and email. */
     int (*refresh_rotate)(struct store *store, const unsigned char *digest,
                           const unsigned char *successor, int64_t now, int64_t reuse_window_s,
                           int64_t ttl_s, int64_t family_max_s, int64_t memo_until,
@@ -151,18 +198,18 @@ struct store_ops {
     /* Drops expired revocation rows, refresh tokens and sessions. */
     int (*purge)(struct store *store, int64_t now);
 
-    /* ---- brute-force counters ---- */
-    /* Token bucket keyed by key: takes one token or sets *retry_after_s. */
-    int (*rate_take)(struct store *store, const char *key, double per_min, double burst,
-                     double now, int *allowed, int64_t *retry_after_s);
-    /* Lockout state of an email: *retry_after_s > 0 while locked;
-     * *failures receives the failures counted so far (0: nothing to reset). */
-    int (*lockout_check)(struct store *store, const char *email, int64_t now,
-                         int64_t *retry_after_s, int64_t *failures);
-    /* Counts a failure; locks after attempts failures within window_s. */
-    int (*lockout_fail)(struct store *store, const char *email, int64_t now, int attempts,
-                        int64_t window_s, int64_t lockout_s);
-    int (*lockout_reset)(struct store *store, const char *email);
+    /* ---- the per-account lockout ---- */
+    /*
+     * Reserves one password guess for key, atomically: while key is locked
+     * sets *retry_after_s > 0 and counts nothing; otherwise counts the guess
+     * as a failure up front (a success clears the counter afterwards), locks
+     * key once attempts guesses fell within window_s, and sets
+     * *retry_after_s = 0.  So however many guesses run at once, no more than
+     * attempts of them per window reach the password hash.
+     */
+    int (*lockout_reserve)(struct store *store, const char *key, int64_t now, int attempts,
+                           int64_t window_s, int64_t lockout_s, int64_t *retry_after_s);
+    int (*lockout_reset)(struct store *store, const char *key);
 };
 
 /* Every backend's handle starts with this. */

@@ -480,6 +480,41 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
     return proc
 
 
+def make_admin(srv, password="admin password 1", env=None):
+    """Creates an admin with the CLI on srv's data dir and logs in:
+    (email, login body)."""
+    email = unique_email("admin")
+    result = user_add(srv.data_dir, email, password, role="admin", env=env)
+    if result.returncode != 0:
+        raise AssertionError("latch user add: %s %s" % (result.stdout, result.stderr))
+    login = srv.login(email, password)
+    if login.status_code != 200:
+        raise AssertionError("admin login: %s %s" % (login.status_code, login.text))
+    return email, login.json()
+
+
+def admin_req(srv, method, path, token=None, body=None):
+    """An admin API request with an optional bearer token and JSON body."""
+    headers = bearer(token) if token is not None else {}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        return srv.request(method, path, headers=headers,
+                           data=json.dumps(body).encode("utf-8"))
+    return srv.request(method, path, headers=headers)
+
+
+def sqlite_query(server, sql, params=()):
+    """Rows of a read-only query on a server's SQLite store (its data dir's
+    latch.db), as a list of tuples."""
+    import sqlite3
+    conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.data_dir, "latch.db"),
+                           uri=True, timeout=10)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
 def user_add(data_dir, email, password, role="admin", env=None):
     """`latch user add --data-dir D --email E --role R`, password on stdin."""
     return run_latch(["user", "add", "--data-dir", data_dir, "--email", email, "--role", role],

@@ -28,25 +28,10 @@ def tearDownModule():
 
 
 def make_admin(srv, password=ADMIN_PASSWORD):
-    """Creates an admin with the CLI on srv's data dir and logs in:
-    (email, login body)."""
-    email = unique_email("admin")
-    result = harness.user_add(srv.data_dir, email, password, role="admin")
-    if result.returncode != 0:
-        raise AssertionError("latch user add: %s %s" % (result.stdout, result.stderr))
-    login = srv.login(email, password)
-    if login.status_code != 200:
-        raise AssertionError("admin login: %s %s" % (login.status_code, login.text))
-    return email, login.json()
+    return harness.make_admin(srv, password)
 
 
-def admin_req(srv, method, path, token=None, body=None):
-    headers = bearer(token) if token is not None else {}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-        return srv.request(method, path, headers=headers,
-                           data=json.dumps(body).encode("utf-8"))
-    return srv.request(method, path, headers=headers)
+admin_req = harness.admin_req
 
 
 def refresh(srv, token):

@@ -229,7 +229,10 @@ class PerAddress(BruteCase):
         self.assertBadRequest(srv.post_json("/login", {}))
         self.assertTooMany(srv.post_json("/login", {}))
 
-    def test_rate_counter_survives_restart(self):
+    def test_rate_buckets_live_in_memory(self):
+        # Issue 9: the per-address buckets are this process's own (no store
+        # write per request): a restart starts them afresh, and the store has
+        # no table for them.
         self.srv.close()
         self.srv = harness.LatchServer(env={"LATCH_IP_RATE_PER_MIN": "2",
                                             "LATCH_IP_RATE_BURST": "2"}).start()
@@ -237,7 +240,9 @@ class PerAddress(BruteCase):
             self.assertBadRequest(self.srv.post_json("/login", {}))
         self.assertTooMany(self.srv.post_json("/login", {}), 31)
         self.srv.restart()
-        self.assertTooMany(self.srv.post_json("/login", {}), 31)
+        self.assertBadRequest(self.srv.post_json("/login", {}))
+        tables = harness.sqlite_query(self.srv, "SELECT name FROM sqlite_master WHERE type='table'")
+        self.assertNotIn(("rate_buckets",), tables)
 
     def test_zero_turns_it_off(self):
         self.srv.close()
@@ -245,3 +250,66 @@ class PerAddress(BruteCase):
                                             "LATCH_IP_RATE_BURST": "1"}).start()
         for _ in range(10):
             self.assertBadRequest(self.srv.post_json("/login", {}))
+
+
+class ParallelGuesses(BruteCase):
+    """Issue 9: every guess is reserved against the lockout before it is
+    hashed, so parallel guesses cannot outrun the counter: at most
+    LATCH_LOCKOUT_ATTEMPTS of them reach Argon2id per window, whatever the
+    concurrency (the hashing is slow here so that all are in flight at
+    once)."""
+
+    SLOW = dict(LOCKOUT_ENV, LATCH_ARGON2_MEMORY_KIB="32768", LATCH_ARGON2_ITERATIONS="3",
+                LATCH_HASH_QUEUE="128")
+
+    def parallel(self, calls):
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            return list(pool.map(lambda call: call(), calls))
+
+    def test_parallel_logins_get_no_more_than_the_allowed_guesses(self):
+        with harness.LatchServer(env=self.SLOW) as srv:
+            email = self.register(srv)
+            calls = [lambda: srv.login(email, WRONG)] * 18 + [lambda: srv.login(email, PASSWORD)]
+            answers = self.parallel(calls)
+            statuses = [r.status_code for r in answers]
+            checked = [s for s in statuses if s != 429]
+            self.assertLessEqual(len(checked), 5, "guesses that reached the hash: %s" % statuses)
+            self.assertEqual(statuses.count(429), len(statuses) - len(checked), statuses)
+            self.assertTrue(set(checked) <= {200, 401}, statuses)
+            # Locked now unless the right password was among the five.
+            if 200 not in statuses:
+                self.assertTooMany(srv.login(email, PASSWORD))
+
+    def test_parallel_password_changes_get_no_more_than_the_allowed_guesses(self):
+        with harness.LatchServer(env=self.SLOW) as srv:
+            email = self.register(srv)
+            token = self.assertJson(srv.login(email, PASSWORD), 200)["token"]
+            body = {"current_password": WRONG, "new_password": "a new password 4"}
+            calls = [lambda: srv.post_json("/password", body, headers=bearer(token))] * 12
+            statuses = [r.status_code for r in self.parallel(calls)]
+            self.assertLessEqual(len([s for s in statuses if s != 429]), 5, statuses)
+            self.assertTrue(set(statuses) <= {403, 429}, statuses)
+            self.assertTooMany(srv.login(email, PASSWORD))
+
+    def test_unrecordable_attempt_fails_closed(self):
+        # While another writer holds the store past its busy timeout, a
+        # guess cannot be counted: it is refused, never hashed (a wrong
+        # password would otherwise get its 401 uncounted).
+        import os
+        import sqlite3
+        import threading
+        with harness.LatchServer(env=LOCKOUT_ENV) as srv:
+            email = self.register(srv)
+            conn = sqlite3.connect(os.path.join(srv.data_dir, "latch.db"), timeout=10,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("BEGIN EXCLUSIVE")
+            release = threading.Timer(7.0, conn.rollback)
+            release.start()
+            try:
+                resp = srv.login(email, WRONG)
+            finally:
+                release.join()
+                conn.close()
+            self.assertEqual(resp.status_code, 500, resp.text)
+            self.assertJson(srv.login(email, PASSWORD), 200)

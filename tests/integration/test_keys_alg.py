@@ -172,3 +172,84 @@ class RotateRefusedForExternalKeys(LatchTestCase):
             _, _, token = srv.new_user()
             self.assertEqual(harness.jwks_kids(srv), kids)
             self.assertEqual(harness.token_header(token)["kid"], kids[0])
+
+
+def serve_args(srv):
+    return ["serve", "--listen", "127.0.0.1:0", "--data-dir", srv.data_dir]
+
+
+class RecordedAlgorithm(LatchTestCase):
+    """Issue 9: the keys record their algorithm.  A data dir keeps it without
+    LATCH_JWT_ALG; an explicit one that differs is refused, naming both;
+    `latch key rotate --jwt-alg A` is how it changes; `latch key list`
+    needs no variable and creates nothing."""
+
+    def test_restart_without_the_variable_keeps_the_algorithm(self):
+        srv = harness.LatchServer(env={"LATCH_JWT_ALG": "EdDSA"})
+        try:
+            srv.start()
+            kid = srv.kid()
+            srv.restart(env={"LATCH_JWT_ALG": None})
+            self.assertIn("signing with EdDSA (recorded with the keys)", srv.log_text())
+            _, _, token = srv.new_user()
+            self.assertEqual(harness.token_header(token)["alg"], "EdDSA")
+            self.assertEqual(harness.token_header(token)["kid"], kid)
+            self.assertEqual(harness.jwks_kids(srv), [kid])
+            listed = harness.key_list(srv.data_dir, env={"LATCH_JWT_ALG": None})
+            self.assertEqual(listed, {kid: ("EdDSA", "signing")})
+        finally:
+            srv.close()
+
+    def test_explicit_algorithm_that_differs_is_refused(self):
+        srv = harness.LatchServer(env={"LATCH_JWT_ALG": "EdDSA"})
+        try:
+            srv.start()
+            srv.stop()
+            before = harness.keys_file(srv.data_dir)
+            code, output = harness.start_refused(env={"LATCH_JWT_ALG": "HS256"},
+                                                 args=serve_args(srv))
+            self.assertNotEqual(code, 0, output)
+            self.assertIn("HS256", output)
+            self.assertIn("EdDSA", output)
+            self.assertEqual(harness.keys_file(srv.data_dir), before)
+        finally:
+            srv.close()
+
+    def test_rotate_with_another_algorithm_changes_it(self):
+        env = {"LATCH_JWT_ALG": "EdDSA", "LATCH_KEY_PREPUBLISH_S": "0"}
+        srv = harness.LatchServer(env=env)
+        try:
+            srv.start()
+            proc = harness.key_rotate(srv.data_dir, env={"LATCH_JWT_ALG": "ES256",
+                                                          "LATCH_KEY_PREPUBLISH_S": "0"})
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("ES256", proc.stdout)
+            srv.restart(env={"LATCH_JWT_ALG": None})
+            self.assertIn("signing with ES256 (recorded with the keys)", srv.log_text())
+            _, _, token = srv.new_user()
+            self.assertEqual(harness.token_header(token)["alg"], "ES256")
+            # Now the old algorithm, given explicitly, is the one refused.
+            srv.stop()
+            code, output = harness.start_refused(env={"LATCH_JWT_ALG": "EdDSA"},
+                                                 args=serve_args(srv))
+            self.assertNotEqual(code, 0, output)
+            self.assertIn("ES256", output)
+        finally:
+            srv.close()
+
+    def test_key_list_on_an_empty_data_dir_creates_nothing(self):
+        parent = tempfile.mkdtemp(prefix="latch-keylist-")
+        try:
+            missing = os.path.join(parent, "never-made")
+            proc = harness.run_latch(["key", "list", "--data-dir", missing])
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn("no keys", proc.stderr)
+            self.assertFalse(os.path.exists(missing))
+            empty = os.path.join(parent, "empty")
+            os.mkdir(empty)
+            proc = harness.run_latch(["key", "list", "--data-dir", empty])
+            self.assertNotEqual(proc.returncode, 0)
+            self.assertIn("no keys", proc.stderr)
+            self.assertEqual(os.listdir(empty), [])
+        finally:
+            shutil.rmtree(parent, ignore_errors=True)

@@ -227,3 +227,33 @@ class InvalidPassword(LatchTestCase):
         email = unique_email()
         self.assertBadRequest(SERVER.register(email, "short"))
         self.assertJson(SERVER.register(email, PASSWORD), 201)
+
+
+class AsciiOnlyEmails(LatchTestCase):
+    """Issue 9: an address being created must be ASCII, which refuses
+    Unicode spaces, controls, invisible and bidi characters and look-alikes;
+    a login with such an address is an unknown account (401)."""
+
+    BAD = ["ada\u00a0@example.com", "ada\u0085@example.com", "ada\u2028@example.com",
+           "ada\u200b@example.com", "ada\u202e@example.com", "\u0430da@example.com",
+           "caf\u00e9@example.com", "ada@ex\u00e4mple.com", "ada@example.com\u3000"]
+    MESSAGE = {"error": "Bad Request", "message": "Email must contain only ASCII characters"}
+
+    def test_register_refuses_non_ascii(self):
+        for email in self.BAD:
+            with self.subTest(email=repr(email)):
+                self.assertJson(SERVER.register(email, PASSWORD), 400, self.MESSAGE)
+                self.assertJson(SERVER.login(email, PASSWORD), 401, harness.BAD_LOGIN)
+
+    def test_admin_create_refuses_non_ascii(self):
+        _, body = harness.make_admin(SERVER)
+        for email in self.BAD[:3]:
+            with self.subTest(email=repr(email)):
+                resp = harness.admin_req(SERVER, "POST", "/admin/users", body["token"],
+                                         {"email": email, "password": PASSWORD})
+                self.assertJson(resp, 400, self.MESSAGE)
+
+    def test_cli_refuses_non_ascii(self):
+        result = harness.user_add(SERVER.data_dir, self.BAD[0], PASSWORD, role="user")
+        self.assertNotEqual(result.returncode, 0)
+        self.assertIn("only ASCII", result.stderr)

@@ -28,19 +28,17 @@ class Regressions(LatchTestCase):
         finally:
             server.close()
 
-    def test_key_rotate_refuses_another_algorithm(self):
-        # A rotation run without the server's LATCH_JWT_ALG must not add an
-        # HS256 key that signs at once beside EdDSA keys.
+    def test_key_rotate_keeps_the_recorded_algorithm(self):
+        # A rotation run without LATCH_JWT_ALG adds a key of the algorithm
+        # the keys record (issue 9; before, it was refused), never an HS256
+        # key beside EdDSA ones.
         server = harness.LatchServer(env={"LATCH_JWT_ALG": "EdDSA"})
         try:
             server.start()
-            before = harness.keys_file(server.data_dir)
             result = harness.key_rotate(server.data_dir, env={"LATCH_JWT_ALG": None})
-            self.assertNotEqual(result.returncode, 0)
-            self.assertIn("EdDSA", result.stderr)
-            self.assertEqual(harness.keys_file(server.data_dir), before)
-            result = harness.key_rotate(server.data_dir, env={"LATCH_JWT_ALG": "EdDSA"})
             self.assertEqual(result.returncode, 0, result.stderr)
+            algs = [k["alg"] for k in harness.keys_file(server.data_dir)["keys"]]
+            self.assertEqual(algs, ["EdDSA", "EdDSA"])
         finally:
             server.close()
 

@@ -1,5 +1,5 @@
 """Key rotation with `latch key rotate` while the server runs (EdDSA and
-HS256), kept fast with LATCH_KEY_PREPUBLISH_S=2, LATCH_ACCESS_TTL_S=3 and
+HS256), kept fast with LATCH_KEY_PREPUBLISH_S=4, LATCH_ACCESS_TTL_S=3 and
 LATCH_LEEWAY_S=0:
 
 - the new kid is in the JWKS within 2 s (next), tokens are still signed by
@@ -18,7 +18,7 @@ import time
 import harness
 from harness import LatchTestCase, claims_for, mint, mint_asym
 
-PREPUBLISH_S = 2
+PREPUBLISH_S = 4
 ACCESS_TTL_S = 3
 LEEWAY_S = 0
 
@@ -38,8 +38,9 @@ class Timeline(LatchTestCase):
     """One rotation followed through every state of the old key."""
 
     def mint_with(self, srv, entry, user, email):
-        """A token of a key from keys.json, valid for a minute."""
-        claims = claims_for(user["id"], email=email, ttl=60)
+        """A token of a key from keys.json, as long-lived as latch accepts
+        (access TTL + leeway)."""
+        claims = claims_for(user["id"], email=email, ttl=ACCESS_TTL_S + LEEWAY_S)
         if entry["alg"] == "HS256":
             return mint(claims, entry["material"],
                         header={"alg": "HS256", "typ": "JWT", "kid": entry["kid"]})
@@ -108,7 +109,9 @@ class Timeline(LatchTestCase):
             self.check_states(srv, env, {kid0: "signing", kid1: "next"}, asym, "next")
             self.restart_changes_nothing(srv, env, {kid0: "signing", kid1: "next"}, asym,
                                          "next")
-            # The last token of the old key, issued just before the switch.
+            # The last token of the old key, issued just before the switch
+            # (it lives ACCESS_TTL_S: it must still be valid after it).
+            sleep_until(signs_from - 0.6)
             old_token, kid = self.login_kid(srv, email)
             if time.time() < signs_from - 0.1:
                 self.assertEqual(kid, kid0)
@@ -125,6 +128,10 @@ class Timeline(LatchTestCase):
                               "verify-only")
             self.restart_changes_nothing(srv, env, {kid0: "verify-only", kid1: "signing"}, asym,
                                          "verify-only")
+            # Minted late enough to outlive its key's retirement (at
+            # signs_from + TTL + leeway + 1), so that only the retirement can
+            # refuse it below.
+            sleep_until(signs_from + 1.5)
             minted_old = self.mint_with(srv, old_entry, user, email)
             self.assertProfileOk(srv.profile(minted_old), user)
             token, kid = self.login_kid(srv, email)
@@ -221,3 +228,40 @@ class Sighup(LatchTestCase):
             self.assertIn(kid0, harness.jwks_kids(srv))
         finally:
             srv.close()
+
+
+class CacheAcrossPrepublication(LatchTestCase):
+    def test_token_first_seen_while_next_key_waits_dies_with_its_key(self):
+        # Issue 9: a token of the old key verified (and cached) while the new
+        # key is only pre-published was remembered as if its key would never
+        # retire.  With a 3 s leeway its iat may lie 3 s ahead, so its exp
+        # (iat + TTL + leeway) reaches past the old key's retirement.
+        harness.skip_if_valgrind("rotation timeline of seconds")
+        ttl, leeway, prepublish = 2, 3, 3
+        env = {"LATCH_JWT_ALG": "EdDSA", "LATCH_KEY_PREPUBLISH_S": str(prepublish),
+               "LATCH_ACCESS_TTL_S": str(ttl), "LATCH_LEEWAY_S": str(leeway)}
+        with harness.LatchServer(env=env) as srv:
+            user, email, _ = srv.new_user()
+            old = harness.key_entry(srv.data_dir, srv.kid())
+            key = harness.load_private_pem(old["material"])
+            harness.until_second_start(0.1)
+            proc = harness.key_rotate(srv.data_dir, env=env)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            new = [e for e in harness.keys_file(srv.data_dir)["keys"] if e["kid"] != old["kid"]][0]
+            signs_from = new["signs_from"]
+            retires = signs_from + ttl + leeway + 1
+
+            def forged():
+                now = int(time.time())
+                claims = claims_for(user["id"], email=email, now=now + leeway, ttl=ttl + leeway)
+                return mint_asym(claims, key, "EdDSA", kid=old["kid"])
+
+            time.sleep(1.1)      # the server has seen the new (next) key
+            seen = forged()
+            self.assertLess(time.time(), signs_from, "test too slow")
+            self.assertProfileOk(srv.profile(seen), user)       # verified and cached
+            sleep_until(retires + 0.2)
+            self.assertLess(time.time(), harness.token_payload(seen)["exp"] + leeway - 0.3,
+                            "test too slow: the token itself expired")
+            self.assertInvalidToken(srv.profile(seen))
+            self.assertEqual(srv.get("/verify", headers=harness.bearer(seen)).status_code, 401)

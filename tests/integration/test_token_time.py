@@ -38,7 +38,7 @@ class Expiry(LatchTestCase):
         self.assertInvalidToken(SERVER.profile(token(iat=-100000, exp=-86400)))
 
     def test_expired_within_leeway_accepted(self):
-        self.assertProfileOk(SERVER.profile(token(iat=-1000, exp=-10)), USER)
+        self.assertProfileOk(SERVER.profile(token(iat=-910, exp=-10)), USER)
 
     def test_exp_zero(self):
         claims = claims_for(USER["id"])
@@ -51,7 +51,18 @@ class Expiry(LatchTestCase):
         self.assertInvalidToken(SERVER.profile(mint(claims, SERVER.secret())))
 
     def test_old_iat_with_valid_exp_accepted(self):
-        self.assertProfileOk(SERVER.profile(token(iat=-3000, exp=600)), USER)
+        # Accepted while exp - iat stays within the access TTL + leeway.
+        self.assertProfileOk(SERVER.profile(token(iat=-900, exp=30)), USER)
+
+    def test_lifetime_longer_than_access_ttl_refused(self):
+        # Issue 9: a token minted elsewhere with the shared secret may not
+        # outlive what the revocation set remembers (TTL 900 + leeway 30).
+        self.assertProfileOk(SERVER.profile(token(iat=0, exp=930)), USER)
+        self.assertInvalidToken(SERVER.profile(token(iat=0, exp=931)))
+        self.assertInvalidToken(SERVER.profile(token(iat=-3000, exp=600)))
+        self.assertInvalidToken(SERVER.profile(token(iat=0, exp=86400 * 365)))
+        self.assertEqual(SERVER.get("/verify", headers=harness.bearer(
+            token(iat=0, exp=931))).status_code, 401)
 
 
 class NotBefore(LatchTestCase):

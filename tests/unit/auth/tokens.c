@@ -293,7 +293,7 @@ TEST(tokens_exp_int64_max_does_not_overflow)
     CHECK(pid >= 0);
     if (pid == 0) {
         int rc = tokens_check_with("exp", json_integer(INT64_MAX), TOKENS_NOW);
-        _exit(rc == TOKENS_OK || rc == TOKENS_ECLAIMS ? 0 : 3);
+        _exit(rc == TOKENS_ELIFETIME ? 0 : 3);
     }
     CHECK(waitpid(pid, &status, 0) == pid);
     if (WIFSIGNALED(status))
@@ -317,8 +317,51 @@ TEST(tokens_nbf_and_iat_in_future)
               TOKENS_ENOTYET);
     CHECK_INT(tokens_check_with("iat", json_integer(TOKENS_NOW + 3600), TOKENS_NOW),
               TOKENS_ENOTYET);
-    /* An old iat is fine while exp holds. */
-    CHECK_INT(tokens_check_with("iat", json_integer(TOKENS_NOW - 86400), TOKENS_NOW), TOKENS_OK);
+    /* An old iat makes the token live longer than latch's own would. */
+    CHECK_INT(tokens_check_with("iat", json_integer(TOKENS_NOW - 86400), TOKENS_NOW),
+              TOKENS_ELIFETIME);
+}
+
+/* Issue 9: a token may not outlive what the revocation set remembers. */
+TEST(tokens_lifetime_at_most_ttl_plus_leeway)
+{
+    const int64_t most = tokens_policy.access_ttl_s + tokens_policy.leeway_s;
+
+    CHECK_INT(tokens_check_with("exp", json_integer(TOKENS_NOW + most), TOKENS_NOW), TOKENS_OK);
+    CHECK_INT(tokens_check_with("exp", json_integer(TOKENS_NOW + most + 1), TOKENS_NOW),
+              TOKENS_ELIFETIME);
+    CHECK_INT(tokens_check_with("exp", json_integer(TOKENS_NOW + 86400 * 365), TOKENS_NOW),
+              TOKENS_ELIFETIME);
+    CHECK_INT(tokens_check_with("iat", json_integer(TOKENS_NOW + 900 - most), TOKENS_NOW),
+              TOKENS_OK);
+    CHECK_INT(tokens_check_with("iat", json_integer(TOKENS_NOW + 900 - most - 1), TOKENS_NOW),
+              TOKENS_ELIFETIME);
+    CHECK_INT(tokens_check_with("iat", json_integer(INT64_MIN), TOKENS_NOW), TOKENS_ELIFETIME);
+}
+
+/* Issue 9: controls, line separators and bidi controls in role or email. */
+TEST(tokens_unsafe_characters_refused)
+{
+    /* Adjacent literals keep a hex escape from swallowing the next letter. */
+    static const char *const bad[] = {
+        "a\x01" "b",         "a\x1f" "b",         "a\x7f",           "a\xc2\x80" "b",
+        "a\xc2\x9f" "b",     "a\xe2\x80\xa8" "b", "a\xe2\x80\xa9" "b", "a\xe2\x80\x8e" "b",
+        "a\xe2\x80\x8f" "b", "a\xe2\x80\xaa" "b", "a\xe2\x80\xae" "b", "a\xe2\x81\xa6" "b",
+        "a\xe2\x81\xa9" "b", "a\xd8\x9c" "b",     "a\tb",            "a\nb",
+    };
+    static const char *const good[] = {
+        "admin", "a b", "caf\xc3\xa9", "a\xc2\xa0" "b", "\xe2\x80\x94", "\xe2\x81\xaa",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_INT(tokens_check_with("role", json_string(bad[i]), TOKENS_NOW), TOKENS_ECLAIMS);
+        CHECK_INT(tokens_check_with("email", json_string(bad[i]), TOKENS_NOW), TOKENS_ECLAIMS);
+    }
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        CHECK_INT(tokens_check_with("role", json_string(good[i]), TOKENS_NOW), TOKENS_OK);
+        CHECK_INT(tokens_check_with("email", json_string(good[i]), TOKENS_NOW), TOKENS_OK);
+    }
 }
 
 TEST(tokens_issuer_rules)
@@ -432,7 +475,7 @@ TEST(tokens_sid_is_read)
 TEST(tokens_strerror_names_every_code)
 {
     int codes[] = {TOKENS_OK, TOKENS_EJWS, TOKENS_ECLAIMS, TOKENS_EEXPIRED, TOKENS_ENOTYET,
-                   TOKENS_EISSUER, TOKENS_ENOMEM};
+                   TOKENS_EISSUER, TOKENS_ENOMEM, TOKENS_ELIFETIME};
     size_t i, j;
 
     for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {

@@ -298,3 +298,248 @@ TEST(store_strerror_names_every_code)
             CHECK(strcmp(store_strerror(codes[i]), store_strerror(codes[j])) != 0);
     }
 }
+
+/* ---- issue 9: logins against the account's state, the lockout ---- */
+
+static struct store_login store_login_for(const struct store_user *u, const char *sid,
+                                          const unsigned char refresh[STORE_DIGEST_BYTES])
+{
+    struct store_login l;
+
+    memset(&l, 0, sizeof(l));
+    l.sid = sid;
+    l.user_id = u->id;
+    l.password_gen = u->password_gen;
+    l.refresh_digest = refresh;
+    l.refresh_expires_at = 2000;
+    l.now = 1000;
+    return l;
+}
+
+STORE_TEST(store_login_commit_sees_the_account_as_it_is)
+{
+    unsigned char refresh[STORE_DIGEST_BYTES], next[STORE_DIGEST_BYTES];
+    struct store_user u, cur;
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
+    struct store_login l;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+
+    (void)t;
+    memset(refresh, 1, sizeof(refresh));
+    memset(next, 2, sizeof(next));
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h1", "admin", 1, &u), STORE_OK);
+    CHECK_INT(store_user_create(*s, "bob@example.com", "hb", "admin", 1, &cur), STORE_OK);
+    CHECK_INT(u.password_gen, 0);
+    /* Demoted while the password was being checked: the login gets the
+     * role as committed. */
+    change.role = "user";
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 5, &cur), STORE_OK);
+    l = store_login_for(&u, "sid-1", refresh);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK_STR(cur.role, "user");
+    /* A new password: a login checked against the old one is stale, and the
+     * family made before it no longer refreshes. */
+    change = (struct store_user_change)STORE_USER_CHANGE_INIT;
+    change.password_hash = "h2";
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 6, &cur), STORE_OK);
+    CHECK_INT(cur.password_gen, 1);
+    l = store_login_for(&u, "sid-2", NULL);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_ESTALE);
+    CHECK_INT(STORE_CALL(*s, refresh_rotate, refresh, next, 1001, 10, 100, 1000, 2000,
+                         &outcome, &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATE_INVALID);
+    /* Disabled: refused after the password, whatever the generation. */
+    change = (struct store_user_change)STORE_USER_CHANGE_INIT;
+    change.disabled = 1;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 7, &cur), STORE_OK);
+    l = store_login_for(&cur, "sid-3", NULL);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_EDISABLED);
+    /* Gone. */
+    CHECK_INT(STORE_CALL(*s, user_delete, u.id, 8, 100), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_ENOTFOUND);
+}
+
+/* A rehash in the login's commit keeps the generation (it is the same
+ * password) and only replaces the hash that was verified. */
+STORE_TEST(store_login_commit_rehash)
+{
+    struct store_user u, cur, again;
+    struct store_login l;
+
+    (void)t;
+    CHECK_INT(store_user_create(*s, "ada@example.com", "old", "user", 1, &u), STORE_OK);
+    l = store_login_for(&u, "sid-1", NULL);
+    l.rehash = "new";
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK_INT(store_user_by_id(*s, u.id, &again), STORE_OK);
+    CHECK_STR(again.password_hash, "new");
+    CHECK_INT(again.password_gen, 0);
+    l.sid = "sid-2";
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+}
+
+/* A change that lowers the user's rights revokes their families in its own
+ * transaction; one that does not, does not; disabling twice revokes twice. */
+STORE_TEST(store_user_update_ends_logins_when_lowered)
+{
+    unsigned char r1[STORE_DIGEST_BYTES], r2[STORE_DIGEST_BYTES], n[STORE_DIGEST_BYTES];
+    struct store_user admin, u, cur;
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
+    struct store_login l;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+
+    (void)t;
+    memset(r1, 1, sizeof(r1));
+    memset(r2, 3, sizeof(r2));
+    memset(n, 2, sizeof(n));
+    CHECK_INT(store_user_create(*s, "root@example.com", "h", "admin", 1, &admin), STORE_OK);
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h", "user", 1, &u), STORE_OK);
+    l = store_login_for(&u, "sid-1", r1);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    change.role = "admin";         /* raised: nothing ends */
+    change.end_logins = 1;
+    change.memo_until = 5000;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1001, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, refresh_rotate, r1, n, 1002, 10, 100, 1000, 2000, &outcome,
+                         &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATED);
+    CHECK_STR(found.role, "admin");
+    /* Disabling an already disabled user ends a family made meanwhile. */
+    change = (struct store_user_change)STORE_USER_CHANGE_INIT;
+    change.disabled = 1;
+    change.end_logins = 1;
+    change.memo_until = 5000;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1003, &cur), STORE_OK);
+    change.disabled = 0;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1004, &cur), STORE_OK);
+    l = store_login_for(&cur, "sid-2", r2);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    change.disabled = 1;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1005, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1006, &cur), STORE_OK);
+    change.disabled = 0;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1007, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, refresh_rotate, r2, n, 1008, 10, 100, 1000, 2000, &outcome,
+                         &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATE_INVALID);
+}
+
+/* The user's own password change keeps their own login, under the new
+ * generation, and ends the others; a change expecting an old generation is
+ * stale. */
+STORE_TEST(store_password_change_keeps_the_callers_family)
+{
+    unsigned char r1[STORE_DIGEST_BYTES], r2[STORE_DIGEST_BYTES], n[STORE_DIGEST_BYTES];
+    struct store_user u, cur;
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
+    struct store_login l;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+
+    (void)t;
+    memset(r1, 1, sizeof(r1));
+    memset(r2, 3, sizeof(r2));
+    memset(n, 2, sizeof(n));
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h", "user", 1, &u), STORE_OK);
+    l = store_login_for(&u, "mine", r1);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    l = store_login_for(&u, "other", r2);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    change.password_hash = "h2";
+    change.expect_password_gen = 0;
+    change.end_logins = 1;
+    change.keep_sid = "mine";
+    change.memo_until = 5000;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1001, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1001, &cur), STORE_ESTALE);
+    CHECK_INT(STORE_CALL(*s, refresh_rotate, r1, n, 1002, 10, 100, 1000, 2000, &outcome,
+                         &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATED);
+    CHECK_INT(STORE_CALL(*s, refresh_rotate, r2, n, 1002, 10, 100, 1000, 2000, &outcome,
+                         &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATE_INVALID);
+}
+
+STORE_TEST(store_lockout_reserve_counts_every_guess)
+{
+    int64_t retry = -1;
+    int i;
+
+    (void)t;
+    /* Three guesses per window: each is counted when reserved, the third
+     * locks at once (it still runs), the fourth is refused. */
+    for (i = 0; i < 3; i++) {
+        CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 100, 3, 60, 30, &retry),
+                  STORE_OK);
+        CHECK_INT(retry, 0);
+    }
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 101, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK_INT(retry, 29);
+    /* Another key is not affected; a reset clears the counter. */
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "bob@example.com", 101, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK_INT(retry, 0);
+    CHECK_INT(STORE_CALL(*s, lockout_reset, "ada@example.com"), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 102, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK_INT(retry, 0);
+    /* After the lock and the window, guesses are allowed again. */
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 102, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 102, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 103, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK(retry > 0);
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 102 + 60, 3, 60, 30, &retry),
+              STORE_OK);
+    CHECK_INT(retry, 0);
+}
+
+struct reserve_worker {
+    const char *path;
+    int granted;
+};
+
+static void *reserve_main(void *arg)
+{
+    struct reserve_worker *w = arg;
+    struct store *s = NULL;
+    char err[256];
+    int64_t retry = 0;
+    int i;
+
+    /* A store of its own: like another process on the same file. */
+    if (store_sqlite_open(&s, w->path, err, sizeof(err)) != STORE_OK)
+        return NULL;
+    for (i = 0; i < 10; i++)
+        if (STORE_CALL(s, lockout_reserve, "ada@example.com", 100, 5, 60, 60, &retry) ==
+                STORE_OK &&
+            retry == 0)
+            w->granted++;
+    store_close(s);
+    return NULL;
+}
+
+/* However many reserve at once, no more than attempts guesses are granted. */
+STORE_TEST(store_lockout_reserve_is_atomic)
+{
+    struct reserve_worker w[4];
+    pthread_t th[4];
+    int i, total = 0;
+
+    (void)s;
+    for (i = 0; i < 4; i++) {
+        w[i].path = t->path;
+        w[i].granted = 0;
+        CHECK(pthread_create(&th[i], NULL, reserve_main, &w[i]) == 0);
+    }
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        total += w[i].granted;
+    }
+    CHECK_INT(total, 5);
+}

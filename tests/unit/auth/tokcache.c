@@ -1,0 +1,57 @@
+/* Tests src/auth/tokcache.c: bounds on what the verified-token cache keeps. */
+#include "test.h"
+
+#include "auth/tokcache.h"
+
+static struct token_claims tokcache_claims(int64_t iat, int64_t exp)
+{
+    struct token_claims c;
+
+    memset(&c, 0, sizeof(c));
+    c.user_id = 7;
+    snprintf(c.role, sizeof(c.role), "user");
+    c.iat = iat;
+    c.exp = exp;
+    return c;
+}
+
+/* A put that began before a clear (the keys changed meanwhile) is dropped. */
+TEST(tokcache_stale_generation_not_kept)
+{
+    struct tokcache *c = NULL;
+    struct token_claims in = tokcache_claims(1000, 1900), out;
+    uint64_t gen;
+    int hit_stale, hit_fresh;
+
+    CHECK(tokcache_new(&c, 64) == 0);
+    gen = tokcache_generation(c);
+    tokcache_clear(c);
+    tokcache_put(c, "tok", 3, &in, INT64_MAX, 930, gen);
+    hit_stale = tokcache_get(c, "tok", 3, 1000, 30, &out);
+    tokcache_put(c, "tok", 3, &in, INT64_MAX, 930, tokcache_generation(c));
+    hit_fresh = tokcache_get(c, "tok", 3, 1000, 30, &out);
+    tokcache_free(c);
+    CHECK_INT(hit_stale, 0);
+    CHECK_INT(hit_fresh, 1);
+}
+
+/* An entry lives no longer than its key, nor than iat + the longest life. */
+TEST(tokcache_entry_capped)
+{
+    struct tokcache *c = NULL;
+    struct token_claims in = tokcache_claims(1000, 5000), out;
+    int before_cap, after_cap, before_key, after_key;
+
+    CHECK(tokcache_new(&c, 64) == 0);
+    tokcache_put(c, "a", 1, &in, INT64_MAX, 930, tokcache_generation(c));
+    before_cap = tokcache_get(c, "a", 1, 1929, 30, &out);
+    after_cap = tokcache_get(c, "a", 1, 1930, 30, &out);
+    tokcache_put(c, "b", 1, &in, 1500, 930, tokcache_generation(c));
+    before_key = tokcache_get(c, "b", 1, 1499, 30, &out);
+    after_key = tokcache_get(c, "b", 1, 1500, 30, &out);
+    tokcache_free(c);
+    CHECK_INT(before_cap, 1);
+    CHECK_INT(after_cap, 0);
+    CHECK_INT(before_key, 1);
+    CHECK_INT(after_key, 0);
+}
