@@ -37,11 +37,15 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
                  "latch_refused_total{limit=\"header_bytes\"} %llu\n"
                  "latch_refused_total{limit=\"url_bytes\"} %llu\n"
                  "latch_refused_total{limit=\"body_bytes\"} %llu\n"
-                 "latch_refused_total{limit=\"protocol\"} %llu\n",
+                 "latch_refused_total{limit=\"protocol\"} %llu\n"
+                 "# TYPE latch_http_header_timeouts_total counter\n"
+                 "latch_http_header_timeouts_total %llu\n"
+                 "# TYPE latch_http_body_timeouts_total counter\n"
+                 "latch_http_body_timeouts_total %llu\n",
                  (unsigned long long)tc.hits, (unsigned long long)tc.misses,
                  (unsigned long long)tc.evictions, tc.capacity, hs.connections_open,
                  hs.refused_per_ip, hs.headers_too_large, hs.uri_too_long, hs.body_too_large,
-                 hs.bad_requests);
+                 hs.bad_requests, hs.header_timeouts, hs.body_timeouts);
     resp = http_response_new(200, "text/plain; version=0.0.4", body, (size_t)n);
     if (resp != NULL)
         http_response_header(resp, "Cache-Control", "no-store");
