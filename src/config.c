@@ -44,6 +44,12 @@ static const struct option_def options[] = {
             "open connections per client address; 0 = no limit (256)"),
     INT_OPT("idle-timeout-s", idle_timeout_s, 1, 86400,
             "close a connection idle this long (60)"),
+    INT_OPT("header-timeout-s", header_timeout_s, 0, 86400,
+            "close a connection that has not sent a whole request head this long after "
+            "connecting or after its last response; 0 = the idle timeout (0)"),
+    INT_OPT("body-timeout-s", body_timeout_s, 1, 86400,
+            "close a connection whose request body is not complete this long after its "
+            "head (30)"),
     INT_OPT("threads", threads, 0, 256,
             "HTTP threads; 0 = one per CPU latch may run on (0)"),
     STR_OPT("log-level", log_level, "error, warn, info or debug (info)"),
@@ -105,6 +111,8 @@ void config_defaults(struct config *cfg)
     cfg->max_connections = LATCH_DEFAULT_MAX_CONNECTIONS;
     cfg->max_conn_per_ip = LATCH_DEFAULT_MAX_CONN_PER_IP;
     cfg->idle_timeout_s = LATCH_DEFAULT_IDLE_TIMEOUT_S;
+    cfg->header_timeout_s = LATCH_DEFAULT_HEADER_TIMEOUT_S;
+    cfg->body_timeout_s = LATCH_DEFAULT_BODY_TIMEOUT_S;
     cfg->threads = 0;
     snprintf(cfg->auth_mode, sizeof(cfg->auth_mode), "jwt");
     cfg->session_idle_s = 1800;

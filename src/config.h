@@ -25,6 +25,8 @@ struct config {
     int64_t max_connections;
     int64_t max_conn_per_ip;          /* 0: no limit */
     int64_t idle_timeout_s;
+    int64_t header_timeout_s;         /* 0: the idle timeout */
+    int64_t body_timeout_s;
     int64_t threads;                  /* 0: one per CPU latch may run on */
     char log_level[16];
 

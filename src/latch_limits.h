@@ -30,6 +30,14 @@
 #define LATCH_DEFAULT_MAX_CONNECTIONS   16384
 #define LATCH_DEFAULT_MAX_CONN_PER_IP   256
 #define LATCH_DEFAULT_IDLE_TIMEOUT_S    60
+/* A whole request head must arrive within this of the accept or of the end
+ * of the previous response, however slowly it trickles (the idle timeout
+ * restarts with every byte); 0 means "the idle timeout" -> closed. */
+#define LATCH_DEFAULT_HEADER_TIMEOUT_S  0
+/* A whole request body must arrive within this of its head -> closed. */
+#define LATCH_DEFAULT_BODY_TIMEOUT_S    30
+/* How often the connections past those deadlines are looked for. */
+#define LATCH_DEADLINE_CHECK_MS         250
 #define LATCH_SHUTDOWN_GRACE_S          10    /* in-flight requests finish within this */
 
 /* Credentials. */

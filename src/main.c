@@ -394,6 +394,9 @@ static int cmd_serve(int argc, char **argv)
     opts.max_connections = fit_fd_limit((unsigned)cfg.max_connections);
     opts.max_conn_per_ip = (unsigned)cfg.max_conn_per_ip;
     opts.idle_timeout_s = (unsigned)cfg.idle_timeout_s;
+    opts.header_timeout_s = (unsigned)(cfg.header_timeout_s != 0 ? cfg.header_timeout_s
+                                                                  : cfg.idle_timeout_s);
+    opts.body_timeout_s = (unsigned)cfg.body_timeout_s;
     opts.handler = router_handle;
     opts.decorate = client_decorate;
     opts.handler_ctx = &app;

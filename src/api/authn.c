@@ -60,6 +60,31 @@ static int from_session(struct app *app, const char *token, size_t len, struct a
     return 0;
 }
 
+/*
+ * The session cookie, looked for on every Cookie line (a proxy may split
+ * them, RFC 9113 8.2.3).  Returns how many times it occurs, at most 2, and
+ * the first in *value.  Two copies mean someone else set one (a sibling
+ * domain "tossing" a cookie, RFC 6265 8.6), and latch could read the other
+ * one than a proxy in front of it: the caller refuses the request.
+ */
+static int find_session_cookie(struct http_request *req, const char **value, size_t *len)
+{
+    const char *line, *rest, *v;
+    size_t i, n;
+    int found = 0;
+
+    for (i = 0; found < 2 && (line = http_request_header_at(req, "Cookie", i)) != NULL; i++) {
+        for (rest = line; found < 2 && opaque_find_cookie(rest, SESSION_COOKIE, &v, &n);
+             rest = v + n) {
+            if (found++ == 0) {
+                *value = v;
+                *len = n;
+            }
+        }
+    }
+    return found;
+}
+
 /* RFC 6265bis / OWASP: a cookie rides along on cross-site requests, so a
  * state-changing one must show it came from a page allowed to make it. */
 static int same_site_request(struct app *app, struct http_request *req)
@@ -76,9 +101,9 @@ static int same_site_request(struct app *app, struct http_request *req)
 
 int authn_require(struct app *app, struct http_request *req, struct authn *out)
 {
-    const char *token = NULL, *cookie;
+    const char *token = NULL, *cookie = NULL;
     size_t len = 0;
-    int rc;
+    int rc, cookies;
 
     memset(out, 0, sizeof(*out));
     switch (credentials_parse_bearer(http_request_header(req, "Authorization"), &token, &len)) {
@@ -105,8 +130,12 @@ int authn_require(struct app *app, struct http_request *req, struct authn *out)
         break;
     }
 
-    if (app->mode != AUTH_MODE_JWT &&
-        opaque_find_cookie(http_request_header(req, "Cookie"), SESSION_COOKIE, &cookie, &len)) {
+    cookies = app->mode != AUTH_MODE_JWT ? find_session_cookie(req, &cookie, &len) : 0;
+    if (cookies > 1) {
+        reply_error(req, 400, "More than one " SESSION_COOKIE " cookie");
+        return -1;
+    }
+    if (cookies == 1) {
         out->token = cookie;
         out->token_len = len;
         if (from_session(app, cookie, len, out) != 0) {

@@ -15,7 +15,10 @@
 #define CLIENT_IP_BYTES INET6_ADDRSTRLEN
 
 /* The client's address: the peer, or, when the peer is a trusted proxy, the
- * rightmost X-Forwarded-For entry that is not itself a trusted proxy. */
+ * rightmost X-Forwarded-For entry that is not itself a trusted proxy, every
+ * X-Forwarded-For line read in order.  Entries are parsed as addresses
+ * ("a.b.c.d", "a.b.c.d:port", v6, "[v6]:port"; ports dropped), those that
+ * are not are skipped, and the result is the address's canonical text. */
 void client_ip(const struct app *app, struct http_request *req, char out[CLIENT_IP_BYTES]);
 
 /* Whether the client's connection is HTTPS (directly, or per a trusted

@@ -15,7 +15,7 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
     struct ratelimit_stats rl;
     struct http_response *resp;
     char body[2048];
-    int n, m;
+    int n;
 
     (void)id;
     tokcache_stats(app->tokcache, &tc);
@@ -39,18 +39,19 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
                  "latch_refused_total{limit=\"header_bytes\"} %llu\n"
                  "latch_refused_total{limit=\"url_bytes\"} %llu\n"
                  "latch_refused_total{limit=\"body_bytes\"} %llu\n"
-                 "latch_refused_total{limit=\"protocol\"} %llu\n",
+                 "latch_refused_total{limit=\"protocol\"} %llu\n"
+                 "latch_refused_total{limit=\"ip_rate\"} %llu\n"
+                 "# TYPE latch_rate_buckets gauge\n"
+                 "latch_rate_buckets %zu\n"
+                 "# TYPE latch_http_header_timeouts_total counter\n"
+                 "latch_http_header_timeouts_total %llu\n"
+                 "# TYPE latch_http_body_timeouts_total counter\n"
+                 "latch_http_body_timeouts_total %llu\n",
                  (unsigned long long)tc.hits, (unsigned long long)tc.misses,
                  (unsigned long long)tc.evictions, tc.capacity, hs.connections_open,
                  hs.refused_per_ip, hs.headers_too_large, hs.uri_too_long, hs.body_too_large,
-                 hs.bad_requests);
-    m = snprintf(body + n, sizeof(body) - (size_t)n,
-                 "latch_refused_total{limit=\"ip_rate\"} %llu\n"
-                 "# TYPE latch_rate_buckets gauge\n"
-                 "latch_rate_buckets %zu\n",
-                 (unsigned long long)rl.refused, rl.keys);
-    if (m > 0 && (size_t)m < sizeof(body) - (size_t)n)
-        n += m;
+                 hs.bad_requests, (unsigned long long)rl.refused, rl.keys, hs.header_timeouts,
+                 hs.body_timeouts);
     resp = http_response_new(200, "text/plain; version=0.0.4", body, (size_t)n);
     if (resp != NULL)
         http_response_header(resp, "Cache-Control", "no-store");

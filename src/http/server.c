@@ -13,10 +13,21 @@
  * - the library accepts requests with both Content-Length and
  *   Transfer-Encoding, and HTTP/1.1 requests without Host: refused here.
  * - it has no header-size limit of its own below its memory pool: enforced
- *   here from the parsed headers.
+ *   here from the parsed headers (framing.c).
+ * - it glues an obs-fold continuation line onto the previous field's name
+ *   (RFC 9112 5.2), so "Content-Length:" + " 69" arrives as a field named
+ *   "Content-Length69": framing.c refuses names that are not tokens or that
+ *   extend a name latch acts upon.
+ * - its idle timer restarts with every byte received, so a request head or
+ *   body trickled a byte at a time is never closed by it.  Absolute deadlines
+ *   are kept here: each connection has a state (the socket_context of the
+ *   connection notifications) that sits on one of two deadline lists while
+ *   it waits for a head or a body, and a reaper thread shuts down the socket
+ *   of one past its deadline; the library then sees end-of-file and closes it.
  */
 #include "http/server.h"
 
+#include "http/framing.h"
 #include "latch_limits.h"
 #include "util/strmap.h"
 
@@ -30,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct http_response {
@@ -37,9 +49,36 @@ struct http_response {
     unsigned status;
 };
 
+/*
+ * Where a connection stands for the deadlines.  WAIT_HEAD and WAIT_BODY
+ * connections are on the server's list of that phase; BUSY ones (a handler
+ * running, a deferred request, a response going out) and REAPED ones (shut
+ * down by the reaper, the library closing them) are on none.
+ */
+enum conn_phase { PHASE_WAIT_HEAD, PHASE_WAIT_BODY, PHASE_BUSY, PHASE_REAPED };
+#define N_WAIT_PHASES 2
+
+struct conn_state {
+    struct conn_state *prev, *next;  /* on waiting[phase]; guarded by conn_lock */
+    int64_t deadline_ms;             /* CLOCK_MONOTONIC */
+    enum conn_phase phase;
+    int fd;
+    bool ip_counted;                 /* holds a slot in per_ip */
+};
+
+/* One list per waiting phase.  Every entry of a list got the same timeout
+ * when it was appended, so the list is in deadline order and the reaper
+ * looks only at its head: its cost is the number of expired connections,
+ * not the number of open ones. */
+struct deadline_list {
+    struct conn_state *head, *tail;
+    int64_t timeout_ms;              /* 0: no deadline in this phase */
+};
+
 struct http_request {
     struct http_server *server;
     struct MHD_Connection *conn;
+    struct conn_state *cs;           /* NULL if the connection has none (no memory) */
     const char *method;
     const char *url;
     char *body;
@@ -69,6 +108,16 @@ struct http_server {
     pthread_mutex_t ip_lock;         /* guards per_ip */
     struct strmap *per_ip;           /* open connections per client address */
     struct http_server_stats stats;  /* updated with atomic adds */
+
+    pthread_mutex_t conn_lock;       /* guards waiting[] and every conn_state's phase */
+    struct deadline_list waiting[N_WAIT_PHASES];
+    pthread_cond_t reaper_wake;      /* signalled to stop the reaper */
+    pthread_t reaper;
+    bool reaper_running;
+    bool reaper_stop;
+    /* The socket_context of a connection that got no state of its own (no
+     * memory): on no list, ip_counted set, never freed. */
+    struct conn_state untracked;
 };
 
 #define STAT_ADD(s, field) __atomic_add_fetch(&(s)->stats.field, 1, __ATOMIC_RELAXED)
@@ -117,23 +166,178 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, soc
     return MHD_YES;
 }
 
+/* ---- deadlines for request heads and bodies ---- */
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void list_unlink(struct deadline_list *l, struct conn_state *cs)
+{
+    if (cs->prev != NULL)
+        cs->prev->next = cs->next;
+    else
+        l->head = cs->next;
+    if (cs->next != NULL)
+        cs->next->prev = cs->prev;
+    else
+        l->tail = cs->prev;
+    cs->prev = cs->next = NULL;
+}
+
+static void list_append(struct deadline_list *l, struct conn_state *cs)
+{
+    cs->prev = l->tail;
+    cs->next = NULL;
+    if (l->tail != NULL)
+        l->tail->next = cs;
+    else
+        l->head = cs;
+    l->tail = cs;
+}
+
+/* Takes cs off its list; conn_lock held. */
+static void leave_phase(struct http_server *s, struct conn_state *cs)
+{
+    if (cs->phase == PHASE_WAIT_HEAD || cs->phase == PHASE_WAIT_BODY)
+        list_unlink(&s->waiting[cs->phase], cs);
+}
+
+/*
+ * Moves a connection to a phase; entering a waiting phase starts its
+ * deadline now.  A connection the reaper has shut down stays REAPED: the
+ * library is closing it and may still report the request's end.
+ */
+static void set_phase(struct http_server *s, struct conn_state *cs, enum conn_phase phase)
+{
+    if (cs == NULL || cs == &s->untracked)
+        return;
+    pthread_mutex_lock(&s->conn_lock);
+    if (cs->phase != PHASE_REAPED) {
+        leave_phase(s, cs);
+        cs->phase = phase;
+        if (phase == PHASE_WAIT_HEAD || phase == PHASE_WAIT_BODY) {
+            struct deadline_list *l = &s->waiting[phase];
+            /* With no timeout for the phase the connection waits on no list. */
+            if (l->timeout_ms > 0) {
+                cs->deadline_ms = monotonic_ms() + l->timeout_ms;
+                list_append(l, cs);
+            } else {
+                cs->phase = PHASE_BUSY;
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+}
+
+/*
+ * The reaper: every LATCH_DEADLINE_CHECK_MS it shuts down the sockets of
+ * the connections past their deadline.  shutdown(2) rather than close(2):
+ * the fd stays the library's, which sees end-of-file on its next read and
+ * closes the connection its own way (the library reads on the event the
+ * shutdown raises).  The fd cannot have been closed under us: the library
+ * notifies MHD_CONNECTION_NOTIFY_CLOSED, which takes conn_lock to take the
+ * state off its list, before it calls close(2) (0.9.75 daemon.c
+ * MHD_cleanup_connections), and shutdown() runs under conn_lock here.
+ */
+static void *reaper_main(void *arg)
+{
+    struct http_server *s = arg;
+
+    pthread_mutex_lock(&s->conn_lock);
+    while (!s->reaper_stop) {
+        int64_t now = monotonic_ms();
+        struct timespec wake;
+        int phase;
+
+        for (phase = 0; phase < N_WAIT_PHASES; phase++) {
+            struct deadline_list *l = &s->waiting[phase];
+
+            while (l->head != NULL && l->head->deadline_ms <= now) {
+                struct conn_state *cs = l->head;
+
+                list_unlink(l, cs);
+                cs->phase = PHASE_REAPED;
+                (void)shutdown(cs->fd, SHUT_RDWR);
+                if (phase == PHASE_WAIT_HEAD)
+                    STAT_ADD(s, header_timeouts);
+                else
+                    STAT_ADD(s, body_timeouts);
+            }
+        }
+        clock_gettime(CLOCK_MONOTONIC, &wake);
+        wake.tv_nsec += (long)LATCH_DEADLINE_CHECK_MS * 1000000L;
+        if (wake.tv_nsec >= 1000000000L) {
+            wake.tv_sec += wake.tv_nsec / 1000000000L;
+            wake.tv_nsec %= 1000000000L;
+        }
+        (void)pthread_cond_timedwait(&s->reaper_wake, &s->conn_lock, &wake);
+    }
+    pthread_mutex_unlock(&s->conn_lock);
+    return NULL;
+}
+
+static struct conn_state *conn_state_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/*
+ * STARTED: the connection gets its state, waiting for a head from now on.
+ * If there is no memory for one, the connection cannot be given a deadline:
+ * it is shut down at once, and the per-address slot the accept policy took
+ * is returned through the server's placeholder state at its close.
+ */
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
     struct http_server *s = cls;
+    struct conn_state *cs;
     const union MHD_ConnectionInfo *ci;
     char ip[INET6_ADDRSTRLEN];
     int64_t open = 0;
+    bool ip_counted;
 
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         __atomic_add_fetch(&s->stats.connections_open, 1, __ATOMIC_RELAXED);
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        cs = calloc(1, sizeof(*cs));
+        if (cs == NULL || ci == NULL) {
+            if (ci != NULL)
+                (void)shutdown(ci->connect_fd, SHUT_RDWR);
+            free(cs);
+            *socket_context = s->max_conn_per_ip != 0 ? &s->untracked : NULL;
+            return;
+        }
+        cs->fd = ci->connect_fd;
+        cs->phase = PHASE_BUSY;
         /* The accept policy already took this connection's slot. */
-        if (s->max_conn_per_ip != 0)
-            *socket_context = (void *)1;   /* counted: uncount at close */
+        cs->ip_counted = s->max_conn_per_ip != 0;
+        *socket_context = cs;
+        set_phase(s, cs, PHASE_WAIT_HEAD);
         return;
     }
+
     __atomic_sub_fetch(&s->stats.connections_open, 1, __ATOMIC_RELAXED);
-    if (*socket_context == NULL)
+    cs = *socket_context;
+    *socket_context = NULL;
+    if (cs == NULL)
+        return;
+    ip_counted = cs->ip_counted;
+    if (cs != &s->untracked) {
+        pthread_mutex_lock(&s->conn_lock);
+        leave_phase(s, cs);
+        pthread_mutex_unlock(&s->conn_lock);
+        free(cs);
+    }
+    if (!ip_counted)
         return;
     ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     addr_text(ci != NULL ? ci->client_addr : NULL, ip, sizeof(ip));
@@ -143,7 +347,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     else
         strmap_del(s->per_ip, ip);
     pthread_mutex_unlock(&s->ip_lock);
-    *socket_context = NULL;
 }
 
 void http_server_stats(struct http_server *server, struct http_server_stats *out)
@@ -154,6 +357,8 @@ void http_server_stats(struct http_server *server, struct http_server_stats *out
     out->uri_too_long = __atomic_load_n(&server->stats.uri_too_long, __ATOMIC_RELAXED);
     out->body_too_large = __atomic_load_n(&server->stats.body_too_large, __ATOMIC_RELAXED);
     out->bad_requests = __atomic_load_n(&server->stats.bad_requests, __ATOMIC_RELAXED);
+    out->header_timeouts = __atomic_load_n(&server->stats.header_timeouts, __ATOMIC_RELAXED);
+    out->body_timeouts = __atomic_load_n(&server->stats.body_timeouts, __ATOMIC_RELAXED);
 }
 
 static void count_request(struct http_server *s, int delta)
@@ -243,6 +448,39 @@ const char *http_request_header(const struct http_request *req, const char *name
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
+struct nth_field {
+    const char *name;
+    size_t index;                    /* occurrences still to skip */
+    const char *value;
+};
+
+static enum MHD_Result find_nth_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      size_t key_size, const char *value, size_t value_size)
+{
+    struct nth_field *q = cls;
+    (void)kind;
+    (void)key_size;
+    (void)value_size;
+
+    if (strcasecmp(key, q->name) != 0)
+        return MHD_YES;
+    if (q->index > 0) {
+        q->index--;
+        return MHD_YES;
+    }
+    q->value = value != NULL ? value : "";
+    return MHD_NO;
+}
+
+const char *http_request_header_at(const struct http_request *req, const char *name,
+                                   size_t index)
+{
+    struct nth_field q = {name, index, NULL};
+
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, find_nth_field, &q);
+    return q.value;
+}
+
 const char *http_request_query(const struct http_request *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
@@ -288,88 +526,50 @@ void http_request_respond(struct http_request *req, struct http_response *resp)
 
 /* ---- the access handler ---- */
 
-struct header_tally {
-    size_t bytes;
-    unsigned count;
-    unsigned hosts;
-    bool has_content_length, has_transfer_encoding, bad_transfer_encoding;
-    uint64_t content_length;
-    bool bad_content_length;
-    bool nul_or_space;               /* white space (or a NUL) in a name */
+struct field_list {
+    struct framing_field fields[FRAMING_MAX_FIELDS];
+    size_t n;
 };
 
-static enum MHD_Result tally_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    size_t key_size, const char *value, size_t value_size)
+static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size)
 {
-    struct header_tally *t = cls;
+    struct field_list *l = cls;
     (void)kind;
 
-    t->bytes += key_size + value_size;
-    t->count++;
-    /* RFC 9112 5.1 forbids white space before the colon.  (A NUL inside a
-     * value cannot be caught here: 0.9.75 cuts the value at the NUL and
-     * reports the cut length; docs/api.md lists it.) */
-    if ((value != NULL && strlen(value) != value_size) || strlen(key) != key_size ||
-        strpbrk(key, " \t") != NULL)
-        t->nul_or_space = true;
-    if (strcasecmp(key, "Host") == 0) {
-        t->hosts++;
-    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
-        t->has_transfer_encoding = true;
-        /* Only chunked is understood (RFC 9112 6.1). */
-        if (value == NULL || strcasecmp(value, "chunked") != 0)
-            t->bad_transfer_encoding = true;
-    } else if (strcasecmp(key, "Content-Length") == 0 && value != NULL) {
-        char *end = NULL;
-        unsigned long long v;
-
-        if (t->has_content_length)
-            t->bad_content_length = true;  /* repeated: RFC 9112 6.3 says reject */
-        t->has_content_length = true;
-        errno = 0;
-        v = strtoull(value, &end, 10);
-        if (value[0] < '0' || value[0] > '9' || errno != 0 || end == NULL || *end != '\0')
-            t->bad_content_length = true;
-        else
-            t->content_length = v;
-    }
-    return MHD_YES;
+    /* (A NUL inside a value cannot be seen here: 0.9.75 cuts the value at
+     * the NUL and reports the cut length; docs/api.md lists it.) */
+    l->fields[l->n++] = (struct framing_field){key, key_size, value, value_size};
+    /* One field past the count limit decides the 431: stop there. */
+    return l->n < FRAMING_MAX_FIELDS ? MHD_YES : MHD_NO;
 }
 
 /* Checks made once the headers are in, before any handler runs. */
 static struct http_response *check_headers(struct http_request *req, const char *version)
 {
-    struct header_tally t;
-    const char *bad = NULL;
+    struct field_list l;
+    const char *reason = NULL;
+    enum framing_verdict verdict;
 
-    memset(&t, 0, sizeof(t));
-    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, tally_header, &t);
-    if (t.bytes > LATCH_MAX_HEADER_BYTES || t.count > LATCH_MAX_HEADER_COUNT) {
+    l.n = 0;
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, collect_field, &l);
+    /* The library answers other major versions with 505 itself; a minor
+     * version above 1 is read as 1.1 (RFC 9112 2.3). */
+    verdict = framing_check(l.fields, l.n, strcmp(version, MHD_HTTP_VERSION_1_0) == 0 ? 0 : 1,
+                            &reason);
+    if (verdict == FRAMING_FIELDS_TOO_LARGE) {
         STAT_ADD(req->server, headers_too_large);
-        return error_response(431, "Request Header Fields Too Large",
-                              "Request headers exceed 8 KiB or 100 fields");
+        return error_response(431, "Request Header Fields Too Large", reason);
     }
     if (strlen(req->url) > LATCH_MAX_URL_BYTES) {
         STAT_ADD(req->server, uri_too_long);
         return error_response(414, "URI Too Long", "Request target exceeds 2048 bytes");
     }
-    if (t.nul_or_space)
-        bad = "Malformed header field";
-    else if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 && t.hosts == 0)
-        bad = "Missing Host header";
-    else if (t.hosts > 1)
-        bad = "More than one Host header";
-    else if (t.bad_transfer_encoding)
-        bad = "Only chunked Transfer-Encoding is accepted";
-    else if (t.has_content_length && t.has_transfer_encoding)
-        bad = "Both Content-Length and Transfer-Encoding are present";
-    else if (t.bad_content_length)
-        bad = "Malformed Content-Length";
-    if (bad != NULL) {
+    if (verdict == FRAMING_BAD_REQUEST) {
         STAT_ADD(req->server, bad_requests);
-        return error_response(400, "Bad Request", bad);
+        return error_response(400, "Bad Request", reason);
     }
-    if (t.has_content_length && t.content_length > LATCH_MAX_BODY_BYTES) {
+    if (verdict == FRAMING_BODY_TOO_LARGE) {
         req->body_too_large = true;
         STAT_ADD(req->server, body_too_large);
     }
@@ -381,6 +581,9 @@ static struct http_response *check_headers(struct http_request *req, const char 
  * still arriving (a slow or abandoned upload) are not waited for. */
 static void run_handler(struct http_request *req)
 {
+    /* No deadline while the handler runs, is deferred to a worker, or its
+     * answer goes out. */
+    set_phase(req->server, req->cs, PHASE_BUSY);
     req->handled = true;
     count_request(req->server, +1);
     req->server->handler(req, req->server->handler_ctx);
@@ -406,6 +609,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         req->method = method;
         req->url = url;
         req->tls = server->tls;
+        req->cs = conn_state_of(conn);
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (ci != NULL && ci->client_addr != NULL) {
             const struct sockaddr *sa = ci->client_addr;
@@ -418,8 +622,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         *con_cls = req;
 
+        /* The head is in: the body's deadline starts (a request without one
+         * is handled at once, which ends it). */
+        set_phase(server, req->cs, PHASE_WAIT_BODY);
         req->early = check_headers(req, version);
         if (req->early != NULL) {
+            set_phase(server, req->cs, PHASE_BUSY);
             resp = req->early;
             req->early = NULL;
             if (server->decorate != NULL)
@@ -480,9 +688,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     struct http_server *server = cls;
     struct http_request *req = *con_cls;
-    (void)conn;
     (void)toe;
 
+    /* The response is out (or the connection is closing): a keep-alive
+     * connection has a fresh head deadline from here. */
+    set_phase(server, conn_state_of(conn), PHASE_WAIT_HEAD);
     if (req == NULL)
         return;
     http_response_free(req->response);
@@ -574,6 +784,21 @@ int http_server_start(struct http_server **out, const struct http_server_options
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_mutex_init(&s->conn_lock, NULL);
+    s->waiting[PHASE_WAIT_HEAD].timeout_ms = (int64_t)opts->header_timeout_s * 1000;
+    s->waiting[PHASE_WAIT_BODY].timeout_ms = (int64_t)opts->body_timeout_s * 1000;
+    s->untracked.phase = PHASE_BUSY;
+    s->untracked.ip_counted = true;
+    s->untracked.fd = -1;
+    {
+        /* The reaper sleeps on CLOCK_MONOTONIC, as the deadlines are kept. */
+        pthread_condattr_t ca;
+
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&s->reaper_wake, &ca);
+        pthread_condattr_destroy(&ca);
+    }
 
     /* Not MHD_USE_TURBO: measured on 0.9.75 it halved keep-alive
      * throughput (bench/). */
@@ -612,17 +837,32 @@ int http_server_start(struct http_server **out, const struct http_server_options
     if (s->daemon == NULL) {
         snprintf(err, err_size, "cannot start the HTTP server: %s",
                  errno != 0 ? strerror(errno) : "libmicrohttpd refused the configuration");
-        pthread_mutex_destroy(&s->lock);
-        pthread_cond_destroy(&s->idle);
-        pthread_mutex_destroy(&s->ip_lock);
-        strmap_free(s->per_ip);
-        free(s);
-        return -1;
+        goto cleanup;
+    }
+    if (s->waiting[PHASE_WAIT_HEAD].timeout_ms > 0 || s->waiting[PHASE_WAIT_BODY].timeout_ms > 0) {
+        int rc = pthread_create(&s->reaper, NULL, reaper_main, s);
+
+        if (rc != 0) {
+            snprintf(err, err_size, "cannot start the HTTP deadline thread: %s", strerror(rc));
+            MHD_stop_daemon(s->daemon);
+            goto cleanup;
+        }
+        s->reaper_running = true;
     }
     s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
                                               : ((struct sockaddr_in *)(void *)&ss)->sin_port);
     *out = s;
     return 0;
+
+cleanup:
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->ip_lock);
+    pthread_mutex_destroy(&s->conn_lock);
+    pthread_cond_destroy(&s->reaper_wake);
+    strmap_free(s->per_ip);
+    free(s);
+    return -1;
 }
 
 int http_server_port(const struct http_server *server)
@@ -655,12 +895,23 @@ void http_server_stop(struct http_server *server, int grace_s)
         if (pthread_cond_timedwait(&server->idle, &server->lock, &deadline) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&server->lock);
+    /* The reaper stops before the library closes what is left: that frees
+     * every connection state, and conn_lock goes with the server. */
+    if (server->reaper_running) {
+        pthread_mutex_lock(&server->conn_lock);
+        server->reaper_stop = true;
+        pthread_cond_signal(&server->reaper_wake);
+        pthread_mutex_unlock(&server->conn_lock);
+        pthread_join(server->reaper, NULL);
+    }
     MHD_stop_daemon(server->daemon);
     if (server->listen_fd >= 0)
         close(server->listen_fd);
     pthread_mutex_destroy(&server->lock);
     pthread_cond_destroy(&server->idle);
     pthread_mutex_destroy(&server->ip_lock);
+    pthread_mutex_destroy(&server->conn_lock);
+    pthread_cond_destroy(&server->reaper_wake);
     strmap_free(server->per_ip);
     free(server);
 }

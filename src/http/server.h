@@ -3,12 +3,25 @@
  * code that includes it).  Handlers see struct http_request and build
  * struct http_response; they never see the library's types.
  *
- * The adapter enforces the request-shape limits of limits.h before a handler
- * runs: header bytes and count (431), URL length (414), an HTTP/1.1 request
- * without Host and one with both Content-Length and Transfer-Encoding (400).
- * It reads the body up to LATCH_MAX_BODY_BYTES; a larger one is not read and
- * the handler is called with http_request_body_too_large() true, so the
- * router can still answer 404 or 405 first.
+ * The adapter enforces the request-shape limits of latch_limits.h before a
+ * handler runs (the rules are in framing.h): header bytes and count (431),
+ * URL length (414), and 400 for a header name that is not a token or that
+ * extends Content-Length, Transfer-Encoding, Host, Authorization, Cookie,
+ * Content-Type or Origin (an obs-fold glued on by libmicrohttpd), an
+ * HTTP/1.1 request without Host, repeated Host, Content-Length,
+ * Authorization, Origin or Content-Type, a Transfer-Encoding other than
+ * chunked, and both Content-Length and Transfer-Encoding.  The connection is
+ * closed after these answers.  It reads the body up to LATCH_MAX_BODY_BYTES;
+ * a larger one is not read and the handler is called with
+ * http_request_body_too_large() true, so the router can still answer 404 or
+ * 405 first.
+ *
+ * Deadlines: a connection must deliver a whole request head within
+ * header_timeout_s of its accept or of the end of its previous response, and
+ * the body within body_timeout_s of the head, however it trickles; past them
+ * it is closed without an answer and counted.  A request whose handler runs
+ * or that was deferred has no deadline.  The idle timeout (no byte at all
+ * for idle_timeout_s) is the library's own and applies besides.
  *
  * A handler answers with http_request_respond(), either before it returns or
  * later from another thread after http_request_defer() (the connection is
@@ -43,6 +56,8 @@ struct http_server_options {
     unsigned max_connections;
     unsigned max_conn_per_ip;      /* 0: no limit */
     unsigned idle_timeout_s;
+    unsigned header_timeout_s;     /* whole request head; 0: no deadline */
+    unsigned body_timeout_s;       /* whole body, from the head; 0: no deadline */
     const char *tls_cert_pem;      /* NULL: plain HTTP */
     const char *tls_key_pem;
     const char *tls_priorities;    /* GnuTLS priority string */
@@ -62,6 +77,8 @@ struct http_server_stats {
     unsigned long long uri_too_long;         /* 414 */
     unsigned long long body_too_large;       /* 413 */
     unsigned long long bad_requests;         /* 400 from the protocol checks */
+    unsigned long long header_timeouts;      /* closed: no whole head within header_timeout_s */
+    unsigned long long body_timeouts;        /* closed: no whole body within body_timeout_s */
 };
 void http_server_stats(struct http_server *server, struct http_server_stats *out);
 
@@ -74,7 +91,12 @@ void http_server_quiesce(struct http_server *server);
 /* Request accessors; returned strings live as long as the request. */
 const char *http_request_method(const struct http_request *req);
 const char *http_request_path(const struct http_request *req);
+/* The first field of that name (case-insensitive), or NULL. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* The index-th (from 0) field of that name in the order received, or NULL:
+ * for fields that may come on several lines (Cookie, X-Forwarded-For). */
+const char *http_request_header_at(const struct http_request *req, const char *name,
+                                   size_t index);
 const char *http_request_query(const struct http_request *req, const char *name);
 const char *http_request_body(const struct http_request *req, size_t *len);
 bool http_request_body_too_large(const struct http_request *req);

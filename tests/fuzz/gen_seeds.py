@@ -150,9 +150,37 @@ def body_seeds():
         write("fuzz_body", name, data)
 
 
+def framing_seeds():
+    """First byte: bit 0 is the HTTP minor version; then one field a line,
+    name and value split at the first ':' (fuzz_framing.c)."""
+    def head(minor, *lines):
+        return bytes([minor]) + "\n".join(lines).encode("latin-1")
+    for name, data in {
+        "plain-get": head(1, "Host:example.com", "Accept:*/*", "User-Agent:curl/8"),
+        "http10-no-host": head(0, "Accept:*/*"),
+        "post-json": head(1, "Host:x", "Content-Type:application/json", "Content-Length:17",
+                          "Authorization:Bearer abc.def.ghi", "Origin:https://a.example"),
+        "chunked": head(1, "Host:x", "Transfer-Encoding:chunked"),
+        "folded-content-length": head(1, "Host:x", "Content-Length69:"),
+        "folded-host": head(1, "Host:x", "Hostevil.example:"),
+        "folded-with-space": head(1, "Host:x", "X-Ab c:a"),
+        "empty-name": head(1, ":value", "Host:x"),
+        "two-authorization": head(1, "Host:x", "Authorization:Bearer a", "authorization:b"),
+        "two-content-length": head(1, "Host:x", "Content-Length:2", "Content-Length:2"),
+        "cl-and-te": head(1, "Host:x", "Content-Length:2", "Transfer-Encoding:chunked"),
+        "body-too-large": head(1, "Host:x", "Content-Length:16385"),
+        "nul-in-value": head(1, "Host:x", "X-A:a\x00b"),
+        "many-fields": head(1, *(["Host:x"] + ["X-%d:v" % i for i in range(100)])),
+        "cookies-and-xff": head(1, "Host:x", "Cookie:a=b", "Cookie:latch_session=x",
+                                "X-Forwarded-For:1.2.3.4", "X-Forwarded-For:[::1]:80"),
+    }.items():
+        write("fuzz_framing", name, data)
+
+
 if __name__ == "__main__":
     jws_seeds()
     b64url_seeds()
     credentials_seeds()
     config_seeds()
     body_seeds()
+    framing_seeds()

@@ -111,6 +111,8 @@ static void config_check_defaults(const struct config *cfg)
     CHECK_INT(cfg->max_connections, 16384);
     CHECK_INT(cfg->max_conn_per_ip, 256);
     CHECK_INT(cfg->idle_timeout_s, 60);
+    CHECK_INT(cfg->header_timeout_s, 0);     /* 0: the idle timeout */
+    CHECK_INT(cfg->body_timeout_s, 30);
     CHECK_INT(cfg->threads, 0);
     CHECK_STR(cfg->log_level, "info");
 }
@@ -190,6 +192,31 @@ CONFIG_TEST(config_flags_override_env)
     CHECK_STR(cfg.issuer, "from-flag");
     /* Not given as a flag: the environment's value stays. */
     CHECK_STR(cfg.listen, "0.0.0.0:9000");
+}
+
+/* The request deadlines: environment and flags, each range-checked. */
+CONFIG_TEST(config_request_deadlines)
+{
+    struct config cfg;
+    char err[256];
+
+    setenv("LATCH_HEADER_TIMEOUT_S", "7", 1);
+    setenv("LATCH_BODY_TIMEOUT_S", "9", 1);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), NULL), CONFIG_OK);
+    CHECK_INT(cfg.header_timeout_s, 7);
+    CHECK_INT(cfg.body_timeout_s, 9);
+    CHECK_INT(config_run(&cfg, err, sizeof(err),
+                         ARGS("--header-timeout-s", "0", "--body-timeout-s=86400")), CONFIG_OK);
+    CHECK_INT(cfg.header_timeout_s, 0);
+    CHECK_INT(cfg.body_timeout_s, 86400);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), ARGS("--body-timeout-s", "0")), CONFIG_ERROR);
+    CHECK(strstr(err, "--body-timeout-s") != NULL);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), ARGS("--header-timeout-s", "86401")),
+              CONFIG_ERROR);
+    CHECK(strstr(err, "--header-timeout-s") != NULL);
+    setenv("LATCH_HEADER_TIMEOUT_S", "-1", 1);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), NULL), CONFIG_ERROR);
+    CHECK(strstr(err, "LATCH_HEADER_TIMEOUT_S") != NULL);
 }
 
 CONFIG_TEST(config_flag_forms)
