@@ -18,6 +18,11 @@ LIB_SRC  = $(filter-out src/main.c,$(SRC))
 UNIT_SRC = $(shell find tests/unit -name '*.c' | sort)
 HDRS     = $(shell find src tests/unit -name '*.h')
 
+# The lesson page (LATCH_UI=1), compiled into every build as C arrays
+# (src/ui/ui_assets.h).  A file added here also needs its URL in src/api/ui.c.
+UI_FILES = src/ui/index.html src/ui/app.js src/ui/style.css src/ui/icon.svg
+UI_GEN   = $(BUILD)/gen/ui_assets.c
+
 # pkg-config is asked only when building, so 'make deps' works on a bare machine.
 PKG_CFLAGS = $$(pkg-config --cflags $(PKGS))
 PKG_LIBS   = $$(pkg-config --libs $(PKGS)) -lm
@@ -37,22 +42,29 @@ test-deps:
 latch: $(BUILD)/release/latch
 	@cp $(BUILD)/release/latch latch
 
-$(BUILD)/release/latch: $(SRC) $(HDRS) Makefile
+$(UI_GEN): $(UI_FILES) scripts/embed-ui.sh Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) -pie $(PKG_LIBS) $(LDFLAGS)
+	scripts/embed-ui.sh $@ $(UI_FILES)
+
+$(BUILD)/release/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) -pie $(PKG_LIBS) \
+	    $(LDFLAGS)
 
 # The test build: -Werror, AddressSanitizer + UndefinedBehaviorSanitizer.
-$(BUILD)/asan/latch: $(SRC) $(HDRS) Makefile
+$(BUILD)/asan/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(PKG_LIBS)
+	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) $(PKG_LIBS)
 
-$(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) Makefile
+$(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(UI_GEN) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -Werror -iquote tests/unit $(SANITIZE) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UNIT_SRC) \
-	    $(PKG_LIBS)
+	$(CC) $(BASE) -Werror -iquote tests/unit $(SANITIZE) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UI_GEN) \
+	    $(UNIT_SRC) $(PKG_LIBS)
 
+# make run serves the lesson page too (LATCH_UI=0 make run turns it off);
+# latch prints its address.  `./latch serve` alone keeps it off.
 run: deps latch
-	./latch serve
+	LATCH_UI=$${LATCH_UI:-1} exec ./latch serve
 
 # make test [T=name] runs unit tests, then integration tests against the
 # real binary; the last line reads "total: N passed, N failed".

@@ -34,14 +34,14 @@ valgrind-tool:
 
 valgrind-build: $(VG_DIR)/latch $(VG_DIR)/unit-tests
 
-$(VG_DIR)/latch: $(SRC) $(HDRS) Makefile mk/valgrind.mk
+$(VG_DIR)/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile mk/valgrind.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(PKG_LIBS)
+	$(CC) $(BASE) $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) $(PKG_LIBS)
 
-$(VG_DIR)/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) Makefile mk/valgrind.mk
+$(VG_DIR)/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(UI_GEN) Makefile mk/valgrind.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -iquote tests/unit $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UNIT_SRC) \
-	    $(PKG_LIBS)
+	$(CC) $(BASE) -iquote tests/unit $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UI_GEN) \
+	    $(UNIT_SRC) $(PKG_LIBS)
 
 # The recipe uses pipefail: bash, for this target only.
 test-valgrind: SHELL := /bin/bash

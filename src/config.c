@@ -91,6 +91,7 @@ static const struct option_def options[] = {
     STR_OPT("user", user, "when started as root: bind, then run as this user"),
     STR_OPT("trusted-proxies", trusted_proxies,
             "comma-separated CIDRs whose X-Forwarded-For / -Proto are believed (none)"),
+    INT_OPT("ui", ui, 0, 1, "1: serve the lesson page at / (make run sets it); 0: / is 404 (0)"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -128,6 +129,7 @@ void config_defaults(struct config *cfg)
     cfg->ip_rate_burst = 20;
     cfg->key_prepublish_s = 300;
     cfg->token_cache_entries = 16384;
+    cfg->ui = 0;
 }
 
 static void env_name(const char *flag, char *buf, size_t size)

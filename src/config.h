@@ -58,6 +58,10 @@ struct config {
     char tls_cert[CONFIG_MAX_STR];    /* PEM certificate chain; with tls_key: HTTPS */
     char tls_key[CONFIG_MAX_STR];     /* PEM private key, mode 0600 */
     char user[64];                    /* drop to this user after binding (as root) */
+
+    /* The lesson page (src/ui/, src/api/ui.c): off unless asked for, so a
+     * production server exposes nothing but its API. */
+    int64_t ui;                       /* 0 | 1 */
 };
 
 /* A flag a subcommand adds to the shared ones; its value lands in *value. */

@@ -413,6 +413,11 @@ static int cmd_serve(int argc, char **argv)
              cfg.tls_cert[0] != '\0' ? "https" : "http",
              strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
              http_server_port(server), threads, hash_workers);
+    if (cfg.ui)
+        log_info("lesson page (LATCH_UI=1): open %s://%s%s%s:%d/",
+                 cfg.tls_cert[0] != '\0' ? "https" : "http",
+                 strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                 http_server_port(server));
     log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
                                                                        sizeof(db_path)));
 

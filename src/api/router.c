@@ -27,6 +27,7 @@ struct route {
     handler_fn get, post, patch, del;
     int json_body;                 /* a body, when sent, must be application/json */
     int ignore_body;               /* forward auth: no 413/415, the body is not looked at */
+    int ui;                        /* the lesson page: an unknown path unless LATCH_UI=1 */
 };
 
 static const struct route routes[] = {
@@ -44,6 +45,10 @@ static const struct route routes[] = {
     {"/admin/users/{id}", "GET, HEAD, PATCH, DELETE", handle_admin_get, NULL, handle_admin_patch,
      handle_admin_delete, 1},
     {"/admin/users/{id}/logout", "POST", NULL, handle_admin_logout, NULL, NULL, 1},
+    {"/", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
+    {"/ui/app.js", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
+    {"/ui/style.css", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
+    {"/ui/icon.svg", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
 };
 
 static unsigned method_bit(const char *method)
@@ -139,6 +144,8 @@ void router_handle(struct http_request *req, void *ctx)
     size_t i, body_len;
 
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (routes[i].ui && app->cfg->ui == 0)
+            continue;
         if (match(routes[i].pattern, path, &id)) {
             route = &routes[i];
             break;

@@ -1020,19 +1020,38 @@ def mint_hmac_raw(payload, key_bytes, header):
     return signing_input + "." + b64url(mac)
 
 
+def _npm_missing():
+    """The packages of tests/package.json that tests/node_modules lacks, or
+    holds in another version than the one pinned."""
+    with open(os.path.join(TESTS_DIR, "package.json"), "rb") as f:
+        wanted = json.loads(f.read()).get("dependencies", {})
+    missing = []
+    for name, version in sorted(wanted.items()):
+        try:
+            with open(os.path.join(TESTS_DIR, "node_modules", name, "package.json"), "rb") as f:
+                if json.loads(f.read()).get("version") == version:
+                    continue
+        except (OSError, ValueError):
+            pass
+        missing.append(name)
+    return missing
+
+
 def npm_ready():
-    """Installs tests/node_modules from package-lock.json when it is missing
-    (`npm ci`, quietly).  Returns None when ready, else the reason."""
-    if os.path.isdir(os.path.join(TESTS_DIR, "node_modules", "jose")):
+    """Installs tests/node_modules from package-lock.json when a package of
+    tests/package.json is missing or outdated (`npm ci`, quietly).  Returns
+    None when ready, else the reason."""
+    if not _npm_missing():
         return None
     if shutil.which("node") is None or shutil.which("npm") is None:
         return "node/npm not installed"
     proc = subprocess.run(["npm", "ci", "--prefix", TESTS_DIR, "--no-audit", "--no-fund",
                            "--loglevel=error"], stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=300)
-    if proc.returncode != 0 or not os.path.isdir(os.path.join(TESTS_DIR, "node_modules",
-                                                              "jose")):
-        raise AssertionError("npm ci --prefix tests failed:\n%s" % proc.stdout[-2000:])
+    missing = _npm_missing()
+    if proc.returncode != 0 or missing:
+        raise AssertionError("npm ci --prefix tests failed (missing: %s):\n%s"
+                             % (", ".join(missing), proc.stdout[-2000:]))
     return None
 
 
@@ -1045,6 +1064,37 @@ def jose_tool(requests_list, timeout=60):
     if proc.returncode != 0:
         raise AssertionError("jose_tool.mjs exited with %s: %s"
                              % (proc.returncode, proc.stderr[-2000:]))
+    return json.loads(proc.stdout)
+
+
+# -- the lesson page in a real browser (issue 13) ---------------------------------
+
+# Debian's chromium (scripts/deps.sh test installs it); LATCH_CHROMIUM may name
+# another Chromium binary.
+CHROMIUM = os.environ.get("LATCH_CHROMIUM", "/usr/bin/chromium")
+UI_FLOW = os.path.join(TESTS_DIR, "integration", "js", "ui_flow.mjs")
+
+
+def browser_ready():
+    """None when Chromium and playwright-core (npm) are there, else the
+    reason to skip: only a Chromium that could not be installed is one."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return ("Chromium is not installed at %s: scripts/deps.sh test installs Debian's "
+                "chromium (apt-get install chromium); it could not here" % CHROMIUM)
+    return npm_ready()
+
+
+def ui_flow(request, timeout=180):
+    """Runs tests/integration/js/ui_flow.mjs (playwright-core driving
+    Chromium) with one request; returns its result."""
+    env = dict(os.environ)
+    env["LATCH_CHROMIUM"] = CHROMIUM
+    proc = subprocess.run(["node", UI_FLOW], input=json.dumps(request), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, timeout=timeout * TIME_SCALE,
+                          cwd=TESTS_DIR, env=env)
+    if proc.returncode != 0:
+        raise AssertionError("ui_flow.mjs exited with %s: %s"
+                             % (proc.returncode, proc.stderr[-3000:]))
     return json.loads(proc.stdout)
 
 

@@ -115,6 +115,7 @@ static void config_check_defaults(const struct config *cfg)
     CHECK_INT(cfg->body_timeout_s, 30);
     CHECK_INT(cfg->threads, 0);
     CHECK_STR(cfg->log_level, "info");
+    CHECK_INT(cfg->ui, 0);
 }
 
 TEST(config_defaults_values)
@@ -318,6 +319,33 @@ CONFIG_TEST(config_bad_listen_and_log_level)
     CHECK(strstr(err, "--listen") != NULL);
     CHECK_INT(config_run(&cfg, err, sizeof(err), ARGS("--log-level=verbose")), CONFIG_ERROR);
     CHECK(strstr(err, "--log-level") != NULL);
+}
+
+/* The lesson page is off unless LATCH_UI=1 or --ui 1; nothing but 0 and 1. */
+CONFIG_TEST(config_ui_switch)
+{
+    static const char *const bad[] = {"2", "-1", "yes", "true", ""};
+    struct config cfg;
+    char err[256], arg[32];
+    size_t i;
+
+    setenv("LATCH_UI", "1", 1);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), NULL), CONFIG_OK);
+    CHECK_INT(cfg.ui, 1);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), ARGS("--ui", "0")), CONFIG_OK);
+    CHECK_INT(cfg.ui, 0);
+    setenv("LATCH_UI", "on", 1);
+    CHECK_INT(config_run(&cfg, err, sizeof(err), NULL), CONFIG_ERROR);
+    CHECK(strstr(err, "LATCH_UI") != NULL);
+    unsetenv("LATCH_UI");
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(arg, sizeof(arg), "--ui=%s", bad[i]);
+        if (config_run(&cfg, err, sizeof(err), ARGS(arg)) != CONFIG_ERROR ||
+            strstr(err, "--ui") == NULL)
+            test_failed(__FILE__, __LINE__, "%s: err \"%s\"", arg, err);
+    }
+    CHECK_INT(config_run(&cfg, err, sizeof(err), ARGS("--ui=1")), CONFIG_OK);
+    CHECK_INT(cfg.ui, 1);
 }
 
 CONFIG_TEST(config_positional_arguments)
