@@ -1,11 +1,18 @@
 /*
- * store.h - everything latch keeps: users now; sessions, refresh tokens and
- * revocations later.  One table of operations (struct store_ops) that each
- * backend fills (sqlite.c now, postgres.c later), with one contract for all
- * of them so the same integration suite runs against each.
+ * store.h - everything latch keeps: users, login families with their
+ * refresh tokens and sessions, the revocation log, lockout counters, and (on
+ * PostgreSQL) the signing keys and sealed secrets.  One table of operations
+ * (struct store_ops) that each backend fills (sqlite.c, postgres.c), with
+ * one contract for all of them so the same integration suite runs against
+ * each.
  *
  * A store is shared by every thread.  Each call may be made from any thread;
- * backends keep what they need per thread (SQLite: a connection per thread).
+ * backends keep what they need per thread (SQLite: a connection per thread)
+ * or in a pool (PostgreSQL: at most pool_size connections; a call waits for
+ * one).  A call that leaves the process (PostgreSQL) is bounded by the
+ * store's deadline (store_options.timeout_ms): past it the call gives up and
+ * answers STORE_EUNAVAIL, never hangs.  The server never makes such a call
+ * on an HTTP thread.
  */
 #ifndef LATCH_STORE_STORE_H
 #define LATCH_STORE_STORE_H
@@ -24,6 +31,8 @@ enum store_err {
     STORE_ELASTADMIN = -5,   /* the change would leave no enabled admin */
     STORE_ESTALE = -6,       /* the password changed since the caller read the user */
     STORE_EDISABLED = -7,    /* the account is disabled */
+    STORE_EUNAVAIL = -8,     /* the database did not answer in time or is unreachable */
+    STORE_ENOTSUP = -9,      /* this backend does not keep that (SQLite: keys, secrets) */
 };
 
 const char *store_strerror(int err);
@@ -102,6 +111,63 @@ struct store_revocation {
 
 typedef void (*store_revocation_fn)(void *ctx, const struct store_revocation *rev);
 typedef void (*store_user_fn)(void *ctx, const struct store_user *user);
+
+/* A signing key as the store keeps it (PostgreSQL mode): the material is
+ * sealed by the caller (auth/keyring.c) under the master key; the store
+ * never sees it in clear. */
+#define STORE_KID_BYTES 64
+#define STORE_MAX_SEALED_BYTES 16384
+struct store_key {
+    char kid[STORE_KID_BYTES + 1];
+    char alg[16];
+    int64_t created_at;
+    int64_t signs_from;
+    const unsigned char *sealed;     /* owned by the store during the callback */
+    size_t sealed_len;
+};
+typedef void (*store_key_fn)(void *ctx, const struct store_key *key);
+
+/* Events the store can announce (store_ops.wait_events). */
+enum store_event {
+    STORE_EVENT_REVOCATION = 1 << 0, /* new revocation rows: call revocations_since */
+    STORE_EVENT_KEYS = 1 << 1,       /* the key set changed: reload it */
+    STORE_EVENT_USER = 1 << 2,       /* a user row changed or went: user_id given */
+    STORE_EVENT_RESYNC = 1 << 3,     /* events may have been lost (a reconnect): resync all */
+};
+typedef void (*store_event_fn)(void *ctx, enum store_event event, int64_t user_id);
+
+/*
+ * Every table latch keeps, for `latch db copy` and its checks: a row is an
+ * array of values in the column order given here, the same in every backend.
+ * Later features add their tables at the end of this list.
+ */
+enum store_value_type { STORE_NULL, STORE_INT, STORE_TEXT, STORE_BLOB };
+struct store_value {
+    enum store_value_type type;
+    int64_t i;                       /* STORE_INT */
+    const void *p;                   /* STORE_TEXT (not NUL-terminated) / STORE_BLOB */
+    size_t len;
+};
+#define STORE_MAX_COLUMNS 12
+struct store_row {
+    int n;
+    struct store_value v[STORE_MAX_COLUMNS];
+};
+struct store_table {
+    const char *name;
+    const char *columns;             /* comma-separated, in row order */
+};
+/* users(id, email, password_hash, role, disabled, created_at, updated_at,
+ *       password_gen)
+ * families(sid, user_id, created_at, revoked_at, password_gen)
+ * refresh_tokens(digest, sid, created_at, expires_at, used_at, successor)
+ * sessions(digest, sid, created_at, last_seen, expires_at)
+ * revocations(seq, kind, key, value, expires_at)
+ * login_failures(email, failures, window_start, locked_until)
+ * In that order, parents before children. */
+extern const struct store_table store_tables[];
+extern const int store_n_tables;
+typedef int (*store_row_fn)(void *ctx, const struct store_row *row);   /* non-zero stops */
 
 /*
  * What a user change asks for; a NULL / negative field is left alone.
@@ -210,6 +276,50 @@ struct store_ops {
     int (*lockout_reserve)(struct store *store, const char *key, int64_t now, int attempts,
                            int64_t window_s, int64_t lockout_s, int64_t *retry_after_s);
     int (*lockout_reset)(struct store *store, const char *key);
+
+    /* ---- health and events ---- */
+    /* A round trip to the database within the deadline: STORE_OK or
+     * STORE_EUNAVAIL (with a reason for /readyz in why). */
+    int (*ping)(struct store *store, char *why, size_t why_size);
+    /* Waits up to timeout_ms for events other writers announced (calling fn
+     * for each) and returns STORE_OK, also when none came.  SQLite has no
+     * announcements: it sleeps and returns; its followers poll.  PostgreSQL
+     * listens (LISTEN/NOTIFY) on a connection of its own, outside the pool;
+     * after that connection was lost and made again it reports
+     * STORE_EVENT_RESYNC.  Called from one background thread only. */
+    int (*wait_events)(struct store *store, int timeout_ms, store_event_fn fn, void *ctx);
+
+    /* ---- keys and secrets (PostgreSQL; SQLite answers STORE_ENOTSUP) ---- */
+    /* Every key, oldest signs_from first; *version receives the key set's
+     * version, which every keys_apply moves on. */
+    int (*keys_list)(struct store *store, store_key_fn fn, void *ctx, int64_t *version);
+    /* In one transaction: when the key set's version is still
+     * expect_version, adds add (may be NULL), deletes the kids in drop (n_drop
+     * of them) and moves the version on; otherwise STORE_ECONFLICT and
+     * nothing changes.  So concurrent rotations (or starts creating the
+     * first key) cannot both win. */
+    int (*keys_apply)(struct store *store, int64_t expect_version, const struct store_key *add,
+                      const char *const *drop, int n_drop);
+    /* The sealed secret called name: when absent, candidate is stored first
+     * (the first writer wins); *out (at most out_size bytes) receives the
+     * stored value, so every instance ends up with the same. */
+    int (*secret_get_or_put)(struct store *store, const char *name,
+                             const unsigned char *candidate, size_t candidate_len,
+                             unsigned char *out, size_t out_size, size_t *out_len);
+
+    /* ---- moving between backends (latch db copy) ---- */
+    /* Calls fn for every row of table (one of store_tables), in primary-key
+     * order. */
+    int (*table_rows)(struct store *store, const char *table, store_row_fn fn, void *ctx);
+    int (*table_count)(struct store *store, const char *table, int64_t *count);
+    /* Inserts rows as given (ids and seqs kept) into table, in one
+     * transaction; after the last table the backend's id/seq generators are
+     * moved past the largest ids copied (table_copy_done). */
+    int (*table_insert)(struct store *store, const char *table, const struct store_row *rows,
+                        int n_rows);
+    int (*table_copy_done)(struct store *store);
+    /* Deletes every row of every table (copy --force), children first. */
+    int (*tables_clear)(struct store *store);
 };
 
 /* Every backend's handle starts with this. */
@@ -217,8 +327,22 @@ struct store {
     const struct store_ops *ops;
 };
 
+struct store_options {
+    int pool_size;           /* PostgreSQL connections (at least 1) */
+    int timeout_ms;          /* deadline of each call that leaves the process */
+    int migrate;             /* apply missing migrations at open (else refuse to run
+                              * on an older schema) */
+};
+
 /* Opens the SQLite store at path, creating and migrating it as needed. */
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t err_size);
+
+/* Opens the PostgreSQL store at conninfo (a postgres:// URL or a libpq
+ * keyword/value string), applying missing migrations under an advisory lock
+ * when opts->migrate, and refusing a schema newer than this latch knows.
+ * Messages in err never contain the password. */
+int store_pg_open(struct store **out, const char *conninfo, const struct store_options *opts,
+                  char *err, size_t err_size);
 
 
 #define STORE_CALL(s, op, ...) ((s)->ops->op((s), __VA_ARGS__))
