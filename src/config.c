@@ -28,7 +28,15 @@ struct option_def {
 static const struct option_def options[] = {
     STR_OPT("listen", listen, "address to listen on, host:port or [v6]:port (127.0.0.1:8080)"),
     STR_OPT("data-dir", data_dir, "directory for the database and key files (./var)"),
-    STR_OPT("db", db, "SQLite database file (<data-dir>/latch.db)"),
+    STR_OPT("db", db, "SQLite database file (<data-dir>/latch.db); same as "
+            "LATCH_DATABASE_URL=sqlite:PATH"),
+    STR_OPT("database-url", database_url,
+            "sqlite:PATH, postgres://... or a libpq key=value string (SQLite in the data dir); "
+            "a password only in the environment (LATCH_DATABASE_URL), PGPASSWORD or a passfile"),
+    INT_OPT("database-pool", database_pool, 0, 1024,
+            "PostgreSQL connections per process; 0 = 2 per CPU (0)"),
+    STR_OPT("master-key-file", master_key_file,
+            "32-byte key sealing the secrets kept in PostgreSQL (mode 0600)"),
     STR_OPT("issuer", issuer, "the iss claim of issued tokens, required on input (latch)"),
     INT_OPT("access-ttl-s", access_ttl_s, 1, 86400 * 30, "access token lifetime in seconds (900)"),
     INT_OPT("leeway-s", leeway_s, 0, 600, "clock leeway for exp, nbf and iat in seconds (30)"),
@@ -209,6 +217,12 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
                  "got \"%.16s\"", cfg->registration);
         return CONFIG_ERROR;
     }
+    {
+        enum config_backend backend;
+        char target[CONFIG_MAX_STR];
+        if (config_backend(cfg, &backend, target, sizeof(target), err, err_size) != 0)
+            return CONFIG_ERROR;
+    }
     return CONFIG_OK;
 }
 
@@ -254,6 +268,18 @@ int config_load(struct config *cfg, int argc, char **argv,
         }
         memcpy(flag, arg, flag_len);
         flag[flag_len] = '\0';
+        for (i = 0; extras != NULL && extras[i].name != NULL; i++) {
+            if (extras[i].is_switch && strcmp(extras[i].name, flag) == 0) {
+                if (eq != NULL) {
+                    snprintf(err, err_size, "flag --%s takes no value", flag);
+                    return CONFIG_ERROR;
+                }
+                *extras[i].value = "yes";
+                break;
+            }
+        }
+        if (extras != NULL && extras[i].name != NULL)
+            continue;
         if (eq != NULL) {
             value = eq + 1;
         } else if (a + 1 < argc) {
@@ -274,6 +300,14 @@ int config_load(struct config *cfg, int argc, char **argv,
             if (strcmp(options[i].flag, flag) == 0) {
                 char source[80];
                 snprintf(source, sizeof(source), "--%s", flag);
+                /* A command line shows in the process list. */
+                if (options[i].offset == offsetof(struct config, database_url) &&
+                    config_url_has_password(value)) {
+                    snprintf(err, err_size, "--database-url must not carry a password (the "
+                             "process list shows it): put it in LATCH_DATABASE_URL, PGPASSWORD "
+                             "or a passfile");
+                    return CONFIG_ERROR;
+                }
                 if (set_value(cfg, &options[i], source, value, err, err_size) != CONFIG_OK)
                     return CONFIG_ERROR;
                 found = 1;
@@ -342,6 +376,133 @@ const char *config_db_path(const struct config *cfg, char *buf, size_t size)
     else
         snprintf(buf, size, "%s/latch.db", cfg->data_dir);
     return buf;
+}
+
+static int starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int config_backend(const struct config *cfg, enum config_backend *backend, char *target,
+                   size_t size, char *err, size_t err_size)
+{
+    const char *url = cfg->database_url;
+    char shown[CONFIG_MAX_STR];
+
+    if (url[0] == '\0') {
+        *backend = CONFIG_SQLITE;
+        config_db_path(cfg, target, size);
+        return 0;
+    }
+    if (starts_with(url, "sqlite:")) {
+        if (url[7] == '\0') {
+            snprintf(err, err_size, "LATCH_DATABASE_URL: sqlite: needs a path (sqlite:PATH)");
+            return -1;
+        }
+        if (cfg->db[0] != '\0' && strcmp(cfg->db, url + 7) != 0) {
+            snprintf(err, err_size, "LATCH_DB (%.200s) and LATCH_DATABASE_URL (%.200s) name "
+                     "different databases: set one of them", cfg->db, url);
+            return -1;
+        }
+        *backend = CONFIG_SQLITE;
+        snprintf(target, size, "%s", url + 7);
+        return 0;
+    }
+    config_redact_url(url, shown, sizeof(shown));
+    if (starts_with(url, "postgres://") || starts_with(url, "postgresql://") ||
+        strchr(url, '=') != NULL) {
+        if (cfg->db[0] != '\0') {
+            snprintf(err, err_size, "LATCH_DB names a SQLite file but LATCH_DATABASE_URL "
+                     "(%.200s) is PostgreSQL: set one of them", shown);
+            return -1;
+        }
+        *backend = CONFIG_POSTGRES;
+        snprintf(target, size, "%s", url);
+        return 0;
+    }
+    snprintf(err, err_size, "LATCH_DATABASE_URL: \"%.200s\" is not a database: use sqlite:PATH, "
+             "postgres://user@host/db (or postgresql://), or a libpq key=value string such as "
+             "\"host=/run/postgresql dbname=latch\"", shown);
+    return -1;
+}
+
+/* The password of a URL: between the ':' of user:password and the '@' of
+ * the authority.  Returns its start and length, or 0. */
+static int url_password(const char *url, size_t *start, size_t *len)
+{
+    const char *auth = strstr(url, "://"), *end, *at, *colon;
+
+    if (auth == NULL)
+        return 0;
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    at = memrchr(auth, '@', (size_t)(end - auth));
+    if (at == NULL)
+        return 0;
+    colon = memchr(auth, ':', (size_t)(at - auth));
+    if (colon == NULL)
+        return 0;
+    *start = (size_t)(colon + 1 - url);
+    *len = (size_t)(at - colon - 1);
+    return 1;
+}
+
+/* The value of "password=" in a key=value string (also inside a URL's
+ * query, ?password=...).  Returns its start and length, or 0. */
+static int kv_password(const char *s, size_t *start, size_t *len)
+{
+    const char *p = s;
+
+    while ((p = strstr(p, "password")) != NULL) {
+        const char *v = p + 8;
+        int boundary = p == s || p[-1] == ' ' || p[-1] == '\t' || p[-1] == '?' || p[-1] == '&';
+
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (boundary && *v == '=') {
+            v++;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            *start = (size_t)(v - s);
+            if (*v == '\'') {
+                const char *q = v + 1;
+                while (*q != '\0' && *q != '\'')
+                    q += q[0] == '\\' && q[1] != '\0' ? 2 : 1;
+                *len = (size_t)(q - v) + (*q == '\'');
+            } else {
+                *len = strcspn(v, " \t&#");
+            }
+            return 1;
+        }
+        p += 8;
+    }
+    return 0;
+}
+
+int config_url_has_password(const char *url)
+{
+    size_t start, len;
+
+    return (url_password(url, &start, &len) && len > 0) || kv_password(url, &start, &len);
+}
+
+void config_redact_url(const char *url, char *out, size_t size)
+{
+    char buf[CONFIG_MAX_STR * 2];
+    size_t start, len;
+    int guard = 0;
+
+    snprintf(buf, sizeof(buf), "%s", url);
+    /* Each pass masks one password; a string may hold two (URL and query). */
+    while (guard++ < 4 && ((url_password(buf, &start, &len) && len > 0 &&
+                            !(len == 3 && memcmp(buf + start, "***", 3) == 0)) ||
+                           (kv_password(buf, &start, &len) &&
+                            !(len == 3 && memcmp(buf + start, "***", 3) == 0)))) {
+        char tail[CONFIG_MAX_STR * 2];
+        snprintf(tail, sizeof(tail), "%s", buf + start + len);
+        snprintf(buf + start, sizeof(buf) - start, "***%s", tail);
+    }
+    snprintf(out, size, "%s", buf);
 }
 
 int config_cpu_count(void)

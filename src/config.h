@@ -15,6 +15,10 @@ struct config {
     char listen[CONFIG_MAX_STR];      /* host:port or [v6]:port */
     char data_dir[CONFIG_MAX_STR];
     char db[CONFIG_MAX_STR];          /* SQLite file; default <data_dir>/latch.db */
+    char database_url[CONFIG_MAX_STR];/* LATCH_DATABASE_URL: sqlite:PATH, postgres://...,
+                                       * or libpq key=value; "" = SQLite in the data dir */
+    int64_t database_pool;            /* PostgreSQL connections; 0 = 2 per CPU */
+    char master_key_file[CONFIG_MAX_STR]; /* LATCH_MASTER_KEY_FILE (32 bytes, 0600) */
     char issuer[CONFIG_MAX_STR];
     int64_t access_ttl_s;
     int64_t leeway_s;
@@ -69,6 +73,7 @@ struct config_extra_flag {
     const char *name;                 /* without the leading "--" */
     const char **value;
     const char *help;
+    int is_switch;                    /* takes no value: *value becomes "yes" */
 };
 
 enum config_result {
@@ -95,6 +100,23 @@ int config_split_listen(const char *listen, char *host, size_t host_size, int *p
 
 /* The database path: cfg->db, or <data_dir>/latch.db when it is empty. */
 const char *config_db_path(const struct config *cfg, char *buf, size_t size);
+
+enum config_backend { CONFIG_SQLITE, CONFIG_POSTGRES };
+
+/*
+ * Which store cfg selects, and where: the SQLite file's path, or the libpq
+ * conninfo (a postgres:// URL or a keyword/value string), into target.
+ * Returns 0, or -1 with err naming the accepted forms (checked at load).
+ */
+int config_backend(const struct config *cfg, enum config_backend *backend, char *target,
+                   size_t size, char *err, size_t err_size);
+
+/* A database URL or conninfo with its password masked (for every message
+ * that names the database). */
+void config_redact_url(const char *url, char *out, size_t size);
+
+/* Whether a URL or conninfo carries a password. */
+int config_url_has_password(const char *url);
 
 /* Number of CPUs this process may run on (its affinity mask). */
 int config_cpu_count(void);

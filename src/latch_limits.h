@@ -69,5 +69,12 @@
 
 /* Store. */
 #define LATCH_STORE_BUSY_TIMEOUT_MS  5000
+/* User rows /profile keeps in memory, and for how long: a change made by
+ * another process shows within that even without a notification. */
+#define LATCH_USER_CACHE_ENTRIES     16384
+#define LATCH_USER_CACHE_TTL_MS      1000
+
+/* Requests waiting for a database worker (PostgreSQL); more get 503. */
+#define LATCH_STORE_QUEUE            1024
 
 #endif

@@ -7,6 +7,7 @@
 #include "auth/credentials.h"
 #include "auth/keyring.h"
 #include "auth/keys.h"
+#include "cli/cli.h"
 #include "config.h"
 #include "http/server.h"
 #include "http/tls.h"
@@ -45,6 +46,10 @@ static void usage(void)
            "                                      create a user; password on stdin\n"
            "  latch user logout --email E         end every session and token of a user\n"
            "  latch key rotate | list             add a signing key (published first) / show keys\n"
+           "  latch key master-init FILE          create the master key for PostgreSQL mode\n"
+           "  latch db migrate                    apply the database's schema migrations\n"
+           "  latch db copy --from URL --to URL   copy every table (and the keys) between\n"
+           "                                      SQLite and PostgreSQL\n"
            "  latch token decode TOKEN            print a token's header and payload, and\n"
            "                                      whether it verifies with this data dir's key\n"
            "  latch version\n",
@@ -83,24 +88,6 @@ static int load_config(struct config *cfg, const char *command, int argc, char *
         return -1;
     }
     log_set_level(parse_log_level(cfg->log_level));
-    return 0;
-}
-
-static int open_store(const struct config *cfg, struct store **store)
-{
-    char path[PATH_MAX], err[512];
-    int rc;
-
-    if (fsutil_mkdir(cfg->data_dir) != FSUTIL_OK) {
-        log_error("cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
-        return -1;
-    }
-    config_db_path(cfg, path, sizeof(path));
-    rc = store_sqlite_open(store, path, err, sizeof(err));
-    if (rc != STORE_OK) {
-        log_error("cannot open the database: %s", err);
-        return -1;
-    }
     return 0;
 }
 
@@ -148,39 +135,76 @@ struct follower {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stop, started;
+    unsigned events;             /* what the store announced since the last round */
     struct app *app;
 };
 
+static void on_store_event(void *ctx, enum store_event event, int64_t user_id)
+{
+    struct follower *f = ctx;
+
+    f->events |= (unsigned)event;
+    if (event == STORE_EVENT_USER)
+        app_user_changed(f->app, user_id);
+    else if (event == STORE_EVENT_RESYNC)
+        usercache_clear(f->app->usercache);
+}
+
+/* One round: revocations other processes logged, the key set, and once a
+ * minute the purge of rows whose tokens have all expired. */
+static void follow_once(struct follower *f, int64_t *last_purge)
+{
+    int64_t now = app_now();
+    unsigned events = f->events;
+    char err[256];
+    int rc;
+
+    f->events = 0;
+    (void)revocation_sync(f->app->revocation, now);
+    rc = keyring_reload(f->app->keyring, (events & (STORE_EVENT_KEYS | STORE_EVENT_RESYNC)) != 0,
+                        err, sizeof(err));
+    if (rc > 0) {
+        tokcache_clear(f->app->tokcache);
+        log_info("keys reloaded");
+    } else if (rc < 0) {
+        log_error("key reload: %s", err);
+    }
+    if (now - *last_purge >= 60) {
+        (void)STORE_CALL(f->app->store, purge, now);
+        *last_purge = now;
+    }
+}
+
+/*
+ * The follower keeps this process in step with the store.  SQLite: a round
+ * every second (the CLI or another latch on the file may have written).
+ * PostgreSQL: it waits for the store's announcements (LISTEN/NOTIFY), so a
+ * revocation or key change made on another instance arrives in
+ * milliseconds, and still does a round every half second: the revocation
+ * log's sequence numbers make a round catch up whatever a lost connection
+ * missed.
+ */
 static void *follower_main(void *p)
 {
     struct follower *f = p;
     struct timespec deadline;
-    int64_t last_purge = 0, now;
+    int64_t last_purge = 0;
 
     pthread_mutex_lock(&f->lock);
     while (!f->stop) {
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += 1;
-        pthread_cond_timedwait(&f->wake, &f->lock, &deadline);
+        if (f->app->store_remote) {
+            pthread_mutex_unlock(&f->lock);
+            (void)STORE_CALL(f->app->store, wait_events, 500, on_store_event, f);
+            pthread_mutex_lock(&f->lock);
+        } else {
+            clock_gettime(CLOCK_REALTIME, &deadline);
+            deadline.tv_sec += 1;
+            pthread_cond_timedwait(&f->wake, &f->lock, &deadline);
+        }
         if (f->stop)
             break;
         pthread_mutex_unlock(&f->lock);
-        now = app_now();
-        (void)revocation_sync(f->app->revocation, now);
-        {
-            char err[256];
-            int rc = keyring_reload(f->app->keyring, 0, err, sizeof(err));
-            if (rc > 0) {
-                tokcache_clear(f->app->tokcache);
-                log_info("keys reloaded");
-            }
-            else if (rc < 0)
-                log_error("key reload: %s", err);
-        }
-        if (now - last_purge >= 60) {
-            (void)STORE_CALL(f->app->store, purge, now);
-            last_purge = now;
-        }
+        follow_once(f, &last_purge);
         pthread_mutex_lock(&f->lock);
     }
     pthread_mutex_unlock(&f->lock);
@@ -251,26 +275,12 @@ static int check_owner(const char *what, const char *path)
     return 0;
 }
 
-static void keyring_options_from(const struct config *cfg, struct keyring_options *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->data_dir = cfg->data_dir;
-    o->alg = JWS_ALG_HS256;
-    o->alg_explicit = cfg->jwt_alg[0] != '\0' && jws_alg_from_name(cfg->jwt_alg, &o->alg) == JWS_OK;
-    o->env_secret = getenv("LATCH_JWT_SECRET");
-    if (o->env_secret != NULL && o->env_secret[0] == '\0')
-        o->env_secret = NULL;
-    o->key_file = cfg->jwt_key_file[0] != '\0' ? cfg->jwt_key_file : NULL;
-    o->prepublish_s = cfg->key_prepublish_s;
-    o->verify_keep_s = cfg->access_ttl_s + cfg->leeway_s + 1;
-}
-
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg;
     struct app app;
-    struct store *store = NULL;
-    struct work_pool *pool = NULL;
+    struct cli_store cs;
+    struct work_pool *pool = NULL, *store_pool = NULL;
     struct keyring *keyring = NULL;
     struct keyring_options kopts;
     struct tokcache *tokcache = NULL;
@@ -281,8 +291,9 @@ static int cmd_serve(int argc, char **argv)
     struct tls_files tls;
     char host[CONFIG_MAX_STR], err[512], warning[256], db_path[PATH_MAX];
     sigset_t signals;
-    int port, hash_workers, threads, sig, rc, status = 1, listen_fd = -1;
+    int port, hash_workers, threads, db_pool, sig, rc, status = 1, listen_fd = -1;
 
+    memset(&cs, 0, sizeof(cs));
     rc = load_config(&cfg, "serve", argc, argv, NULL, NULL, 0, NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -326,13 +337,21 @@ static int cmd_serve(int argc, char **argv)
             check_owner("key file", keys_path) != 0 ||
             check_owner("database", config_db_path(&cfg, db_path, sizeof(db_path))) != 0 ||
             check_owner("LATCH_TLS_KEY", cfg.tls_key) != 0 ||
-            check_owner("LATCH_JWT_KEY_FILE", cfg.jwt_key_file) != 0)
+            check_owner("LATCH_JWT_KEY_FILE", cfg.jwt_key_file) != 0 ||
+            check_owner("LATCH_MASTER_KEY_FILE", cfg.master_key_file) != 0)
             goto cleanup;
     }
-    if (open_store(&cfg, &store) != 0)
+    /* PostgreSQL: a pool of connections that the store workers share, each
+     * call bounded by a request's deadline. */
+    db_pool = cfg.database_pool > 0 ? (int)cfg.database_pool : 2 * config_cpu_count();
+    hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
+    /* Connections: one per store worker, per hashing worker (a login
+     * commits from there) and for the follower, so none waits for another. */
+    if (cli_open_store(&cfg, CLI_REQUEST_TIMEOUT_MS, db_pool + hash_workers + 1, 1, &cs) != 0)
         goto cleanup;
-    app.store = store;
-    keyring_options_from(&cfg, &kopts);
+    app.store = cs.store;
+    app.store_remote = cs.remote;
+    cli_keyring_options(&cfg, &cs, &kopts);
     if (keyring_open(&keyring, &kopts, 1, err, sizeof(err), warning, sizeof(warning)) != 0) {
         log_error("%s", err);
         goto cleanup;
@@ -348,16 +367,15 @@ static int cmd_serve(int argc, char **argv)
         sodium_memzero((char *)kopts.env_secret, strlen(kopts.env_secret));
         unsetenv("LATCH_JWT_SECRET");
     }
-    if (tokcache_new(&tokcache, (size_t)cfg.token_cache_entries) != 0) {
-        log_error("cannot allocate the token cache");
+    if (tokcache_new(&tokcache, (size_t)cfg.token_cache_entries) != 0 ||
+        usercache_new(&app.usercache, LATCH_USER_CACHE_ENTRIES, LATCH_USER_CACHE_TTL_MS) != 0) {
+        log_error("cannot allocate the token and user caches");
         goto cleanup;
     }
     app.tokcache = tokcache;
-    if (keys_load_refresh_key(cfg.data_dir, 1, app.refresh_key, err, sizeof(err)) != 0) {
-        log_error("%s", err);
+    if (cli_refresh_key(&cfg, &cs, 1, app.refresh_key) != 0)
         goto cleanup;
-    }
-    if (revocation_new(&revocation, store) != 0 ||
+    if (revocation_new(&revocation, cs.store) != 0 ||
         revocation_sync(revocation, app_now()) != 0) {
         log_error("cannot load the revocation log from the store");
         goto cleanup;
@@ -369,7 +387,6 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
 
-    hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
     /* nice +10: hashing yields the CPU to the HTTP threads under load. */
     if (work_pool_new(&pool, hash_workers, (int)cfg.hash_queue, 10) != WORK_OK) {
         log_error("cannot start the hashing workers");
@@ -377,6 +394,13 @@ static int cmd_serve(int argc, char **argv)
     }
     app.pool = pool;
     pwhash_dummy_prepare(&app.pwhash);
+    /* Handlers that reach the database run here, never on an HTTP thread;
+     * one worker per pooled connection, so none waits for a connection. */
+    if (cs.remote && work_pool_new(&store_pool, db_pool, LATCH_STORE_QUEUE, 0) != WORK_OK) {
+        log_error("cannot start the database workers");
+        goto cleanup;
+    }
+    app.store_pool = store_pool;
 
     threads = cfg.threads > 0 ? (int)cfg.threads : config_cpu_count();
     memset(&opts, 0, sizeof(opts));
@@ -418,8 +442,16 @@ static int cmd_serve(int argc, char **argv)
                  cfg.tls_cert[0] != '\0' ? "https" : "http",
                  strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
                  http_server_port(server));
-    log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
-                                                                       sizeof(db_path)));
+    if (cs.remote) {
+        char target[CONFIG_MAX_STR], shown[CONFIG_MAX_STR];
+        enum config_backend backend;
+        (void)config_backend(&cfg, &backend, target, sizeof(target), err, sizeof(err));
+        config_redact_url(target, shown, sizeof(shown));
+        log_info("database: PostgreSQL %s (%d connections)", shown, db_pool);
+    } else {
+        log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
+                                                                           sizeof(db_path)));
+    }
 
     follower_start(&follower, &app);
     for (;;) {
@@ -439,6 +471,8 @@ static int cmd_serve(int argc, char **argv)
     log_info("shutting down: finishing in-flight requests");
     follower_stop(&follower);
     http_server_quiesce(server);
+    work_pool_free(store_pool);  /* runs queued handlers; each answers its request */
+    store_pool = NULL;
     work_pool_free(pool);     /* runs queued jobs; each answers its request */
     pool = NULL;
     http_server_stop(server, LATCH_SHUTDOWN_GRACE_S);
@@ -448,16 +482,18 @@ static int cmd_serve(int argc, char **argv)
 cleanup:
     if (server != NULL)
         http_server_stop(server, 0);
+    work_pool_free(store_pool);
     work_pool_free(pool);
     if (listen_fd >= 0)
         close(listen_fd);
     tls_files_free(&tls);
     keyring_free(keyring);
     tokcache_free(tokcache);
+    usercache_free(app.usercache);
     revocation_free(revocation);
     ratelimit_free(app.ratelimit);
     sodium_memzero(app.refresh_key, sizeof(app.refresh_key));
-    store_close(store);
+    cli_close_store(&cs);
     return status;
 }
 
@@ -518,7 +554,7 @@ static int cmd_user_add(int argc, char **argv)
         {NULL, NULL, NULL},
     };
     struct config cfg;
-    struct store *store = NULL;
+    struct cli_store cs;
     struct store_user user;
     struct pwhash_params params;
     char email[LATCH_MAX_EMAIL_BYTES + 1], password[LATCH_MAX_PASSWORD_BYTES + 2];
@@ -526,6 +562,7 @@ static int cmd_user_add(int argc, char **argv)
     size_t password_len = 0;
     int rc, status = 1;
 
+    memset(&cs, 0, sizeof(cs));
     rc = load_config(&cfg, "user add", argc, argv, extras, NULL, 0, NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -557,9 +594,9 @@ static int cmd_user_add(int argc, char **argv)
         goto cleanup;
     }
     umask(077);
-    if (open_store(&cfg, &store) != 0)
+    if (cli_open_store(&cfg, CLI_COMMAND_TIMEOUT_MS, 1, 1, &cs) != 0)
         goto cleanup;
-    rc = store_user_create(store, email, hash, role, app_now(), &user);
+    rc = store_user_create(cs.store, email, hash, role, app_now(), &user);
     if (rc == STORE_ECONFLICT) {
         fprintf(stderr, "latch user add: %s is already registered\n", email);
         goto cleanup;
@@ -572,7 +609,7 @@ static int cmd_user_add(int argc, char **argv)
     status = 0;
 cleanup:
     sodium_memzero(password, sizeof(password));
-    store_close(store);
+    cli_close_store(&cs);
     return status;
 }
 
@@ -587,12 +624,13 @@ static int cmd_user_logout(int argc, char **argv)
         {NULL, NULL, NULL},
     };
     struct config cfg;
-    struct store *store = NULL;
+    struct cli_store cs;
     struct store_user user;
     char email[LATCH_MAX_EMAIL_BYTES + 1];
     int64_t now = app_now();
     int rc, status = 1;
 
+    memset(&cs, 0, sizeof(cs));
     rc = load_config(&cfg, "user logout", argc, argv, extras, NULL, 0, NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
@@ -602,16 +640,16 @@ static int cmd_user_logout(int argc, char **argv)
         return 2;
     }
     umask(077);
-    if (open_store(&cfg, &store) != 0)
+    if (cli_open_store(&cfg, CLI_COMMAND_TIMEOUT_MS, 1, 1, &cs) != 0)
         return 1;
-    rc = store_user_by_email(store, email, &user);
+    rc = store_user_by_email(cs.store, email, &user);
     if (rc == STORE_ENOTFOUND) {
         fprintf(stderr, "latch user logout: no user %s\n", email);
         goto cleanup;
     }
     if (rc == STORE_OK)
-        rc = STORE_CALL(store, user_revoke, user.id, NULL, now, now,
-                        now + cfg.access_ttl_s + cfg.leeway_s + 1);
+        rc = STORE_CALL(cs.store, user_revoke, user.id, NULL, now, now,
+                        now + cfg.access_ttl_s + 2 * cfg.leeway_s + 1);
     if (rc != STORE_OK) {
         fprintf(stderr, "latch user logout: %s\n", store_strerror(rc));
         goto cleanup;
@@ -619,7 +657,7 @@ static int cmd_user_logout(int argc, char **argv)
     printf("ended every session and token of user %lld <%s>\n", (long long)user.id, email);
     status = 0;
 cleanup:
-    store_close(store);
+    cli_close_store(&cs);
     return status;
 }
 
@@ -644,9 +682,24 @@ static void print_part(const char *label, const char *b64, size_t len)
     json_decref(obj);
 }
 
+/* The store the keys live in: none for SQLite (keys.json in the data dir),
+ * the database for PostgreSQL.  Returns 0 or -1 (logged). */
+static int open_key_store(const struct config *cfg, int migrate, struct cli_store *cs)
+{
+    enum config_backend backend;
+    char target[CONFIG_MAX_STR], err[512];
+
+    memset(cs, 0, sizeof(*cs));
+    if (config_backend(cfg, &backend, target, sizeof(target), err, sizeof(err)) != 0 ||
+        backend == CONFIG_SQLITE)
+        return 0;
+    return cli_open_store(cfg, CLI_COMMAND_TIMEOUT_MS, 1, migrate, cs);
+}
+
 static int cmd_token_decode(int argc, char **argv)
 {
     const char *positional[1];
+    struct cli_store cs;
     struct config cfg;
     struct keyring *keyring = NULL;
     struct keyring_options kopts;
@@ -674,9 +727,14 @@ static int cmd_token_decode(int argc, char **argv)
     print_part("header", token, (size_t)(dot1 - token));
     print_part("payload", dot1 + 1, (size_t)(dot2 - dot1 - 1));
 
-    keyring_options_from(&cfg, &kopts);
+    if (open_key_store(&cfg, 0, &cs) != 0) {
+        printf("signature: not checked (the database could not be opened)\n");
+        return 0;
+    }
+    cli_keyring_options(&cfg, &cs, &kopts);
     if (keyring_open(&keyring, &kopts, 0, err, sizeof(err), warning, sizeof(warning)) != 0) {
         printf("signature: not checked (%s)\n", err);
+        cli_close_store(&cs);
         return 0;
     }
     rc = keyring_verify_signature(keyring, token, strlen(token), app_now(), &payload);
@@ -690,6 +748,7 @@ static int cmd_token_decode(int argc, char **argv)
         json_decref(payload);
     }
     keyring_free(keyring);
+    cli_close_store(&cs);
     return rc == 0 ? 0 : 1;
 }
 
@@ -709,49 +768,78 @@ static void print_key(void *ctx, const char *kid, const char *alg, int64_t creat
            keyring_state_name(state));
 }
 
+/* latch key master-init FILE: a new master key (32 random bytes, 0600). */
+static int cmd_key_master_init(int argc, char **argv)
+{
+    const char *why = "";
+
+    if (argc != 1 || argv[0][0] == '-') {
+        fprintf(stderr, "usage: latch key master-init FILE\n");
+        return 2;
+    }
+    umask(077);
+    if (seal_create_master_key(argv[0], &why) != SEAL_OK) {
+        fprintf(stderr, "latch key master-init: %s: %s\n", argv[0], why);
+        return 1;
+    }
+    printf("wrote a new master key to %s (32 bytes, mode 0600); give every instance the same "
+           "file as LATCH_MASTER_KEY_FILE and keep a copy apart from the database's backups\n",
+           argv[0]);
+    return 0;
+}
+
 static int cmd_key(const char *what, int argc, char **argv)
 {
     struct config cfg;
+    struct cli_store cs;
     struct keyring_options kopts;
     struct keyring *keyring = NULL;
     enum jws_alg alg;
     char err[512], warning[256], kid[64];
-    int rc;
+    int rc, status = 1, rotate = strcmp(what, "rotate") == 0;
 
-    rc = load_config(&cfg, strcmp(what, "rotate") == 0 ? "key rotate" : "key list", argc, argv,
-                     NULL, NULL, 0, NULL);
+    rc = load_config(&cfg, rotate ? "key rotate" : "key list", argc, argv, NULL, NULL, 0, NULL);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     umask(077);
-    keyring_options_from(&cfg, &kopts);
-    if (strcmp(what, "rotate") == 0) {
-        if (fsutil_mkdir(cfg.data_dir) != FSUTIL_OK) {
+    /* Listing creates nothing: not the data dir, not a key, not a table. */
+    if (open_key_store(&cfg, rotate, &cs) != 0)
+        return 1;
+    cli_keyring_options(&cfg, &cs, &kopts);
+    if (rotate) {
+        if (!cs.remote && fsutil_mkdir(cfg.data_dir) != FSUTIL_OK) {
             fprintf(stderr, "latch key: cannot create %s: %s\n", cfg.data_dir, strerror(errno));
-            return 1;
+            goto cleanup;
         }
         if (keyring_rotate(&kopts, app_now(), kid, sizeof(kid), &alg, err, sizeof(err)) != 0) {
             fprintf(stderr, "latch key rotate: %s\n", err);
-            return 1;
+            goto cleanup;
         }
         printf("added %s key %s; it is published now and signs from %lld s on\n",
                jws_alg_name(alg), kid, (long long)cfg.key_prepublish_s);
-        return 0;
+        status = 0;
+        goto cleanup;
     }
-    /* Listing creates nothing: not the data dir, not a key. */
     if (keyring_open(&keyring, &kopts, 0, err, sizeof(err), warning, sizeof(warning)) != 0) {
         fprintf(stderr, "latch key list: %s\n", err);
-        return 1;
+        goto cleanup;
     }
     if (keyring_count(keyring) == 0) {
-        fprintf(stderr, "latch key list: no keys in %s/%s (latch serve creates the first one)\n",
-                cfg.data_dir, KEYRING_FILE);
-        keyring_free(keyring);
-        return 1;
+        if (cs.remote)
+            fprintf(stderr, "latch key list: no keys in the database (latch serve creates the "
+                            "first one)\n");
+        else
+            fprintf(stderr, "latch key list: no keys in %s/%s (latch serve creates the first "
+                            "one)\n", cfg.data_dir, KEYRING_FILE);
+        goto cleanup;
     }
     printf("%-44s %-6s %-21s %-21s %s\n", "kid", "alg", "created", "signs from", "state");
     keyring_list(keyring, app_now(), print_key, NULL);
+    status = 0;
+cleanup:
     keyring_free(keyring);
-    return 0;
+    cli_close_store(&cs);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -775,6 +863,10 @@ int main(int argc, char **argv)
         return cmd_user_add(argc - 3, argv + 3);
     if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "logout") == 0)
         return cmd_user_logout(argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[1], "key") == 0 && strcmp(argv[2], "master-init") == 0)
+        return cmd_key_master_init(argc - 3, argv + 3);
+    if (argc >= 2 && strcmp(argv[1], "db") == 0)
+        return cli_db(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "key") == 0 &&
         (strcmp(argv[2], "rotate") == 0 || strcmp(argv[2], "list") == 0))
         return cmd_key(argv[2], argc - 3, argv + 3);

@@ -35,7 +35,7 @@ void handle_admin_list(struct app *app, struct http_request *req, int64_t id)
     const char *after_s = http_request_query(req, "after");
     int64_t limit = ADMIN_LIST_DEFAULT, after = 0;
     json_t *users, *last;
-    int more = 0;
+    int more = 0, rc;
 
     (void)id;
     if (require_admin(app, req) != 0)
@@ -49,10 +49,12 @@ void handle_admin_list(struct app *app, struct http_request *req, int64_t id)
         return;
     }
     users = json_array();
-    if (users == NULL ||
-        STORE_CALL(app->store, user_list, after, (int)limit, collect, users, &more) != STORE_OK) {
+    rc = users == NULL ? STORE_ENOMEM
+                       : STORE_CALL(app->store, user_list, after, (int)limit, collect, users,
+                                    &more);
+    if (rc != STORE_OK) {
         json_decref(users);
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         return;
     }
     last = json_array_get(users, json_array_size(users) - 1);
@@ -81,7 +83,7 @@ void handle_admin_get(struct app *app, struct http_request *req, int64_t id)
     if (rc == STORE_ENOTFOUND)
         reply_error(req, 404, "No such user");
     else if (rc != STORE_OK)
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
     else
         reply_json(req, 200, reply_user(&user));
 }
@@ -107,6 +109,7 @@ int admin_apply_change(struct app *app, struct http_request *req, int64_t user_i
     change->keep_sid = NULL;
     change->memo_until = app_memo_until(app, now);
     rc = STORE_CALL(app->store, user_update, user_id, change, now, after);
+    app_user_changed(app, user_id);
     (void)revocation_sync(app->revocation, now);
     if (rc == STORE_ENOTFOUND) {
         reply_error(req, 404, "No such user");
@@ -117,7 +120,7 @@ int admin_apply_change(struct app *app, struct http_request *req, int64_t user_i
         return -1;
     }
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         return -1;
     }
     return 0;
@@ -177,7 +180,7 @@ void handle_admin_patch(struct app *app, struct http_request *req, int64_t id)
         goto cleanup;
     }
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         goto cleanup;
     }
     if (password != NULL) {
@@ -206,6 +209,7 @@ void handle_admin_delete(struct app *app, struct http_request *req, int64_t id)
         /* The store logs the user's families and a cutoff for sid-less
          * tokens in the same transaction that deletes the row. */
         rc = STORE_CALL(app->store, user_delete, id, now, app_memo_until(app, now));
+        app_user_changed(app, id);
         (void)revocation_sync(app->revocation, now);
     }
     if (rc == STORE_ENOTFOUND)
@@ -213,7 +217,7 @@ void handle_admin_delete(struct app *app, struct http_request *req, int64_t id)
     else if (rc == STORE_ELASTADMIN)
         reply_error(req, 409, "At least one enabled admin must remain");
     else if (rc != STORE_OK)
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
     else
         http_request_respond(req, http_response_new(204, NULL, "", 0));
 }
@@ -231,7 +235,7 @@ void handle_admin_logout(struct app *app, struct http_request *req, int64_t id)
     if (rc == STORE_ENOTFOUND)
         reply_error(req, 404, "No such user");
     else if (rc != STORE_OK)
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
     else
         http_request_respond(req, http_response_new(204, NULL, "", 0));
 }

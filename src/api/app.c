@@ -1,6 +1,9 @@
 #include "api/app.h"
 
+#include "api/reply.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,6 +57,20 @@ int64_t app_now(void)
     return (int64_t)time(NULL);
 }
 
+int64_t app_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void app_user_changed(struct app *app, int64_t user_id)
+{
+    if (app->usercache != NULL)
+        usercache_drop(app->usercache, user_id);
+}
+
 int64_t app_memo_until(const struct app *app, int64_t now)
 {
     /* A token issued up to now is accepted until exp + leeway, and exp may
@@ -71,4 +88,47 @@ int app_origin_allowed(const struct app *app, const char *origin)
         if (strcmp(app->origins[i], origin) == 0)
             return 1;
     return 0;
+}
+
+struct offload_job {
+    struct app *app;
+    struct http_request *req;
+    app_handler_fn fn;
+    int64_t id;
+};
+
+/* Set on the store pool's threads while they run a handler. */
+static __thread int on_store_worker;
+
+static void offload_run(void *arg)
+{
+    struct offload_job job = *(struct offload_job *)arg;
+
+    free(arg);
+    on_store_worker = 1;
+    job.fn(job.app, job.req, job.id);
+    on_store_worker = 0;
+}
+
+int app_offload(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id)
+{
+    struct offload_job *job;
+
+    if (!app->store_remote || on_store_worker)
+        return 0;
+    job = malloc(sizeof(*job));
+    http_request_defer(req);
+    if (job == NULL) {
+        reply_error(req, 500, "Out of memory");
+        return 1;
+    }
+    job->app = app;
+    job->req = req;
+    job->fn = fn;
+    job->id = id;
+    if (work_pool_submit(app->store_pool, offload_run, job) != WORK_OK) {
+        free(job);
+        reply_busy(req);
+    }
+    return 1;
 }

@@ -18,6 +18,7 @@
 #include "config.h"
 #include "http/server.h"
 #include "store/store.h"
+#include "store/usercache.h"
 #include "util/cidr.h"
 #include "work/pool.h"
 
@@ -25,14 +26,21 @@
 
 enum auth_mode { AUTH_MODE_JWT, AUTH_MODE_SESSION, AUTH_MODE_BOTH };
 
+struct app;
+/* A route's handler; id is the {id} of the path, 0 when it has none. */
+typedef void (*app_handler_fn)(struct app *app, struct http_request *req, int64_t id);
+
 struct app {
     const struct config *cfg;
     struct store *store;
-    struct work_pool *pool;
+    struct work_pool *pool;           /* password hashing */
+    struct work_pool *store_pool;     /* store calls that leave the process */
+    int store_remote;                 /* the store is across the network (PostgreSQL) */
     struct keyring *keyring;
     struct tokcache *tokcache;
     struct http_server *server;       /* set once it runs; for /metrics */
     struct revocation *revocation;
+    struct usercache *usercache;      /* user rows for /profile */
     struct ratelimit *ratelimit;      /* per client address, this process only */
     struct tokens_policy policy;
     struct pwhash_params pwhash;
@@ -49,10 +57,23 @@ int app_configure(struct app *app, const struct config *cfg, char *err, size_t e
 
 /* Seconds since the epoch. */
 int64_t app_now(void);
+/* Milliseconds of a monotonic clock (cache lifetimes). */
+int64_t app_now_ms(void);
+
+/* A user row changed or went: forget what the caches hold of it. */
+void app_user_changed(struct app *app, int64_t user_id);
 
 /* Until when a revocation made now must be remembered: the last moment an
  * access token issued before it can still be valid. */
 int64_t app_memo_until(const struct app *app, int64_t now);
+
+/*
+ * Keeps network round trips off the HTTP threads: when the store is remote
+ * and this is an HTTP thread, suspends req and runs fn(app, req, id) on the
+ * store pool (answering 503 at once when its queue is full) and returns 1;
+ * the caller returns.  Otherwise returns 0 and the caller goes on inline.
+ */
+int app_offload(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id);
 
 /* Whether origin is one of LATCH_ALLOWED_ORIGINS. */
 int app_origin_allowed(const struct app *app, const char *origin);

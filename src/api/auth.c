@@ -92,11 +92,12 @@ static void reply_locked(struct http_request *req, int64_t retry_after)
 static int reserve_guess(struct app *app, struct http_request *req, const char *key)
 {
     int64_t retry_after = 0;
+    int rc = STORE_CALL(app->store, lockout_reserve, key, app_now(),
+                        (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
+                        app->cfg->lockout_s, &retry_after);
 
-    if (STORE_CALL(app->store, lockout_reserve, key, app_now(), (int)app->cfg->lockout_attempts,
-                   app->cfg->lockout_window_s, app->cfg->lockout_s,
-                   &retry_after) != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+    if (rc != STORE_OK) {
+        reply_store_error(req, rc);
         return -1;
     }
     if (retry_after > 0) {
@@ -137,7 +138,7 @@ static void create_user_job(void *arg)
     if (rc == STORE_ECONFLICT)
         reply_error(job->req, 409, "Email already registered");
     else if (rc != STORE_OK)
-        reply_error(job->req, 500, "Storage failure");
+        reply_store_error(job->req, rc);
     else if (job->user_found)   /* set by the admin route: answer with the full user */
         reply_json(job->req, 201, reply_user(&user));
     else
@@ -191,7 +192,7 @@ void auth_create_user(struct app *app, struct http_request *req, int allow_role)
         goto cleanup;
     }
     if (rc != STORE_ENOTFOUND) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         goto cleanup;
     }
     job = job_new(app, req);
@@ -304,7 +305,7 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
         goto cleanup;
     }
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         goto cleanup;
     }
     if (jwt) {
@@ -403,7 +404,7 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
             job->user_found = 1;
         } else if (rc != STORE_ENOTFOUND) {
             job_free(job);
-            reply_error(req, 500, "Storage failure");
+            reply_store_error(req, rc);
             goto cleanup;
         }
     }
@@ -457,7 +458,7 @@ void handle_refresh(struct app *app, struct http_request *req, int64_t id)
                     app->cfg->refresh_reuse_window_s, app->cfg->refresh_ttl_s,
                     app->cfg->refresh_max_s, app_memo_until(app, now), &outcome, &found);
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         goto cleanup;
     }
     if (outcome == STORE_ROTATE_REUSED)
@@ -511,7 +512,7 @@ void handle_logout(struct app *app, struct http_request *req, int64_t id)
         rc = STORE_CALL(app->store, token_revoke, hex, caller.exp + app->policy.leeway_s + 1);
     }
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         return;
     }
     (void)revocation_sync(app->revocation, now);
@@ -557,13 +558,14 @@ static void password_job(void *arg)
     change.keep_sid = job->caller.sid[0] != '\0' ? job->caller.sid : NULL;
     change.memo_until = app_memo_until(app, now);
     rc = STORE_CALL(app->store, user_update, job->user.id, &change, now, &after);
+    app_user_changed(app, job->user.id);
     (void)revocation_sync(app->revocation, now);
     if (rc == STORE_OK)
         (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
     if (rc == STORE_ENOTFOUND || rc == STORE_ESTALE)
         reply_unauthorized(job->req, true, "Invalid or expired token");
     else if (rc != STORE_OK)
-        reply_error(job->req, 500, "Storage failure");
+        reply_store_error(job->req, rc);
     else
         http_request_respond(job->req, http_response_new(204, NULL, "", 0));
 cleanup:
@@ -612,7 +614,7 @@ void handle_password(struct app *app, struct http_request *req, int64_t id)
         if (rc == STORE_ENOTFOUND)
             reply_unauthorized(req, true, "Invalid or expired token");
         else
-            reply_error(req, 500, "Storage failure");
+            reply_store_error(req, rc);
         goto cleanup;
     }
     /* The same counter as /login's: the stored email is normalised. */

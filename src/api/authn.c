@@ -38,18 +38,24 @@ static int from_jwt(struct app *app, const char *token, size_t len, struct authn
     return 0;
 }
 
+/* 0, -1 (not a live session), or STORE_EUNAVAIL / STORE_EIO when the store
+ * could not tell: that is not the client's fault, and must not answer 401. */
 static int from_session(struct app *app, const char *token, size_t len, struct authn *out)
 {
     struct opaque_token parsed;
     struct store_session session;
     int64_t idle = app->cfg->session_idle_s;
+    int rc;
 
     if (opaque_parse(token, len, &parsed) != 0)
         return -1;
     /* Sliding idle timeout: write last_seen at most every idle/8 (and at
      * least every minute) rather than on every request. */
-    if (STORE_CALL(app->store, session_get, parsed.digest, app_now(), idle,
-                   idle / 8 < 60 ? idle / 8 : 60, &session) != STORE_OK)
+    rc = STORE_CALL(app->store, session_get, parsed.digest, app_now(), idle,
+                    idle / 8 < 60 ? idle / 8 : 60, &session);
+    if (rc == STORE_EUNAVAIL || rc == STORE_EIO || rc == STORE_ENOMEM)
+        return rc;
+    if (rc != STORE_OK)
         return -1;
     out->user_id = session.user_id;
     memcpy(out->sid, session.sid, sizeof(session.sid) < sizeof(out->sid) ? sizeof(session.sid)
@@ -121,6 +127,10 @@ int authn_require(struct app *app, struct http_request *req, struct authn *out)
             out->via = AUTHN_SESSION_BEARER;
         } else
             rc = -1;
+        if (rc < -1) {
+            reply_store_error(req, rc);
+            return -1;
+        }
         if (rc != 0) {
             reply_unauthorized(req, true, "Invalid or expired token");
             return -1;
@@ -138,7 +148,12 @@ int authn_require(struct app *app, struct http_request *req, struct authn *out)
     if (cookies == 1) {
         out->token = cookie;
         out->token_len = len;
-        if (from_session(app, cookie, len, out) != 0) {
+        rc = from_session(app, cookie, len, out);
+        if (rc < -1) {
+            reply_store_error(req, rc);
+            return -1;
+        }
+        if (rc != 0) {
             reply_unauthorized(req, true, "Invalid or expired token");
             return -1;
         }
@@ -151,6 +166,23 @@ int authn_require(struct app *app, struct http_request *req, struct authn *out)
     }
     reply_unauthorized(req, false, "Missing token");
     return -1;
+}
+
+int authn_uses_store(struct app *app, struct http_request *req)
+{
+    const char *token = NULL, *cookie;
+    size_t len = 0;
+
+    switch (credentials_parse_bearer(http_request_header(req, "Authorization"), &token, &len)) {
+    case BEARER_OK:
+        return memchr(token, '.', len) == NULL;
+    case BEARER_MALFORMED:
+        return 0;
+    case BEARER_NONE:
+        break;
+    }
+    return app->mode != AUTH_MODE_JWT &&
+           opaque_find_cookie(http_request_header(req, "Cookie"), SESSION_COOKIE, &cookie, &len);
 }
 
 int authn_require_admin(struct app *app, struct http_request *req, struct authn *out,
@@ -168,7 +200,7 @@ int authn_require_admin(struct app *app, struct http_request *req, struct authn 
         return -1;
     }
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         return -1;
     }
     if (strcmp(user->role, "admin") != 0 || user->disabled) {

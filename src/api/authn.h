@@ -31,6 +31,10 @@ struct authn {
  * for a cross-site cookie request) and returns -1. */
 int authn_require(struct app *app, struct http_request *req, struct authn *out);
 
+/* Whether authenticating req reads the store (a session, not a JWT): such
+ * a request must run off the HTTP threads when the store is remote. */
+int authn_uses_store(struct app *app, struct http_request *req);
+
 /* Like authn_require, then re-reads the user and requires an enabled admin
  * (403 "Insufficient role" otherwise).  *user receives the caller. */
 int authn_require_admin(struct app *app, struct http_request *req, struct authn *out,

@@ -10,6 +10,7 @@
 #include "http/server.h"
 
 void handle_health(struct app *app, struct http_request *req, int64_t id);
+void handle_ready(struct app *app, struct http_request *req, int64_t id);
 void handle_register(struct app *app, struct http_request *req, int64_t id);
 void handle_login(struct app *app, struct http_request *req, int64_t id);
 void handle_refresh(struct app *app, struct http_request *req, int64_t id);

@@ -16,10 +16,24 @@ void handle_profile(struct app *app, struct http_request *req, int64_t id)
     time_t t;
     int rc;
 
-    (void)id;
+    /* A session reads the store to authenticate: off the HTTP threads on
+     * PostgreSQL.  A JWT is checked from memory, and the user row usually
+     * comes from the cache; only a miss goes to the store. */
+    if (authn_uses_store(app, req) && app_offload(app, req, handle_profile, id))
+        return;
     if (authn_require(app, req, &caller) != 0)
         return;
-    rc = store_user_by_id(app->store, caller.user_id, &user);
+    if (usercache_get(app->usercache, caller.user_id, app_now_ms(), &user)) {
+        rc = STORE_OK;
+    } else {
+        uint64_t generation = usercache_generation(app->usercache);
+
+        if (app_offload(app, req, handle_profile, id))
+            return;
+        rc = store_user_by_id(app->store, caller.user_id, &user);
+        if (rc == STORE_OK)
+            usercache_put(app->usercache, &user, app_now_ms(), generation);
+    }
     if (rc == STORE_ENOTFOUND || (rc == STORE_OK && user.disabled)) {
         /* A valid signature for an account that is gone or disabled (its
          * tokens were revoked with the change; this holds even for one the
@@ -28,7 +42,7 @@ void handle_profile(struct app *app, struct http_request *req, int64_t id)
         return;
     }
     if (rc != STORE_OK) {
-        reply_error(req, 500, "Storage failure");
+        reply_store_error(req, rc);
         return;
     }
     t = (time_t)user.created_at;

@@ -87,6 +87,20 @@ void reply_unauthorized(struct http_request *req, bool token_sent, const char *m
     http_request_respond(req, resp);
 }
 
+void reply_store_error(struct http_request *req, int store_rc)
+{
+    struct http_response *resp;
+
+    if (store_rc != STORE_EUNAVAIL) {
+        reply_error(req, 500, "Storage failure");
+        return;
+    }
+    resp = reply_new_error(503, "Database unavailable");
+    if (resp != NULL)
+        http_response_header(resp, "Retry-After", "1");
+    http_request_respond(req, resp);
+}
+
 void reply_busy(struct http_request *req)
 {
     struct http_response *resp = reply_new_error(503, "Server busy, try again shortly");

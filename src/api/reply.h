@@ -29,5 +29,9 @@ json_t *reply_user(const struct store_user *user);
 
 /* 503 with Retry-After. */
 void reply_busy(struct http_request *req);
+/* A failed store call: 503 "Database unavailable" (Retry-After: 1) when the
+ * database did not answer in time or is unreachable, else 500 "Storage
+ * failure". */
+void reply_store_error(struct http_request *req, int store_rc);
 
 #endif

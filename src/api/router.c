@@ -17,7 +17,7 @@ enum method_bit {
     M_OPTIONS = 1u << 5,
 };
 
-typedef void (*handler_fn)(struct app *app, struct http_request *req, int64_t id);
+typedef app_handler_fn handler_fn;
 
 /* One path; each method it answers has its handler.  "{id}" in a pattern
  * matches a positive decimal user id. */
@@ -28,23 +28,26 @@ struct route {
     int json_body;                 /* a body, when sent, must be application/json */
     int ignore_body;               /* forward auth: no 413/415, the body is not looked at */
     int ui;                        /* the lesson page: an unknown path unless LATCH_UI=1 */
+    int store;                     /* reads or writes the store: off the HTTP threads on
+                                    * PostgreSQL (app_offload) */
 };
 
 static const struct route routes[] = {
     {"/healthz", "GET, HEAD", handle_health, NULL, NULL, NULL, 0, 0},
+    {"/readyz", "GET, HEAD", handle_ready, NULL, NULL, NULL, 0, 0, 0, 1},
     {"/verify", "GET, HEAD", handle_verify, NULL, NULL, NULL, 0, 1},
     {"/.well-known/jwks.json", "GET, HEAD", handle_jwks, NULL, NULL, NULL, 0, 0},
     {"/metrics", "GET, HEAD", handle_metrics, NULL, NULL, NULL, 0, 0},
-    {"/register", "POST", NULL, handle_register, NULL, NULL, 1},
-    {"/login", "POST", NULL, handle_login, NULL, NULL, 1},
-    {"/refresh", "POST", NULL, handle_refresh, NULL, NULL, 1},
-    {"/logout", "POST", NULL, handle_logout, NULL, NULL, 1},
-    {"/password", "POST", NULL, handle_password, NULL, NULL, 1},
-    {"/profile", "GET, HEAD", handle_profile, NULL, NULL, NULL, 0},
-    {"/admin/users", "GET, HEAD, POST", handle_admin_list, handle_admin_create, NULL, NULL, 1},
+    {"/register", "POST", NULL, handle_register, NULL, NULL, 1, 0, 0, 1},
+    {"/login", "POST", NULL, handle_login, NULL, NULL, 1, 0, 0, 1},
+    {"/refresh", "POST", NULL, handle_refresh, NULL, NULL, 1, 0, 0, 1},
+    {"/logout", "POST", NULL, handle_logout, NULL, NULL, 1, 0, 0, 1},
+    {"/password", "POST", NULL, handle_password, NULL, NULL, 1, 0, 0, 1},
+    {"/profile", "GET, HEAD", handle_profile, NULL, NULL, NULL, 0, 0, 0, 0},
+    {"/admin/users", "GET, HEAD, POST", handle_admin_list, handle_admin_create, NULL, NULL, 1, 0, 0, 1},
     {"/admin/users/{id}", "GET, HEAD, PATCH, DELETE", handle_admin_get, NULL, handle_admin_patch,
-     handle_admin_delete, 1},
-    {"/admin/users/{id}/logout", "POST", NULL, handle_admin_logout, NULL, NULL, 1},
+     handle_admin_delete, 1, 0, 0, 1},
+    {"/admin/users/{id}/logout", "POST", NULL, handle_admin_logout, NULL, NULL, 1, 0, 0, 1},
     {"/", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
     {"/ui/app.js", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
     {"/ui/style.css", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
@@ -200,5 +203,7 @@ void router_handle(struct http_request *req, void *ctx)
         reply_error(req, 415, "Content-Type must be application/json");
         return;
     }
+    if (route->store && app_offload(app, req, fn, id))
+        return;
     fn(app, req, id);
 }

@@ -37,12 +37,21 @@ void handle_verify(struct app *app, struct http_request *req, int64_t id)
     struct http_response *resp;
     char user_id[24];
 
-    (void)id;
+    /* A JWT is checked from memory on this thread; a session reads the
+     * store, which on PostgreSQL must not happen here. */
+    if (authn_uses_store(app, req) && app_offload(app, req, handle_verify, id))
+        return;
     if (authn_require(app, req, &caller) != 0)
         return;
     if (caller.via != AUTHN_JWT) {
         /* A session names only the user: read role and email. */
-        if (store_user_by_id(app->store, caller.user_id, &user) != STORE_OK || user.disabled) {
+        int rc = store_user_by_id(app->store, caller.user_id, &user);
+
+        if (rc != STORE_OK && rc != STORE_ENOTFOUND) {
+            reply_store_error(req, rc);
+            return;
+        }
+        if (rc != STORE_OK || user.disabled) {
             reply_unauthorized(req, true, "Invalid or expired token");
             return;
         }

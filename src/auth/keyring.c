@@ -1,5 +1,6 @@
 #include "auth/keyring.h"
 
+#include "auth/seal.h"
 #include "latch_limits.h"
 #include "util/b64url.h"
 #include "util/fsutil.h"
@@ -39,6 +40,7 @@ struct keyring {
     pthread_rwlock_t lock;
     struct keyset *set;
     struct stat seen;            /* keys.json as last loaded */
+    int64_t seen_version;        /* the store's key-set version as last loaded */
 };
 
 const char *keyring_state_name(enum keyring_state state)
@@ -206,17 +208,15 @@ static int generate(enum jws_alg alg, struct jws_key **key, char **material)
     }
 }
 
-/* Builds a key from one keys.json member. */
-static int key_from_json(json_t *item, struct entry *out, char *err, size_t err_size)
+/* Builds a key from its stored parts (a keys.json member, or a row of the
+ * store once unsealed). */
+static int key_from_parts(const char *kid, const char *alg_name, int64_t created, int64_t from,
+                          const char *material, struct entry *out, char *err, size_t err_size)
 {
-    const char *kid = NULL, *alg_name = NULL, *material = NULL;
-    json_int_t created = 0, from = 0;
     enum jws_alg alg, pem_alg;
 
-    if (json_unpack(item, "{s:s,s:s,s:I,s:I,s:s}", "kid", &kid, "alg", &alg_name, "created_at",
-                    &created, "signs_from", &from, "material", &material) != 0 ||
-        jws_alg_from_name(alg_name, &alg) != JWS_OK) {
-        snprintf(err, err_size, "a key entry is malformed");
+    if (jws_alg_from_name(alg_name, &alg) != JWS_OK) {
+        snprintf(err, err_size, "key %s has an unknown algorithm", kid);
         return -1;
     }
     if (alg == JWS_ALG_HS256) {
@@ -238,6 +238,210 @@ static int key_from_json(json_t *item, struct entry *out, char *err, size_t err_
     out->created_at = created;
     out->signs_from = from;
     return 0;
+}
+
+/* Builds a key from one keys.json member. */
+static int key_from_json(json_t *item, struct entry *out, char *err, size_t err_size)
+{
+    const char *kid = NULL, *alg_name = NULL, *material = NULL;
+    json_int_t created = 0, from = 0;
+
+    if (json_unpack(item, "{s:s,s:s,s:I,s:I,s:s}", "kid", &kid, "alg", &alg_name, "created_at",
+                    &created, "signs_from", &from, "material", &material) != 0) {
+        snprintf(err, err_size, "a key entry is malformed");
+        return -1;
+    }
+    return key_from_parts(kid, alg_name, created, from, material, out, err, err_size);
+}
+
+/* ---- the key set in the store (PostgreSQL mode), sealed ---- */
+
+/* A row as keys_list gave it, copied so that unsealing can wait until the
+ * version says the set changed. */
+struct sealed_row {
+    char kid[STORE_KID_BYTES + 1];
+    char alg[16];
+    int64_t created_at, signs_from;
+    unsigned char *sealed;
+    size_t sealed_len;
+};
+
+struct sealed_rows {
+    struct sealed_row row[MAX_KEYS];
+    int n;
+    int failed;
+};
+
+static void collect_row(void *p, const struct store_key *k)
+{
+    struct sealed_rows *rows = p;
+    struct sealed_row *r;
+
+    if (rows->n >= MAX_KEYS)
+        return;
+    r = &rows->row[rows->n];
+    r->sealed = malloc(k->sealed_len);
+    if (r->sealed == NULL) {
+        rows->failed = 1;
+        return;
+    }
+    memcpy(r->sealed, k->sealed, k->sealed_len);
+    r->sealed_len = k->sealed_len;
+    snprintf(r->kid, sizeof(r->kid), "%s", k->kid);
+    snprintf(r->alg, sizeof(r->alg), "%s", k->alg);
+    r->created_at = k->created_at;
+    r->signs_from = k->signs_from;
+    rows->n++;
+}
+
+static void sealed_rows_free(struct sealed_rows *rows)
+{
+    int i;
+
+    for (i = 0; i < rows->n; i++)
+        free(rows->row[i].sealed);
+    rows->n = 0;
+}
+
+/* Reads the key rows and their version from the store. */
+static int store_rows(const struct keyring_options *o, struct sealed_rows *rows, int64_t *version,
+                      char *err, size_t err_size)
+{
+    int rc;
+
+    memset(rows, 0, sizeof(*rows));
+    rc = STORE_CALL(o->store, keys_list, collect_row, rows, version);
+    if (rc == STORE_OK && rows->failed)
+        rc = STORE_ENOMEM;
+    if (rc != STORE_OK) {
+        snprintf(err, err_size, "cannot read the signing keys from the database: %s",
+                 store_strerror(rc));
+        sealed_rows_free(rows);
+        return -1;
+    }
+    return 0;
+}
+
+/* Unseals rows into set (sorted like a file's). */
+static int unseal_rows(const struct keyring_options *o, const struct sealed_rows *rows,
+                       struct keyset *set, char *err, size_t err_size)
+{
+    int i, rc = 0;
+
+    for (i = 0; i < rows->n && rc == 0; i++) {
+        const struct sealed_row *r = &rows->row[i];
+        char *material = malloc(r->sealed_len + 1);
+        size_t len = 0;
+
+        if (material == NULL)
+            return -1;
+        if (seal_open(o->master_key, r->kid, r->sealed, r->sealed_len, material, r->sealed_len,
+                      &len) != SEAL_OK) {
+            snprintf(err, err_size, "key %s in the database does not open under "
+                     "LATCH_MASTER_KEY_FILE: the file is not the master key it was sealed with",
+                     r->kid);
+            rc = -1;
+        } else {
+            material[len] = '\0';
+            rc = key_from_parts(r->kid, r->alg, r->created_at, r->signs_from, material,
+                                &set->e[set->n], err, err_size);
+            if (rc == 0)
+                set->n++;
+        }
+        sodium_memzero(material, r->sealed_len + 1);
+        free(material);
+    }
+    qsort(set->e, (size_t)set->n, sizeof(set->e[0]), by_start);
+    return rc;
+}
+
+static int load_store(const struct keyring_options *o, struct keyset *set, int64_t *version,
+                      char *err, size_t err_size)
+{
+    struct sealed_rows rows;
+    int rc;
+
+    if (store_rows(o, &rows, version, err, err_size) != 0)
+        return -1;
+    rc = unseal_rows(o, &rows, set, err, err_size);
+    sealed_rows_free(&rows);
+    return rc;
+}
+
+/*
+ * Adds a new key of alg (signing from signs_from) to the store's set, and
+ * drops the retired keys, in one compare-and-set on the set's version; when
+ * only_if_none_started, nothing is added once a started key exists (a start
+ * racing other instances to create the first key).  Retries a lost race.
+ */
+static int apply_store(const struct keyring_options *o, enum jws_alg alg, int64_t now,
+                       int64_t signs_from, int only_if_none_started, char *kid_out,
+                       size_t kid_size, char *err, size_t err_size)
+{
+    int attempt;
+
+    for (attempt = 0; attempt < 8; attempt++) {
+        struct keyset probe;
+        struct store_key add;
+        const char *drop[MAX_KEYS];
+        struct jws_key *key = NULL;
+        char *material = NULL;
+        unsigned char *sealed = NULL;
+        size_t sealed_len = 0, len;
+        int64_t version = 0;
+        int i, n_drop = 0, started = 0, rc;
+
+        memset(&probe, 0, sizeof(probe));
+        if (load_store(o, &probe, &version, err, err_size) != 0) {
+            keyset_clear(&probe);
+            return -1;
+        }
+        for (i = 0; i < probe.n; i++) {
+            started |= probe.e[i].signs_from <= now;
+            if (state_of(&probe, i, now, o->verify_keep_s) == KEY_RETIRED)
+                drop[n_drop++] = jws_key_kid(probe.e[i].key);
+        }
+        if (only_if_none_started && started) {
+            keyset_clear(&probe);
+            return 0;
+        }
+        if (generate(alg, &key, &material) != 0) {
+            snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(alg));
+            keyset_clear(&probe);
+            return -1;
+        }
+        len = strlen(material);
+        sealed = malloc(len + SEAL_OVERHEAD);
+        rc = sealed == NULL ? -1
+                            : seal(o->master_key, jws_key_kid(key), material, len, sealed,
+                                   len + SEAL_OVERHEAD, &sealed_len);
+        if (rc == SEAL_OK) {
+            memset(&add, 0, sizeof(add));
+            snprintf(add.kid, sizeof(add.kid), "%s", jws_key_kid(key));
+            snprintf(add.alg, sizeof(add.alg), "%s", jws_alg_name(alg));
+            add.created_at = now;
+            add.signs_from = signs_from;
+            add.sealed = sealed;
+            add.sealed_len = sealed_len;
+            rc = STORE_CALL(o->store, keys_apply, version, &add, drop, n_drop);
+            if (rc == STORE_OK)
+                snprintf(kid_out, kid_size, "%s", jws_key_kid(key));
+            else if (rc != STORE_ECONFLICT)
+                snprintf(err, err_size, "cannot write the signing keys to the database: %s",
+                         store_strerror(rc));
+        } else {
+            snprintf(err, err_size, "cannot seal a new key");
+        }
+        free(sealed);
+        material_free(material);
+        jws_key_free(key);
+        keyset_clear(&probe);
+        if (rc != STORE_ECONFLICT)
+            return rc == STORE_OK ? 0 : -1;
+        /* Another instance changed the set meanwhile: read it again. */
+    }
+    snprintf(err, err_size, "the signing keys kept changing under this rotation; try again");
+    return -1;
 }
 
 /* Reads keys.json into set (which may already hold keys).  ENOENT is not an
@@ -497,6 +701,9 @@ static int build_set(struct keyring *kr, struct keyset **out, struct stat *st, c
     if (external_of(&kr->opts) != EXTERNAL_NONE) {
         rc = load_external(&kr->opts, set, err, err_size);
         memset(st, 0, sizeof(*st));
+    } else if (kr->opts.store != NULL) {
+        rc = load_store(&kr->opts, set, &kr->seen_version, err, err_size);
+        memset(st, 0, sizeof(*st));
     } else {
         rc = load_file(&kr->opts, set, &doc, st, err, err_size);
         doc_free(doc);
@@ -520,17 +727,31 @@ static int check_recorded_alg(const struct keyring_options *opts, enum jws_alg *
     json_t *doc = NULL;
     int rc;
 
+    int64_t version = 0;
+
     memset(&probe, 0, sizeof(probe));
-    rc = load_file(opts, &probe, &doc, &st, err, err_size);
-    doc_free(doc);
-    if (rc != 0)
+    if (opts->store != NULL) {
+        rc = load_store(opts, &probe, &version, err, err_size);
+    } else {
+        rc = load_file(opts, &probe, &doc, &st, err, err_size);
+        doc_free(doc);
+    }
+    if (rc != 0) {
+        keyset_clear(&probe);
         return -1;
+    }
     *recorded = recorded_alg(&probe, opts->alg_explicit ? opts->alg : JWS_ALG_HS256);
     keyset_clear(&probe);
     if (opts->alg_explicit && *recorded != opts->alg) {
-        snprintf(err, err_size, "LATCH_JWT_ALG / --jwt-alg is %s but the keys in %s/%s record "
+        char where[PATH_MAX + 32];
+
+        if (opts->store != NULL)
+            snprintf(where, sizeof(where), "the database");
+        else
+            snprintf(where, sizeof(where), "%s/%s", opts->data_dir, KEYRING_FILE);
+        snprintf(err, err_size, "LATCH_JWT_ALG / --jwt-alg is %s but the keys in %s record "
                  "%s: leave it unset to keep %s, or change the algorithm with `latch key "
-                 "rotate --jwt-alg %s`", jws_alg_name(opts->alg), opts->data_dir, KEYRING_FILE,
+                 "rotate --jwt-alg %s`", jws_alg_name(opts->alg), where,
                  jws_alg_name(*recorded), jws_alg_name(*recorded), jws_alg_name(opts->alg));
         return -1;
     }
@@ -560,8 +781,15 @@ int keyring_open(struct keyring **out, const struct keyring_options *opts, int c
     if (external == EXTERNAL_NONE) {
         if (check_recorded_alg(opts, &alg, err, err_size) != 0)
             return -1;
-        if (create && ensure_signing_key(opts, alg, (int64_t)time(NULL), err, err_size) != 0)
+        if (create && opts->store != NULL) {
+            char kid[STORE_KID_BYTES + 1];
+            int64_t now = (int64_t)time(NULL);
+            if (apply_store(opts, alg, now, now, 1, kid, sizeof(kid), err, err_size) != 0)
+                return -1;
+        } else if (create && ensure_signing_key(opts, alg, (int64_t)time(NULL), err,
+                                                err_size) != 0) {
             return -1;
+        }
     }
 
     kr = calloc(1, sizeof(*kr));
@@ -575,8 +803,9 @@ int keyring_open(struct keyring **out, const struct keyring_options *opts, int c
         return -1;
     }
     if (external == EXTERNAL_NONE && signing_index(set, (int64_t)time(NULL)) < 0 && create) {
-        snprintf(err, err_size, "no started signing key in %s/%s", opts->data_dir,
-                 KEYRING_FILE);
+        snprintf(err, err_size, "no started signing key in %s%s%s",
+                 opts->store != NULL ? "the database" : opts->data_dir,
+                 opts->store != NULL ? "" : "/", opts->store != NULL ? "" : KEYRING_FILE);
         keyset_free(set);
         free(kr);
         return -1;
@@ -618,14 +847,60 @@ int keyring_count(struct keyring *kr)
     return n;
 }
 
+/* Swaps in a freshly built set (reload). */
+static void swap_set(struct keyring *kr, struct keyset *set, const struct stat *st)
+{
+    struct keyset *old;
+
+    pthread_rwlock_wrlock(&kr->lock);
+    old = kr->set;
+    kr->set = set;
+    /* A rotation to another algorithm moves the recorded one with it. */
+    kr->alg = recorded_alg(set, kr->alg);
+    if (st != NULL)
+        kr->seen = *st;
+    pthread_rwlock_unlock(&kr->lock);
+    keyset_free(old);
+}
+
+/* The store's set, reloaded when its version moved (a cheap list of sealed
+ * rows; nothing is unsealed while it did not). */
+static int reload_store(struct keyring *kr, int force, char *err, size_t err_size)
+{
+    struct sealed_rows rows;
+    struct keyset *set;
+    int64_t version = 0;
+
+    if (store_rows(&kr->opts, &rows, &version, err, err_size) != 0)
+        return -1;
+    if (!force && version == kr->seen_version) {
+        sealed_rows_free(&rows);
+        return 0;
+    }
+    set = calloc(1, sizeof(*set));
+    if (set == NULL || unseal_rows(&kr->opts, &rows, set, err, err_size) != 0 || set->n == 0) {
+        if (set != NULL && set->n == 0)
+            snprintf(err, err_size, "the database has no keys; keeping the ones loaded");
+        sealed_rows_free(&rows);
+        keyset_free(set);
+        return -1;
+    }
+    sealed_rows_free(&rows);
+    kr->seen_version = version;
+    swap_set(kr, set, NULL);
+    return 1;
+}
+
 int keyring_reload(struct keyring *kr, int force, char *err, size_t err_size)
 {
     char path[PATH_MAX];
-    struct keyset *set, *old;
+    struct keyset *set;
     struct stat st;
 
     if (kr->set->external)
         return 0;
+    if (kr->opts.store != NULL)
+        return reload_store(kr, force, err, err_size);
     path_of(&kr->opts, KEYRING_FILE, path, sizeof(path));
     if (!force && stat(path, &st) == 0 && st.st_ino == kr->seen.st_ino &&
         st.st_size == kr->seen.st_size && st.st_mtim.tv_sec == kr->seen.st_mtim.tv_sec &&
@@ -638,14 +913,7 @@ int keyring_reload(struct keyring *kr, int force, char *err, size_t err_size)
         keyset_free(set);
         return -1;
     }
-    pthread_rwlock_wrlock(&kr->lock);
-    old = kr->set;
-    kr->set = set;
-    /* A rotation to another algorithm moves the recorded one with it. */
-    kr->alg = recorded_alg(set, kr->alg);
-    kr->seen = st;
-    pthread_rwlock_unlock(&kr->lock);
-    keyset_free(old);
+    swap_set(kr, set, &st);
     return 1;
 }
 
@@ -776,6 +1044,30 @@ void keyring_list(struct keyring *kr, int64_t now, keyring_list_fn fn, void *ctx
     pthread_rwlock_unlock(&kr->lock);
 }
 
+/* keyring_rotate on the store: the first key if there is none, then the
+ * new one, each a compare-and-set of the set's version. */
+static int rotate_store(const struct keyring_options *opts, int64_t now, char *kid_out,
+                        size_t kid_size, enum jws_alg *alg_out, char *err, size_t err_size)
+{
+    struct keyset probe;
+    int64_t version = 0;
+    enum jws_alg alg;
+
+    memset(&probe, 0, sizeof(probe));
+    if (load_store(opts, &probe, &version, err, err_size) != 0) {
+        keyset_clear(&probe);
+        return -1;
+    }
+    alg = opts->alg_explicit ? opts->alg : recorded_alg(&probe, JWS_ALG_HS256);
+    keyset_clear(&probe);
+    if (apply_store(opts, alg, now, now, 1, kid_out, kid_size, err, err_size) != 0 ||
+        apply_store(opts, alg, now, now + opts->prepublish_s, 0, kid_out, kid_size, err,
+                    err_size) != 0)
+        return -1;
+    *alg_out = alg;
+    return 0;
+}
+
 int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_out,
                    size_t kid_size, enum jws_alg *alg_out, char *err, size_t err_size)
 {
@@ -800,6 +1092,8 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
     case EXTERNAL_NONE:
         break;
     }
+    if (opts->store != NULL)
+        return rotate_store(opts, now, kid_out, kid_size, alg_out, err, err_size);
     fd = lock_dir(opts);
     memset(&probe, 0, sizeof(probe));
     if (load_file(opts, &probe, &doc, &st, err, err_size) != 0)
@@ -856,4 +1150,152 @@ cleanup:
     doc_free(doc);
     unlock_dir(fd);
     return rc;
+}
+
+/* ---- moving the key set between a keys.json and a store ---- */
+
+int keyring_export(const struct keyring_options *o, keyring_export_fn fn, void *ctx, char *err,
+                   size_t err_size)
+{
+    struct keyring_export_key k;
+    int i, rc = 0;
+
+    if (o->store != NULL) {
+        struct sealed_rows rows;
+        int64_t version = 0;
+
+        if (store_rows(o, &rows, &version, err, err_size) != 0)
+            return -1;
+        for (i = 0; i < rows.n && rc == 0; i++) {
+            const struct sealed_row *r = &rows.row[i];
+            char *material = malloc(r->sealed_len + 1);
+            size_t len = 0;
+
+            if (material == NULL ||
+                seal_open(o->master_key, r->kid, r->sealed, r->sealed_len, material,
+                          r->sealed_len, &len) != SEAL_OK) {
+                snprintf(err, err_size, "key %s does not open under the master key", r->kid);
+                rc = -1;
+            } else {
+                material[len] = '\0';
+                memset(&k, 0, sizeof(k));
+                snprintf(k.kid, sizeof(k.kid), "%s", r->kid);
+                snprintf(k.alg, sizeof(k.alg), "%s", r->alg);
+                k.created_at = r->created_at;
+                k.signs_from = r->signs_from;
+                k.material = material;
+                rc = fn(ctx, &k);
+                sodium_memzero(material, len);
+            }
+            free(material);
+        }
+        sealed_rows_free(&rows);
+        return rc;
+    } else {
+        struct keyset probe;
+        struct stat st;
+        json_t *doc = NULL, *keys;
+        size_t j;
+
+        memset(&probe, 0, sizeof(probe));
+        if (load_file(o, &probe, &doc, &st, err, err_size) != 0) {
+            keyset_clear(&probe);
+            return -1;
+        }
+        keys = json_object_get(doc, "keys");
+        for (j = 0; j < json_array_size(keys) && rc == 0; j++) {
+            json_t *item = json_array_get(keys, j);
+            const char *kid = NULL, *alg = NULL, *material = NULL;
+            json_int_t created = 0, from = 0;
+
+            if (json_unpack(item, "{s:s,s:s,s:I,s:I,s:s}", "kid", &kid, "alg", &alg,
+                            "created_at", &created, "signs_from", &from, "material",
+                            &material) != 0)
+                continue;
+            memset(&k, 0, sizeof(k));
+            snprintf(k.kid, sizeof(k.kid), "%s", kid);
+            snprintf(k.alg, sizeof(k.alg), "%s", alg);
+            k.created_at = created;
+            k.signs_from = from;
+            k.material = material;
+            rc = fn(ctx, &k);
+        }
+        keyset_clear(&probe);
+        doc_free(doc);
+        return rc;
+    }
+}
+
+int keyring_import(const struct keyring_options *o, const struct keyring_export_key *keys, int n,
+                   char *err, size_t err_size)
+{
+    int i;
+
+    if (o->store == NULL) {
+        json_t *doc = json_pack("{s:[]}", "keys"), *arr = json_object_get(doc, "keys");
+        int fd, rc;
+
+        for (i = 0; i < n; i++)
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:I,s:I,s:s}", "kid", keys[i].kid,
+                                                 "alg", keys[i].alg, "created_at",
+                                                 (json_int_t)keys[i].created_at, "signs_from",
+                                                 (json_int_t)keys[i].signs_from, "material",
+                                                 keys[i].material));
+        fd = lock_dir(o);
+        rc = save_file(o, doc, err, err_size);
+        unlock_dir(fd);
+        doc_free(doc);
+        return rc;
+    }
+    for (i = 0; i <= n; i++) {
+        struct sealed_rows rows;
+        struct store_key add;
+        const char *drop[MAX_KEYS];
+        unsigned char *sealed = NULL;
+        size_t len, sealed_len = 0;
+        int64_t version = 0;
+        int j, n_drop = 0, rc;
+
+        if (store_rows(o, &rows, &version, err, err_size) != 0)
+            return -1;
+        /* The first write drops what the store held. */
+        if (i == 0)
+            for (j = 0; j < rows.n; j++)
+                drop[n_drop++] = rows.row[j].kid;
+        if (i == n) {
+            rc = n_drop > 0 ? STORE_CALL(o->store, keys_apply, version, NULL, drop, n_drop)
+                            : STORE_OK;
+            sealed_rows_free(&rows);
+            if (rc != STORE_OK) {
+                snprintf(err, err_size, "cannot write the keys: %s", store_strerror(rc));
+                return -1;
+            }
+            break;
+        }
+        len = strlen(keys[i].material);
+        sealed = malloc(len + SEAL_OVERHEAD);
+        if (sealed == NULL || seal(o->master_key, keys[i].kid, keys[i].material, len, sealed,
+                                   len + SEAL_OVERHEAD, &sealed_len) != SEAL_OK) {
+            free(sealed);
+            sealed_rows_free(&rows);
+            return -1;
+        }
+        memset(&add, 0, sizeof(add));
+        snprintf(add.kid, sizeof(add.kid), "%s", keys[i].kid);
+        snprintf(add.alg, sizeof(add.alg), "%s", keys[i].alg);
+        add.created_at = keys[i].created_at;
+        add.signs_from = keys[i].signs_from;
+        add.sealed = sealed;
+        add.sealed_len = sealed_len;
+        rc = STORE_CALL(o->store, keys_apply, version, &add, drop, n_drop);
+        free(sealed);
+        sealed_rows_free(&rows);
+        if (rc != STORE_OK) {
+            snprintf(err, err_size, "cannot write key %s: %s", keys[i].kid, store_strerror(rc));
+            return -1;
+        }
+        if (i + 1 == n)
+            break;
+    }
+    return 0;
 }

@@ -28,6 +28,7 @@
 
 #include "auth/jws.h"
 #include "auth/tokens.h"
+#include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,8 +36,14 @@
 #define KEYRING_FILE "keys.json"
 #define KEYRING_LEGACY_SECRET_FILE "jwt-secret"
 
+struct store;
+
 struct keyring_options {
     const char *data_dir;
+    /* PostgreSQL mode: the keys live in the store, sealed under master_key
+     * (32 bytes), and keys.json is not used. */
+    struct store *store;
+    const unsigned char *master_key;
     enum jws_alg alg;            /* LATCH_JWT_ALG, when alg_explicit */
     int alg_explicit;            /* 0: the keys' recorded algorithm (HS256 when none) */
     const char *env_secret;      /* LATCH_JWT_SECRET or NULL */
@@ -99,5 +106,26 @@ void keyring_list(struct keyring *kr, int64_t now, keyring_list_fn fn, void *ctx
  * when the key comes from outside.  *alg_out receives the new key's. */
 int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_out,
                    size_t kid_size, enum jws_alg *alg_out, char *err, size_t err_size);
+
+/* A key with its material in clear, as `latch db copy` moves it between a
+ * keys.json and a store.  material is NUL-terminated. */
+struct keyring_export_key {
+    char kid[STORE_KID_BYTES + 1];
+    char alg[16];
+    int64_t created_at;
+    int64_t signs_from;
+    const char *material;
+};
+typedef int (*keyring_export_fn)(void *ctx, const struct keyring_export_key *key);
+
+/* Calls fn for every key of o's source (keys.json in o->data_dir, or the
+ * store, unsealed with o->master_key); nothing when there is none. */
+int keyring_export(const struct keyring_options *o, keyring_export_fn fn, void *ctx, char *err,
+                   size_t err_size);
+
+/* Makes keys the whole key set of o's source (sealed under o->master_key in
+ * a store), replacing whatever it held. */
+int keyring_import(const struct keyring_options *o, const struct keyring_export_key *keys, int n,
+                   char *err, size_t err_size);
 
 #endif

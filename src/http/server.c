@@ -509,6 +509,10 @@ const char *http_request_peer_ip(const struct http_request *req)
 
 void http_request_defer(struct http_request *req)
 {
+    /* A handler already running off the HTTP threads (deferred to the store
+     * pool) may defer again to the hashing pool: suspend once. */
+    if (req->deferred)
+        return;
     req->deferred = true;
     MHD_suspend_connection(req->conn);
 }

@@ -113,7 +113,8 @@ void http_response_free(struct http_response *resp);
 /* Sends resp (ownership passes to the server).  Exactly once per request.
  * Thread-safe once the request was deferred. */
 void http_request_respond(struct http_request *req, struct http_response *resp);
-/* Declares that the answer will come later, from another thread. */
+/* Declares that the answer will come later, from another thread.  Calling
+ * it again on a deferred request changes nothing. */
 void http_request_defer(struct http_request *req);
 
 #endif

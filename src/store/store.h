@@ -302,10 +302,14 @@ struct store_ops {
                       const char *const *drop, int n_drop);
     /* The sealed secret called name: when absent, candidate is stored first
      * (the first writer wins); *out (at most out_size bytes) receives the
-     * stored value, so every instance ends up with the same. */
+     * stored value, so every instance ends up with the same.  With candidate
+     * NULL it only reads: STORE_ENOTFOUND when absent. */
     int (*secret_get_or_put)(struct store *store, const char *name,
                              const unsigned char *candidate, size_t candidate_len,
                              unsigned char *out, size_t out_size, size_t *out_len);
+    /* Stores value under name, replacing what was there (latch db copy). */
+    int (*secret_put)(struct store *store, const char *name, const unsigned char *value,
+                      size_t len);
 
     /* ---- moving between backends (latch db copy) ---- */
     /* Calls fn for every row of table (one of store_tables), in primary-key

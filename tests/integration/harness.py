@@ -25,6 +25,8 @@ import uuid
 
 import requests
 
+import backend
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LATCH_BIN = os.environ.get("LATCH_BIN", "build/asan/latch")
 if not os.path.isabs(LATCH_BIN):
@@ -191,9 +193,18 @@ class LatchServer:
 
     # -- process control -------------------------------------------------
 
+    def store_dir(self):
+        """The data dir whose store this server uses: its own, or the one
+        its custom arguments name."""
+        args = self.custom_args or []
+        if "--data-dir" in args and args.index("--data-dir") + 1 < len(args):
+            return args[args.index("--data-dir") + 1]
+        return self.data_dir
+
     def environment(self):
         env = dict(os.environ)
         env.update(TEST_ENV)
+        env.update(backend.provision(self.store_dir()))
         for key, value in self.extra_env.items():
             if value is None:
                 env.pop(key, None)
@@ -334,6 +345,8 @@ class LatchServer:
         return self.start()
 
     def remove_data_dir(self):
+        if self.own_data_dir and self.data_dir:
+            backend.release(self.data_dir)
         if self.own_data_dir and self.data_dir and os.path.isdir(self.data_dir):
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -424,8 +437,7 @@ class LatchServer:
 
     def signing_entry(self):
         """The keys.json entry that signs now (the newest started one)."""
-        with open(self.secret_path(), "rb") as f:
-            doc = json.loads(f.read())
+        doc = backend.keys_doc(self.store_dir())
         now = time.time()
         started = [k for k in doc["keys"] if k["signs_from"] <= now]
         return max(started, key=lambda k: (k["signs_from"], k["created_at"]))
@@ -450,6 +462,9 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
         raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
     full_env = dict(os.environ)
     full_env.update(TEST_ENV)
+    # A command on a server's data dir reaches that server's store.
+    if "--data-dir" in args and list(args).index("--data-dir") + 1 < len(args):
+        full_env.update(backend.env_for(args[list(args).index("--data-dir") + 1]))
     for key, value in (env or {}).items():
         if value is None:
             full_env.pop(key, None)
@@ -503,16 +518,10 @@ def admin_req(srv, method, path, token=None, body=None):
     return srv.request(method, path, headers=headers)
 
 
-def sqlite_query(server, sql, params=()):
-    """Rows of a read-only query on a server's SQLite store (its data dir's
-    latch.db), as a list of tuples."""
-    import sqlite3
-    conn = sqlite3.connect("file:%s?mode=ro" % os.path.join(server.data_dir, "latch.db"),
-                           uri=True, timeout=10)
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+def store_query(server, sql, params=(), write=False):
+    """Rows of a query (? placeholders) on a server's store, SQLite or
+    PostgreSQL, as a list of tuples."""
+    return backend.query(server.store_dir(), sql, params, write=write)
 
 
 def user_add(data_dir, email, password, role="admin", env=None):
@@ -1130,8 +1139,9 @@ def key_rotate(data_dir, env=None):
 
 
 def keys_file(data_dir):
-    with open(os.path.join(data_dir, "keys.json"), "rb") as f:
-        return json.loads(f.read())
+    """The signing keys as keys.json holds them (unsealed from the database
+    on PostgreSQL)."""
+    return backend.keys_doc(data_dir)
 
 
 def key_entry(data_dir, kid):

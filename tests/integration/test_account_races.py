@@ -78,17 +78,11 @@ class InFlight:
 class LoginRacesChange(LatchTestCase):
     def stored_hash(self, user_id, value=None):
         """Reads (or, given value, writes back) a user's stored hash."""
-        import os
-        import sqlite3
-        conn = sqlite3.connect(os.path.join(server.data_dir, "latch.db"), timeout=10)
-        try:
-            if value is not None:
-                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (value, user_id))
-                conn.commit()
-            return conn.execute("SELECT password_hash FROM users WHERE id = ?",
-                                (user_id,)).fetchone()[0]
-        finally:
-            conn.close()
+        if value is not None:
+            harness.store_query(server, "UPDATE users SET password_hash = ? WHERE id = ?",
+                                (value, user_id), write=True)
+        return harness.store_query(server, "SELECT password_hash FROM users WHERE id = ?",
+                                   (user_id,))[0][0]
 
     def race(self, email, change, password=PASSWORD):
         """Starts a login, applies change() while it hashes, and returns the
@@ -169,20 +163,14 @@ def slip_in_a_family(user_id):
     with that sid, session token)."""
     import hashlib
     import os
-    import sqlite3
     sid = "slipped-" + os.urandom(6).hex()
     raw = os.urandom(32)
     now = int(time.time())
-    conn = sqlite3.connect(os.path.join(server.data_dir, "latch.db"), timeout=10)
-    try:
-        conn.execute("INSERT INTO families (sid, user_id, created_at) VALUES (?, ?, ?)",
-                     (sid, user_id, now))
-        conn.execute("INSERT INTO sessions (digest, sid, created_at, last_seen, expires_at) "
-                     "VALUES (?, ?, ?, ?, ?)", (hashlib.sha256(raw).digest(), sid, now, now,
-                                                now + 3600))
-        conn.commit()
-    finally:
-        conn.close()
+    harness.store_query(server, "INSERT INTO families (sid, user_id, created_at) "
+                        "VALUES (?, ?, ?)", (sid, user_id, now), write=True)
+    harness.store_query(server, "INSERT INTO sessions (digest, sid, created_at, last_seen, "
+                        "expires_at) VALUES (?, ?, ?, ?, ?)",
+                        (hashlib.sha256(raw).digest(), sid, now, now, now + 3600), write=True)
     token = harness.mint(harness.claims_for(user_id, sid=sid, now=now), server.secret())
     return sid, token, harness.b64url(raw)
 
@@ -215,7 +203,7 @@ class DisabledAtOnce(LatchTestCase):
         self.assertEqual(admin_req(server, "PATCH", path, admin_token,
                                    {"disabled": True}).status_code, 200)
         self.assertEqual(server.get("/verify", headers=bearer(token)).status_code, 401)
-        revoked = harness.sqlite_query(server, "SELECT revoked_at FROM families WHERE sid = ?",
+        revoked = harness.store_query(server, "SELECT revoked_at FROM families WHERE sid = ?",
                                        (sid,))
         self.assertIsNotNone(revoked[0][0])
 

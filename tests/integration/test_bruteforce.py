@@ -241,8 +241,15 @@ class PerAddress(BruteCase):
         self.assertTooMany(self.srv.post_json("/login", {}), 31)
         self.srv.restart()
         self.assertBadRequest(self.srv.post_json("/login", {}))
-        tables = harness.sqlite_query(self.srv, "SELECT name FROM sqlite_master WHERE type='table'")
+        if harness.backend.POSTGRES:
+            tables = harness.store_query(self.srv, "SELECT table_name FROM "
+                                         "information_schema.tables WHERE table_schema = "
+                                         "current_schema()")
+        else:
+            tables = harness.store_query(self.srv, "SELECT name FROM sqlite_master WHERE "
+                                         "type='table'")
         self.assertNotIn(("rate_buckets",), tables)
+        self.assertIn(("login_failures",), tables)
 
     def test_zero_turns_it_off(self):
         self.srv.close()
@@ -293,23 +300,32 @@ class ParallelGuesses(BruteCase):
             self.assertTooMany(srv.login(email, PASSWORD))
 
     def test_unrecordable_attempt_fails_closed(self):
-        # While another writer holds the store past its busy timeout, a
-        # guess cannot be counted: it is refused, never hashed (a wrong
-        # password would otherwise get its 401 uncounted).
+        # While another writer holds the lockout counters past the store's
+        # patience (SQLite: its busy timeout; PostgreSQL: the request's
+        # deadline), a guess cannot be counted: it is refused, never hashed
+        # (a wrong password would otherwise get its 401 uncounted).
         import os
-        import sqlite3
         import threading
         with harness.LatchServer(env=LOCKOUT_ENV) as srv:
             email = self.register(srv)
-            conn = sqlite3.connect(os.path.join(srv.data_dir, "latch.db"), timeout=10,
-                                   isolation_level=None, check_same_thread=False)
-            conn.execute("BEGIN EXCLUSIVE")
-            release = threading.Timer(7.0, conn.rollback)
+            if harness.backend.POSTGRES:
+                import psycopg2
+                conn = psycopg2.connect(harness.backend.env_for(srv.data_dir)
+                                        ["LATCH_DATABASE_URL"])
+                conn.cursor().execute("LOCK TABLE login_failures IN ACCESS EXCLUSIVE MODE")
+                hold_s, want = 3.0, 503
+            else:
+                import sqlite3
+                conn = sqlite3.connect(os.path.join(srv.data_dir, "latch.db"), timeout=10,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute("BEGIN EXCLUSIVE")
+                hold_s, want = 7.0, 500
+            release = threading.Timer(hold_s, conn.rollback)
             release.start()
             try:
                 resp = srv.login(email, WRONG)
             finally:
                 release.join()
                 conn.close()
-            self.assertEqual(resp.status_code, 500, resp.text)
+            self.assertEqual(resp.status_code, want, resp.text)
             self.assertJson(srv.login(email, PASSWORD), 200)

@@ -120,3 +120,19 @@ class ProfileInvalidToken(LatchTestCase):
                               headers=harness.bearer(admin))
         self.assertEqual(resp.status_code, 204, resp.text)
         self.assertInvalidToken(SERVER.profile(token))
+
+
+class ChangesMadeElsewhere(LatchTestCase):
+    def test_row_changed_by_another_process_shows_within_a_second(self):
+        # /profile keeps user rows in memory; a change made outside this
+        # process (another instance, the CLI) shows within a second even
+        # without a notification.
+        with harness.LatchServer() as srv:
+            user, _, token = srv.new_user()
+            self.assertEqual(srv.profile(token).json()["role"], "user")
+            harness.store_query(srv, "UPDATE users SET role = 'admin' WHERE id = ?",
+                                (user["id"],), write=True)
+            start = time.monotonic()
+            while srv.profile(token).json()["role"] != "admin":
+                self.assertLess(time.monotonic() - start, 1.5, "the change did not show")
+                time.sleep(0.05)

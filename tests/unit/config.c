@@ -455,3 +455,85 @@ TEST(config_cpu_count_positive)
 {
     CHECK(config_cpu_count() >= 1);
 }
+
+/* ---- issue 10: selecting the backend, and never showing a password ---- */
+
+static int backend_of(const char *url, const char *db, enum config_backend *backend,
+                      char *target, size_t size)
+{
+    struct config cfg;
+    char err[512];
+
+    config_defaults(&cfg);
+    snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", url);
+    snprintf(cfg.db, sizeof(cfg.db), "%s", db);
+    return config_backend(&cfg, backend, target, size, err, sizeof(err));
+}
+
+TEST(config_backend_forms)
+{
+    enum config_backend b;
+    char t[CONFIG_MAX_STR];
+
+    CHECK_INT(backend_of("", "", &b, t, sizeof(t)), 0);
+    CHECK_INT(b, CONFIG_SQLITE);
+    CHECK_STR(t, "./var/latch.db");
+    CHECK_INT(backend_of("sqlite:/srv/l.db", "", &b, t, sizeof(t)), 0);
+    CHECK_INT(b, CONFIG_SQLITE);
+    CHECK_STR(t, "/srv/l.db");
+    CHECK_INT(backend_of("sqlite:/srv/l.db", "/srv/l.db", &b, t, sizeof(t)), 0);
+    CHECK_INT(backend_of("sqlite:/srv/l.db", "/other.db", &b, t, sizeof(t)), -1);
+    CHECK_INT(backend_of("sqlite:", "", &b, t, sizeof(t)), -1);
+    CHECK_INT(backend_of("postgres://latch@db/latch", "", &b, t, sizeof(t)), 0);
+    CHECK_INT(b, CONFIG_POSTGRES);
+    CHECK_INT(backend_of("postgresql://latch@db/latch", "", &b, t, sizeof(t)), 0);
+    CHECK_INT(backend_of("host=/run/postgresql dbname=latch", "", &b, t, sizeof(t)), 0);
+    CHECK_INT(b, CONFIG_POSTGRES);
+    CHECK_STR(t, "host=/run/postgresql dbname=latch");
+    CHECK_INT(backend_of("postgres://latch@db/latch", "/x.db", &b, t, sizeof(t)), -1);
+    CHECK_INT(backend_of("mysql://db/latch", "", &b, t, sizeof(t)), -1);
+    CHECK_INT(backend_of("latch.db", "", &b, t, sizeof(t)), -1);
+}
+
+TEST(config_redact_url_masks_passwords)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"postgres://latch:s3cret@db:5432/latch", "postgres://latch:***@db:5432/latch"},
+        {"postgresql://u:p%40ss@h/d?sslmode=verify-full", "postgresql://u:***@h/d?sslmode=verify-full"},
+        {"postgres://latch@db/latch", "postgres://latch@db/latch"},
+        {"postgres://db/latch?password=x1&sslmode=require", "postgres://db/latch?password=***&sslmode=require"},
+        {"host=db password=s3cret dbname=latch", "host=db password=*** dbname=latch"},
+        {"host=db password = 'a b\\' c' dbname=latch", "host=db password = *** dbname=latch"},
+        {"password=*", "password=***"},
+        {"host=db dbname=latch", "host=db dbname=latch"},
+        {"host=db passwordfile=/x dbname=latch", "host=db passwordfile=/x dbname=latch"},
+    };
+    char out[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        config_redact_url(cases[i].in, out, sizeof(out));
+        CHECK_STR(out, cases[i].out);
+    }
+    CHECK_INT(config_url_has_password("postgres://latch:x@db/l"), 1);
+    CHECK_INT(config_url_has_password("postgres://latch@db/l"), 0);
+    CHECK_INT(config_url_has_password("host=db password=x"), 1);
+    CHECK_INT(config_url_has_password("host=db passfile=/p"), 0);
+}
+
+TEST(config_database_url_flag_refuses_a_password)
+{
+    struct config cfg;
+    char err[512] = "";
+    char *argv[] = {"--database-url", "postgres://latch:s3cret@db/latch"};
+    char *ok[] = {"--database-url", "postgres://latch@db/latch"};
+
+    config_defaults(&cfg);
+    CHECK_INT(config_load(&cfg, 2, argv, NULL, NULL, 0, NULL, err, sizeof(err)), CONFIG_ERROR);
+    CHECK(strstr(err, "s3cret") == NULL);
+    CHECK(strstr(err, "password") != NULL);
+    config_defaults(&cfg);
+    CHECK_INT(config_load(&cfg, 2, ok, NULL, NULL, 0, NULL, err, sizeof(err)), CONFIG_OK);
+}
