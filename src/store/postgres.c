@@ -597,34 +597,49 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
+struct conn_params {
+    const char *keys[10], *vals[10];
+    int n;
+};
+
+static void conn_param(struct conn_params *p, const char *key, const char *val)
+{
+    p->keys[p->n] = key;
+    p->vals[p->n] = val;
+    p->n++;
+    p->keys[p->n] = NULL;
+    p->vals[p->n] = NULL;
+}
+
 /*
  * Opens a connection within the deadline, or returns NULL with why set.
  * conninfo is handed to libpq as an expandable dbname after latch's own
  * settings, so that the user's values win where they set them; everything
  * else (unix sockets, sslmode, the passfile, PG* variables) is libpq's.
+ * (libpq resolves a host name inside PQconnectStartParams, blocking: with
+ * a slow resolver, use hostaddr= or an address.)
  */
 static PGconn *pg_connect(struct pg_store *s, int64_t deadline_ms, char *why, size_t why_size)
 {
-    const char *keys[10], *vals[10];
     const char *appname = getenv("PGAPPNAME");
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    struct conn_params p = {{NULL}, {NULL}, 0};
     PGconn *pg;
-    int n = 0, w;
+    int w;
 
     /* Dead peers are noticed within seconds, not hours: keepalive probes
      * on idle connections, and unacknowledged data gives up after the
      * call's deadline. */
-    keys[n] = "keepalives", vals[n++] = "1";
-    keys[n] = "keepalives_idle", vals[n++] = "5";
-    keys[n] = "keepalives_interval", vals[n++] = "2";
-    keys[n] = "keepalives_count", vals[n++] = "2";
-    keys[n] = "tcp_user_timeout", vals[n++] = s->tcp_user_timeout;
+    conn_param(&p, "keepalives", "1");
+    conn_param(&p, "keepalives_idle", "5");
+    conn_param(&p, "keepalives_interval", "2");
+    conn_param(&p, "keepalives_count", "2");
+    conn_param(&p, "tcp_user_timeout", s->tcp_user_timeout);
     if (appname == NULL || appname[0] == '\0')
-        keys[n] = "application_name", vals[n++] = "latch";
-    keys[n] = "dbname", vals[n++] = s->conninfo;
-    keys[n] = NULL, vals[n] = NULL;
+        conn_param(&p, "application_name", "latch");
+    conn_param(&p, "dbname", s->conninfo);
 
-    pg = PQconnectStartParams(keys, vals, 1);
+    pg = PQconnectStartParams(p.keys, p.vals, 1);
     if (pg == NULL) {
         snprintf(why, why_size, "out of memory");
         return NULL;
@@ -927,6 +942,16 @@ static void deadline_timespec(int64_t deadline_ms, struct timespec *ts)
     ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
 }
 
+/* Sets a slot's connection (its owner only; under the lock because
+ * call_start looks at every slot's). */
+static void slot_set_conn(struct pg_store *s, struct pg_slot *slot, PGconn *pg)
+{
+    pthread_mutex_lock(&s->lock);
+    slot->pg = pg;
+    slot->prepared = 0;
+    pthread_mutex_unlock(&s->lock);
+}
+
 static void slot_give_back(struct pg_store *s, struct pg_slot *slot)
 {
     pthread_mutex_lock(&s->lock);
@@ -1015,7 +1040,7 @@ static int call_start(struct pg_store *s, struct pg_call *c)
     c->prepared = &slot->prepared;
     if (slot->pg != NULL && !idle_conn_alive(slot->pg)) {
         PQfinish(slot->pg);
-        slot->pg = NULL;
+        slot_set_conn(s, slot, NULL);
     }
     if (slot->pg != NULL) {
         c->slot = slot;
@@ -1031,7 +1056,6 @@ static int call_start(struct pg_store *s, struct pg_call *c)
         return STORE_EUNAVAIL;
     }
     pthread_mutex_unlock(&s->lock);
-    slot->prepared = 0;
     pg = pg_connect(s, c->deadline_ms, c->why, sizeof(c->why));
     if (pg != NULL) {
         c->pg = pg;
@@ -1040,7 +1064,6 @@ static int call_start(struct pg_store *s, struct pg_call *c)
             PQfinish(pg);
             pg = NULL;
             c->pg = NULL;
-            c->broken = 0;
         }
     }
     pthread_mutex_lock(&s->lock);
@@ -1050,7 +1073,7 @@ static int call_start(struct pg_store *s, struct pg_call *c)
         slot_give_back(s, slot);
         return STORE_EUNAVAIL;
     }
-    slot->pg = pg;
+    slot_set_conn(s, slot, pg);
     c->slot = slot;
     return STORE_OK;
 }
@@ -1066,8 +1089,7 @@ static void call_end(struct pg_call *c)
     if (c->broken || PQstatus(slot->pg) != CONNECTION_OK ||
         PQtransactionStatus(slot->pg) != PQTRANS_IDLE) {
         PQfinish(slot->pg);
-        slot->pg = NULL;
-        slot->prepared = 0;
+        slot_set_conn(c->s, slot, NULL);
     }
     c->slot = NULL;
     slot_give_back(c->s, slot);
@@ -2673,6 +2695,9 @@ int store_pg_open(struct store **out, const char *conninfo, const struct store_o
     for (o = parsed; o->keyword != NULL; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0')
             s->password = strdup(o->val);
+    /* Otherwise libpq may take it from the environment. */
+    if (s->password == NULL && getenv("PGPASSWORD") != NULL && getenv("PGPASSWORD")[0] != '\0')
+        s->password = strdup(getenv("PGPASSWORD"));
     for (o = parsed; o->keyword != NULL; o++)
         if (o->val != NULL)
             sodium_memzero(o->val, strlen(o->val));

@@ -479,6 +479,63 @@ static void deadline_and_reconnect(struct fixture *f, struct proxy *p, const cha
     store_close(s);
 }
 
+/* wait_events through the proxy: bounded whatever the database does, and
+ * a resync whenever its connection was made again. */
+struct resyncs {
+    int resync, other;
+};
+
+static void count_events(void *ctx, enum store_event event, int64_t user_id)
+{
+    struct resyncs *r = ctx;
+
+    (void)user_id;
+    if (event == STORE_EVENT_RESYNC)
+        r->resync++;
+    else
+        r->other++;
+}
+
+static void events_through_proxy(struct proxy *p, const char *conninfo)
+{
+    struct store_options opts = {1, 400, 1};
+    struct store *s = NULL;
+    struct resyncs r = {0, 0};
+    char err[256] = "";
+    int64_t t0, took;
+    int rc, i;
+
+    if (store_pg_open(&s, conninfo, &opts, err, sizeof(err)) != STORE_OK) {
+        test_failed(__FILE__, __LINE__, "open: %s", err);
+        return;
+    }
+    CHECK_INT(STORE_CALL(s, wait_events, 300, count_events, &r), STORE_OK);
+    CHECK_INT(r.resync, 1);
+    /* Silent: nothing comes, the wait ends on time. */
+    proxy_set(p, PROXY_SILENT);
+    t0 = fx_now_ms();
+    CHECK_INT(STORE_CALL(s, wait_events, 300, count_events, &r), STORE_OK);
+    took = fx_now_ms() - t0;
+    CHECK(took >= 290 && took <= 300 + 300);
+    /* Refusing: the connection is cut and cannot be made again; the wait
+     * keeps trying until its time is up. */
+    proxy_set(p, PROXY_REFUSE);
+    t0 = fx_now_ms();
+    rc = STORE_CALL(s, wait_events, 300, count_events, &r);
+    took = fx_now_ms() - t0;
+    CHECK_INT(rc, STORE_EUNAVAIL);
+    if (took < 290 || took > 300 + 300)
+        test_failed(__FILE__, __LINE__, "waited %lld ms", (long long)took);
+    CHECK_INT(r.resync, 1);
+    /* Back: the next wait makes the connection and says to resync. */
+    proxy_set(p, PROXY_FORWARD);
+    for (i = 0; i < 5 && r.resync < 2; i++)
+        STORE_CALL(s, wait_events, 300, count_events, &r);
+    CHECK_INT(r.resync, 2);
+    CHECK_INT(r.other, 0);
+    store_close(s);
+}
+
 PG_TEST(pg_deadline_on_a_silent_server_then_reconnect)
 {
     struct fixture f;
@@ -497,6 +554,8 @@ PG_TEST(pg_deadline_on_a_silent_server_then_reconnect)
         snprintf(with_password, sizeof(with_password), "%s password=SECRET sslmode=disable",
                  conninfo);
         deadline_and_reconnect(&f, &p, with_password);
+        proxy_set(&p, PROXY_FORWARD);
+        events_through_proxy(&p, with_password);
     }
     proxy_stop(&p);
     fixture_remove(&f);
