@@ -5,7 +5,7 @@
 ifeq ($(origin CC),default)
 CC = cc
 endif
-PKGS     = libmicrohttpd openssl libsodium jansson sqlite3
+PKGS     = libmicrohttpd openssl libsodium jansson sqlite3 libpq
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-missing-field-initializers
 BASE     = -std=c11 -D_GNU_SOURCE -iquote src $(WARN) -pthread

@@ -9,13 +9,36 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 T="${T:-}"
 BUILD="${BUILD:-build}"
 log=$(mktemp -d)
-trap 'rm -rf "$log"' EXIT
+pg_dir=
+trap 'stop_pg_cluster; rm -rf "$log"' EXIT
+trap 'exit 130' INT TERM
+
+# A throwaway PostgreSQL cluster for the store tests: LATCH_TEST_PG names
+# it (tests/unit/store/contract.c runs the store contract on it too).  Not
+# under $log: the cluster runs as the postgres user, which must reach it.
+pg_failed=0
+start_pg_cluster() {
+  pg_dir=$(mktemp -d /tmp/latch-pg-XXXXXX) || { pg_failed=1; return; }
+  if LATCH_TEST_PG=$(scripts/pg-cluster.sh start "$pg_dir"); then
+    export LATCH_TEST_PG
+  else
+    echo "run-tests: the PostgreSQL cluster did not start" >&2
+    pg_failed=1
+  fi
+}
+stop_pg_cluster() {
+  if [ -n "$pg_dir" ]; then
+    scripts/pg-cluster.sh stop "$pg_dir"
+  fi
+  pg_dir=
+}
 
 counts() { # file -> "passed failed" from its last "N passed, N failed" line
   sed -n 's/^\(.*: \)\{0,1\}\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed.*$/\2 \3/p' "$1" | tail -n 1
 }
 
 echo "== unit tests"
+start_pg_cluster
 $BUILD/asan/unit-tests $T 2>&1 | tee "$log/unit"
 unit_rc=$?
 echo "== integration tests"
@@ -24,7 +47,7 @@ integ_rc=$?
 
 set -- $(counts "$log/unit") ; up=${1:-0}; uf=${2:-1}
 set -- $(counts "$log/integ"); ip=${1:-0}; if_=${2:-1}
-passed=$((up + ip)); failed=$((uf + if_))
+passed=$((up + ip)); failed=$((uf + if_ + pg_failed))
 # A runner that crashed before its summary counts as a failure.
 [ "$unit_rc" -ne 0 ] && [ "$uf" -eq 0 ] && failed=$((failed + 1))
 [ "$integ_rc" -ne 0 ] && [ "$if_" -eq 0 ] && failed=$((failed + 1))

@@ -10,8 +10,10 @@
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum stmt_id {
     ST_USER_INSERT,
@@ -1008,6 +1010,283 @@ static int sq_lockout_reset(struct store *store, const char *email)
     return run(del);
 }
 
+/* ---- health and events ---- */
+
+static int sq_ping(struct store *store, char *why, size_t why_size)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+
+    if (c == NULL) {
+        snprintf(why, why_size, "cannot open the database file");
+        return STORE_EUNAVAIL;
+    }
+    if (sqlite3_exec(c->db, "SELECT 1", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(why, why_size, "%s", sqlite3_errmsg(c->db));
+        return STORE_EUNAVAIL;
+    }
+    return STORE_OK;
+}
+
+/* SQLite announces nothing: other processes on the file are seen by
+ * polling (revocations_since), so this only paces the follower. */
+static int sq_wait_events(struct store *store, int timeout_ms, store_event_fn fn, void *ctx)
+{
+    struct timespec left;
+
+    (void)store;
+    (void)fn;
+    (void)ctx;
+    if (timeout_ms <= 0)
+        return STORE_OK;
+    left.tv_sec = timeout_ms / 1000;
+    left.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+    while (nanosleep(&left, &left) != 0 && errno == EINTR)
+        ;
+    return STORE_OK;
+}
+
+/* ---- keys and secrets: kept in files next to the SQLite database ---- */
+
+static int sq_keys_list(struct store *store, store_key_fn fn, void *ctx, int64_t *version)
+{
+    (void)store;
+    (void)fn;
+    (void)ctx;
+    (void)version;
+    return STORE_ENOTSUP;
+}
+
+static int sq_keys_apply(struct store *store, int64_t expect_version, const struct store_key *add,
+                         const char *const *drop, int n_drop)
+{
+    (void)store;
+    (void)expect_version;
+    (void)add;
+    (void)drop;
+    (void)n_drop;
+    return STORE_ENOTSUP;
+}
+
+static int sq_secret_put(struct store *store, const char *name, const unsigned char *value,
+                         size_t len)
+{
+    (void)store;
+    (void)name;
+    (void)value;
+    (void)len;
+    return STORE_ENOTSUP;
+}
+
+static int sq_secret_get_or_put(struct store *store, const char *name,
+                                const unsigned char *candidate, size_t candidate_len,
+                                unsigned char *out, size_t out_size, size_t *out_len)
+{
+    (void)store;
+    (void)name;
+    (void)candidate;
+    (void)candidate_len;
+    (void)out;
+    (void)out_size;
+    (void)out_len;
+    return STORE_ENOTSUP;
+}
+
+/* ---- moving between backends ---- */
+
+/* The table called name, or NULL: names and columns are pasted into SQL, so
+ * only the ones in store_tables are accepted. */
+static const struct store_table *find_table(const char *name, int *n_columns)
+{
+    const char *p;
+    int i;
+
+    for (i = 0; i < store_n_tables; i++) {
+        if (strcmp(store_tables[i].name, name) != 0)
+            continue;
+        *n_columns = 1;
+        for (p = store_tables[i].columns; *p != '\0'; p++)
+            *n_columns += *p == ',';
+        return &store_tables[i];
+    }
+    return NULL;
+}
+
+static int sq_table_rows(struct store *store, const char *table, store_row_fn fn, void *ctx)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    const struct store_table *t;
+    struct store_row row;
+    sqlite3_stmt *st = NULL;
+    char sql[512];
+    const char *first_end;
+    int n, i, rc, key_len;
+
+    if ((t = find_table(table, &n)) == NULL || n > STORE_MAX_COLUMNS)
+        return STORE_EIO;
+    if (c == NULL)
+        return STORE_EIO;
+    /* The primary key is the first column of every table. */
+    first_end = strchr(t->columns, ',');
+    key_len = first_end != NULL ? (int)(first_end - t->columns) : (int)strlen(t->columns);
+    snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %.*s", t->columns, t->name, key_len,
+             t->columns);
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return STORE_EIO;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        memset(&row, 0, sizeof(row));
+        row.n = n;
+        for (i = 0; i < n; i++) {
+            struct store_value *v = &row.v[i];
+            switch (sqlite3_column_type(st, i)) {
+            case SQLITE_INTEGER:
+                v->type = STORE_INT;
+                v->i = sqlite3_column_int64(st, i);
+                break;
+            case SQLITE_TEXT:
+                v->type = STORE_TEXT;
+                v->p = sqlite3_column_text(st, i);
+                v->len = (size_t)sqlite3_column_bytes(st, i);
+                break;
+            case SQLITE_BLOB:
+                v->type = STORE_BLOB;
+                v->p = sqlite3_column_blob(st, i);
+                v->len = (size_t)sqlite3_column_bytes(st, i);
+                break;
+            case SQLITE_NULL:
+                v->type = STORE_NULL;
+                break;
+            default:
+                /* No latch column holds a float. */
+                sqlite3_finalize(st);
+                return STORE_EIO;
+            }
+        }
+        if (fn(ctx, &row) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? STORE_OK : STORE_EIO;
+}
+
+static int sq_table_count(struct store *store, const char *table, int64_t *count)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    const struct store_table *t;
+    sqlite3_stmt *st = NULL;
+    char sql[128];
+    int n, rc;
+
+    if ((t = find_table(table, &n)) == NULL || c == NULL)
+        return STORE_EIO;
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", t->name);
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return STORE_EIO;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *count = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? STORE_OK : STORE_EIO;
+}
+
+static int sq_table_insert(struct store *store, const char *table, const struct store_row *rows,
+                           int n_rows)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    const struct store_table *t;
+    sqlite3_stmt *st = NULL;
+    char sql[640];
+    size_t used;
+    int n, r, i, rc = STORE_OK;
+
+    if ((t = find_table(table, &n)) == NULL || c == NULL)
+        return STORE_EIO;
+    used = (size_t)snprintf(sql, sizeof(sql), "INSERT INTO %s (%s) VALUES (?", t->name,
+                            t->columns);
+    for (i = 1; i < n && used < sizeof(sql); i++)
+        used += (size_t)snprintf(sql + used, sizeof(sql) - used, ",?");
+    if (used >= sizeof(sql) - 1)
+        return STORE_EIO;
+    snprintf(sql + used, sizeof(sql) - used, ")");
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return finish(c, STORE_EIO);
+    for (r = 0; r < n_rows && rc == STORE_OK; r++) {
+        if (rows[r].n != n) {
+            rc = STORE_EIO;
+            break;
+        }
+        for (i = 0; i < n; i++) {
+            const struct store_value *v = &rows[r].v[i];
+            switch (v->type) {
+            case STORE_INT:
+                sqlite3_bind_int64(st, i + 1, v->i);
+                break;
+            case STORE_TEXT:
+                /* A NULL pointer would bind SQL NULL, not an empty string. */
+                sqlite3_bind_text64(st, i + 1, v->p != NULL ? v->p : "", v->len, SQLITE_STATIC,
+                                    SQLITE_UTF8);
+                break;
+            case STORE_BLOB:
+                if (v->len == 0)
+                    sqlite3_bind_zeroblob(st, i + 1, 0);
+                else
+                    sqlite3_bind_blob64(st, i + 1, v->p, v->len, SQLITE_STATIC);
+                break;
+            default:
+                sqlite3_bind_null(st, i + 1);
+                break;
+            }
+        }
+        rc = run(st);
+    }
+    sqlite3_finalize(st);
+    return finish(c, rc);
+}
+
+/* Rows copied in keep their ids; AUTOINCREMENT must still never hand out an
+ * id or seq at or below the largest one copied (a deleted user's id is never
+ * reused: tokens name users by id). */
+static int sq_table_copy_done(struct store *store)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    static const char *const sql =
+        "UPDATE sqlite_sequence SET seq = (SELECT max(id) FROM users) "
+        "  WHERE name = 'users' AND seq < (SELECT max(id) FROM users);"
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'users', m FROM "
+        "  (SELECT max(id) AS m FROM users) WHERE m IS NOT NULL AND "
+        "  NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users');"
+        "UPDATE sqlite_sequence SET seq = (SELECT max(seq) FROM revocations) "
+        "  WHERE name = 'revocations' AND seq < (SELECT max(seq) FROM revocations);"
+        "INSERT INTO sqlite_sequence (name, seq) SELECT 'revocations', m FROM "
+        "  (SELECT max(seq) AS m FROM revocations) WHERE m IS NOT NULL AND "
+        "  NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'revocations');";
+
+    if (c == NULL || begin(c) != STORE_OK)
+        return STORE_EIO;
+    return finish(c, sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
+                                                                             : STORE_EIO);
+}
+
+static int sq_tables_clear(struct store *store)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    char sql[128];
+    int i, rc = STORE_OK;
+
+    if (c == NULL || begin(c) != STORE_OK)
+        return STORE_EIO;
+    /* store_tables lists parents first: delete from the end. */
+    for (i = store_n_tables - 1; i >= 0 && rc == STORE_OK; i--) {
+        snprintf(sql, sizeof(sql), "DELETE FROM %s", store_tables[i].name);
+        if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+            rc = STORE_EIO;
+    }
+    return finish(c, rc);
+}
+
 static void sq_close(struct store *store)
 {
     struct sqlite_store *s = (struct sqlite_store *)store;
@@ -1043,6 +1322,17 @@ static const struct store_ops sqlite_ops = {
     .purge = sq_purge,
     .lockout_reserve = sq_lockout_reserve,
     .lockout_reset = sq_lockout_reset,
+    .ping = sq_ping,
+    .wait_events = sq_wait_events,
+    .keys_list = sq_keys_list,
+    .keys_apply = sq_keys_apply,
+    .secret_get_or_put = sq_secret_get_or_put,
+    .secret_put = sq_secret_put,
+    .table_rows = sq_table_rows,
+    .table_count = sq_table_count,
+    .table_insert = sq_table_insert,
+    .table_copy_done = sq_table_copy_done,
+    .tables_clear = sq_tables_clear,
 };
 
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t err_size)
@@ -1091,6 +1381,8 @@ const char *store_strerror(int err)
     case STORE_ELASTADMIN: return "no enabled admin would remain";
     case STORE_ESTALE: return "the account changed meanwhile";
     case STORE_EDISABLED: return "the account is disabled";
+    case STORE_EUNAVAIL: return "the database is unavailable";
+    case STORE_ENOTSUP: return "not kept by this backend";
     default: return "unknown error";
     }
 }

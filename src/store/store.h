@@ -285,13 +285,17 @@ struct store_ops {
      * for each) and returns STORE_OK, also when none came.  SQLite has no
      * announcements: it sleeps and returns; its followers poll.  PostgreSQL
      * listens (LISTEN/NOTIFY) on a connection of its own, outside the pool;
-     * after that connection was lost and made again it reports
-     * STORE_EVENT_RESYNC.  Called from one background thread only. */
+     * whenever that connection is made (the first time too: nothing
+     * committed before it listened was heard) it reports STORE_EVENT_RESYNC
+     * first.  While the database cannot be reached it keeps trying until
+     * timeout_ms has passed, then answers STORE_EUNAVAIL (so a loop around
+     * it never spins).  Called from one background thread only. */
     int (*wait_events)(struct store *store, int timeout_ms, store_event_fn fn, void *ctx);
 
     /* ---- keys and secrets (PostgreSQL; SQLite answers STORE_ENOTSUP) ---- */
     /* Every key, oldest signs_from first; *version receives the key set's
-     * version, which every keys_apply moves on. */
+     * version, which every keys_apply moves on (fn may be NULL: the
+     * version only). */
     int (*keys_list)(struct store *store, store_key_fn fn, void *ctx, int64_t *version);
     /* In one transaction: when the key set's version is still
      * expect_version, adds add (may be NULL), deletes the kids in drop (n_drop
@@ -302,8 +306,9 @@ struct store_ops {
                       const char *const *drop, int n_drop);
     /* The sealed secret called name: when absent, candidate is stored first
      * (the first writer wins); *out (at most out_size bytes) receives the
-     * stored value, so every instance ends up with the same.  With candidate
-     * NULL it only reads: STORE_ENOTFOUND when absent. */
+     * stored value, so every instance ends up with the same.  candidate
+     * NULL only reads (STORE_ENOTFOUND when absent); a value larger than
+     * out_size is STORE_ENOMEM. */
     int (*secret_get_or_put)(struct store *store, const char *name,
                              const unsigned char *candidate, size_t candidate_len,
                              unsigned char *out, size_t out_size, size_t *out_len);
@@ -313,12 +318,15 @@ struct store_ops {
 
     /* ---- moving between backends (latch db copy) ---- */
     /* Calls fn for every row of table (one of store_tables), in primary-key
-     * order. */
+     * order (byte order for text keys, in every backend); the values are
+     * the store's during the callback.  fn returning non-zero stops it
+     * (STORE_OK).  A name not in store_tables is STORE_EIO. */
     int (*table_rows)(struct store *store, const char *table, store_row_fn fn, void *ctx);
     int (*table_count)(struct store *store, const char *table, int64_t *count);
     /* Inserts rows as given (ids and seqs kept) into table, in one
-     * transaction; after the last table the backend's id/seq generators are
-     * moved past the largest ids copied (table_copy_done). */
+     * transaction (within one call's deadline: copy in batches); after the
+     * last table the backend's id/seq generators are moved past the largest
+     * ids copied (table_copy_done). */
     int (*table_insert)(struct store *store, const char *table, const struct store_row *rows,
                         int n_rows);
     int (*table_copy_done)(struct store *store);
@@ -347,6 +355,16 @@ int store_sqlite_open(struct store **out, const char *path, char *err, size_t er
  * Messages in err never contain the password. */
 int store_pg_open(struct store **out, const char *conninfo, const struct store_options *opts,
                   char *err, size_t err_size);
+
+/* The newest PostgreSQL schema version (number of migrations) this latch
+ * knows. */
+int store_pg_schema_version(void);
+
+/* Copies text into out (always NUL-terminated, truncated to out_size) with
+ * every password a libpq connection string could carry masked: a URL's
+ * user:pass@, password=... (quoted or not), and each literal occurrence of
+ * password (NULL: none).  For messages that may quote a conninfo. */
+void store_pg_redact(const char *text, const char *password, char *out, size_t out_size);
 
 
 #define STORE_CALL(s, op, ...) ((s)->ops->op((s), __VA_ARGS__))
