@@ -1687,6 +1687,74 @@ CONTRACT(race_last_two_admins)
     WITH_INSTANCES(f, &in, admins_race(*s, &in));
 }
 
+/* A login committing while an admin disables the account (ending its
+ * logins): the login is refused, or it committed first and its family was
+ * revoked with the change.  Never a live family on a disabled account. */
+struct login_race {
+    struct store_login login;
+    int64_t user_id;
+};
+
+static void login_or_disable_body(struct store *s, struct racer *r)
+{
+    struct login_race *lr = r->race->arg;
+    struct store_user_change ch = STORE_USER_CHANGE_INIT;
+    struct store_user out;
+
+    if (r->index == 0) {
+        r->results[0] = STORE_CALL(s, login_commit, &lr->login, &out);
+    } else {
+        ch.disabled = 1;
+        ch.end_logins = 1;
+        ch.memo_until = 5000;
+        r->results[0] = STORE_CALL(s, user_update, lr->user_id, &ch, 1000, &out);
+    }
+    r->n = 1;
+}
+
+static void login_race(struct store *s, struct instances *in)
+{
+    unsigned char d[STORE_DIGEST_BYTES], next[STORE_DIGEST_BYTES];
+    struct store_user_change enable = STORE_USER_CHANGE_INIT;
+    struct store_user u, out;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+    struct login_race lr;
+    struct racer racers[2];
+    char sid[16];
+    int round, committed = 0, refused = 0;
+
+    enable.disabled = 0;
+    CHECK_INT(store_user_create(s, "ada@example.com", "h", "user", 1, &u), STORE_OK);
+    for (round = 0; round < 12; round++) {
+        digest_of(d, 50 + round);
+        digest_of(next, 80 + round);
+        snprintf(sid, sizeof(sid), "fam-%d", round);
+        lr.login = login_for(&u, sid, d, NULL);
+        lr.user_id = u.id;
+        race_run(in, 2, racers, login_or_disable_body, &lr);
+        CHECK_INT(racers[1].results[0], STORE_OK);
+        CHECK_INT(STORE_CALL(s, user_update, u.id, &enable, 1001, &out), STORE_OK);
+        if (racers[0].results[0] == STORE_EDISABLED) {
+            refused++;
+            continue;
+        }
+        CHECK_INT(racers[0].results[0], STORE_OK);
+        committed++;
+        /* Enabled again, the family made before the disable stays ended. */
+        CHECK_INT(rotate(s, d, next, 1002, &outcome, &found), STORE_OK);
+        CHECK_INT(outcome, STORE_ROTATE_INVALID);
+    }
+    CHECK_INT(committed + refused, 12);
+}
+
+CONTRACT(race_login_while_disabled)
+{
+    struct instances in;
+
+    WITH_INSTANCES(f, &in, login_race(*s, &in));
+}
+
 static void create_body(struct store *s, struct racer *r)
 {
     struct store_user u;
