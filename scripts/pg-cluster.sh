@@ -32,7 +32,9 @@ start)
   dir=${2:?usage: pg-cluster.sh start DIR}
   mkdir -p "$dir"
   [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$dir"
-  chmod 700 "$dir"
+  # Others may reach the socket in it (a test drops latch to nobody), not
+  # list it; the cluster's own data dir inside stays 0700.
+  chmod 711 "$dir"
   as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; exit 1; }
   port=$(free_port)

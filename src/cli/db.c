@@ -168,11 +168,6 @@ static int open_side(struct side *s, const struct config *base, const char *url,
 
     s->cfg = *base;
     s->cfg.db[0] = '\0';
-    if (config_url_has_password(url)) {
-        fprintf(stderr, "latch db copy: %s must not carry a password (the process list shows "
-                        "it): use PGPASSWORD, a passfile or PGSERVICE\n", s->name);
-        return -1;
-    }
     snprintf(s->cfg.database_url, sizeof(s->cfg.database_url), "%s", url);
     if (master_key_file != NULL)
         snprintf(s->cfg.master_key_file, sizeof(s->cfg.master_key_file), "%s", master_key_file);
@@ -262,6 +257,13 @@ static int cmd_copy(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     if (from_url == NULL || to_url == NULL) {
         fprintf(stderr, "latch db copy: give --from URL and --to URL\n");
+        return 2;
+    }
+    /* Both refusals before either side is opened. */
+    if (config_url_has_password(from_url) || config_url_has_password(to_url)) {
+        fprintf(stderr, "latch db copy: %s must not carry a password (the process list shows "
+                        "it): use PGPASSWORD, a passfile or PGSERVICE\n",
+                config_url_has_password(from_url) ? "--from" : "--to");
         return 2;
     }
     umask(077);

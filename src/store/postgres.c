@@ -2158,6 +2158,12 @@ static int keys_apply_tx(struct pg_call *c, int64_t expect_version, const struct
     if (rc == STORE_OK && changes(r) != 1)
         rc = STORE_ECONFLICT;
     PQclear(r);
+    /* Drops first: a copy may replace a key by one of the same kid. */
+    for (i = 0; i < n_drop && rc == STORE_OK; i++) {
+        p_reset(&p);
+        p_text(&p, drop[i]);
+        rc = q_run(c, ST_KEY_DELETE, &p, NULL);
+    }
     if (rc == STORE_OK && add != NULL) {
         p_reset(&p);
         p_text(&p, add->kid);
@@ -2166,11 +2172,6 @@ static int keys_apply_tx(struct pg_call *c, int64_t expect_version, const struct
         p_int(&p, add->signs_from);
         p_bytes(&p, add->sealed, add->sealed_len);
         rc = q_run(c, ST_KEY_INSERT, &p, NULL);
-    }
-    for (i = 0; i < n_drop && rc == STORE_OK; i++) {
-        p_reset(&p);
-        p_text(&p, drop[i]);
-        rc = q_run(c, ST_KEY_DELETE, &p, NULL);
     }
     return tx_end(c, rc);
 }

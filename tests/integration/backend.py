@@ -61,6 +61,9 @@ def new_master_key():
     with _lock:
         if _key_dir is None:
             _key_dir = tempfile.mkdtemp(prefix="latch-mk-")
+            # Traversable (a test drops latch to nobody, who must reach its
+            # key file); the files themselves stay 0600.
+            os.chmod(_key_dir, 0o711)
     path = os.path.join(_key_dir, "mk-%s" % uuid.uuid4().hex[:12])
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:

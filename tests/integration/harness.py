@@ -440,6 +440,8 @@ class LatchServer:
         doc = backend.keys_doc(self.store_dir())
         now = time.time()
         started = [k for k in doc["keys"] if k["signs_from"] <= now]
+        if not started:
+            raise FileNotFoundError("no generated signing key for %s" % self.data_dir)
         return max(started, key=lambda k: (k["signs_from"], k["created_at"]))
 
     def secret(self):
@@ -448,6 +450,22 @@ class LatchServer:
 
     def kid(self):
         return self.signing_entry()["kid"]
+
+    def assert_keys_at_rest_protected(self, test):
+        """SQLite: keys.json is mode 0600.  PostgreSQL: no key material is in
+        the database in clear (it is sealed under the master key)."""
+        if backend.POSTGRES:
+            materials = [k["material"].encode() for k in self.keys_doc()["keys"]]
+            test.assertTrue(materials, "no keys in the database")
+            for (sealed,) in store_query(self, "SELECT sealed FROM keys"):
+                for material in materials:
+                    test.assertNotIn(material[:32], bytes(sealed))
+            return
+        mode = os.stat(self.secret_path()).st_mode & 0o777
+        test.assertEqual(mode, 0o600, "keys.json mode %o" % mode)
+
+    def keys_doc(self):
+        return backend.keys_doc(self.store_dir())
 
     def raw(self, data, **kwargs):
         return raw_exchange(self.address, data, **kwargs)
@@ -462,9 +480,10 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
         raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
     full_env = dict(os.environ)
     full_env.update(TEST_ENV)
-    # A command on a server's data dir reaches that server's store.
+    # A command on a server's data dir reaches that server's store (made
+    # now when the command runs before the server's first start).
     if "--data-dir" in args and list(args).index("--data-dir") + 1 < len(args):
-        full_env.update(backend.env_for(args[list(args).index("--data-dir") + 1]))
+        full_env.update(backend.provision(args[list(args).index("--data-dir") + 1]))
     for key, value in (env or {}).items():
         if value is None:
             full_env.pop(key, None)

@@ -22,7 +22,7 @@ import harness
 from harness import BAD_LOGIN, LatchTestCase, admin_req, bearer, unique_email
 
 PASSWORD = "correct horse battery"
-SLOW_HASH = {"LATCH_ARGON2_MEMORY_KIB": "65536", "LATCH_ARGON2_ITERATIONS": "10"}
+SLOW_HASH = {"LATCH_ARGON2_MEMORY_KIB": "65536", "LATCH_ARGON2_ITERATIONS": "20"}
 ACCOUNT_DISABLED = {"error": "Forbidden", "message": "Account disabled"}
 
 server = None
@@ -143,8 +143,10 @@ class LoginRacesChange(LatchTestCase):
             headers=bearer(first["token"])))
         # The login reads the old hash while the change is still verifying
         # the current password; both verify the same slow hash, and the
-        # change's new hash is fast, so the change commits ~0.1 s first.
-        time.sleep(0.1)
+        # change's new hash is fast, so the change commits ~0.4 s first (the
+        # slow hash takes about a second, so the login still reads the old
+        # one).
+        time.sleep(0.4)
         login = InFlight(lambda: server.login(email, PASSWORD))
         changed = change.join()
         resp = login.join()

@@ -12,7 +12,9 @@ Runs on the PostgreSQL pass (it needs both backends).
 
 import os
 import shutil
+import signal
 import tempfile
+import time
 import unittest
 import uuid
 
@@ -92,7 +94,12 @@ class CopyRoundTrip(LatchTestCase):
                 src.new_user()
             proc = harness.key_rotate(src.data_dir, env=SQLITE_ONLY)
             self.assertEqual(proc.returncode, 0, proc.stderr)
+            src.proc.send_signal(signal.SIGHUP)       # load the rotated keys now
+            deadline = time.time() + 5
+            while len(harness.jwks_kids(src)) < 2 and time.time() < deadline:
+                time.sleep(0.05)
             jwks = sorted(harness.jwks_kids(src))
+            self.assertEqual(len(jwks), 2)
             src.stop()
             db = os.path.join(src.data_dir, "latch.db")
             before = sqlite_rows(db)

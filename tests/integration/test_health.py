@@ -47,6 +47,10 @@ class Health(LatchTestCase):
 
 class DataDir(LatchTestCase):
     def test_database_file_created(self):
+        if harness.backend.POSTGRES:
+            # PostgreSQL mode writes no state files: the data dir stays empty.
+            self.assertEqual(os.listdir(SERVER.data_dir), [])
+            return
         path = os.path.join(SERVER.data_dir, "latch.db")
         self.assertTrue(os.path.isfile(path), "no %s; dir holds %s"
                         % (path, os.listdir(SERVER.data_dir)))
@@ -54,6 +58,9 @@ class DataDir(LatchTestCase):
             self.assertEqual(f.read(16), b"SQLite format 3\x00")
 
     def test_generated_secret_file_mode_0600(self):
+        if harness.backend.POSTGRES:
+            SERVER.assert_keys_at_rest_protected(self)
+            return
         mode = stat.S_IMODE(os.stat(SERVER.secret_path()).st_mode)
         self.assertEqual(mode, 0o600, "keys.json mode %o" % mode)
 

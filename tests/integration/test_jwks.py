@@ -130,8 +130,7 @@ class JwksKeys(LatchTestCase):
     def test_keys_json_mode_0600(self):
         for alg in ("HS256",) + harness.ASYM_ALGS:
             with self.subTest(alg=alg):
-                mode = stat.S_IMODE(os.stat(SERVERS[alg].secret_path()).st_mode)
-                self.assertEqual(mode, 0o600, "keys.json mode %o" % mode)
+                SERVERS[alg].assert_keys_at_rest_protected(self)
 
     def test_hs256_kid_reveals_nothing(self):
         server = SERVERS["HS256"]

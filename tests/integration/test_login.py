@@ -3,7 +3,6 @@ independent implementation (python3-jwt), tokens minted by it accepted by
 latch, and the 401 that does not tell which half was wrong."""
 
 import re
-import sqlite3
 import time
 
 import jwt
@@ -197,17 +196,19 @@ class Rehash(LatchTestCase):
 
 
 def stored_hashes(data_dir):
-    """Every Argon2id hash string in latch.db, whatever the schema."""
-    conn = sqlite3.connect("file:%s/latch.db?mode=ro" % data_dir, uri=True, timeout=5)
-    try:
-        found = []
-        tables = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            for row in conn.execute('SELECT * FROM "%s"' % table.replace('"', '""')):
-                for value in row:
-                    if isinstance(value, str) and re.match(r"\$argon2id\$", value):
-                        found.append(value)
-        return found
-    finally:
-        conn.close()
+    """Every Argon2id hash string in the store, whatever the schema."""
+    if harness.backend.POSTGRES:
+        tables = [r[0] for r in harness.backend.query(
+            data_dir, "SELECT table_name FROM information_schema.tables "
+                      "WHERE table_schema = current_schema()")]
+    else:
+        tables = [r[0] for r in harness.backend.query(
+            data_dir, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    found = []
+    for table in tables:
+        for row in harness.backend.query(data_dir, 'SELECT * FROM "%s"'
+                                         % table.replace('"', '""')):
+            for value in row:
+                if isinstance(value, str) and re.match(r"\$argon2id\$", value):
+                    found.append(value)
+    return found

@@ -143,9 +143,8 @@ def timed(fn):
     return resp, time.monotonic() - start
 
 
-def latch_on(url, **env):
-    full = {"LATCH_DATABASE_URL": url,
-            "LATCH_MASTER_KEY_FILE": harness.backend.new_master_key()}
+def latch_on(url, master_key, **env):
+    full = {"LATCH_DATABASE_URL": url, "LATCH_MASTER_KEY_FILE": master_key}
     full.update(env)
     return harness.LatchServer(env=full)
 
@@ -154,18 +153,26 @@ class DatabaseStopsAnswering(LatchTestCase):
     @classmethod
     def setUpClass(cls):
         cls.cluster = Cluster()
+        # One database, so one master key for every latch on it.
+        cls.master_key = harness.backend.new_master_key()
 
     @classmethod
     def tearDownClass(cls):
         cls.cluster.remove()
+        os.unlink(cls.master_key)
 
     def assertUnavailableSoon(self, fn):
         resp, took = timed(fn)
         self.assertJson(resp, 503, UNAVAILABLE)
         self.assertLess(took, 2.0, "503 after %.2f s" % took)
 
-    def check_down(self, srv, token, email):
+    def check_down(self, srv, token, email, refresh_token):
         self.assertUnavailableSoon(lambda: srv.login(email, PASSWORD))
+        self.assertUnavailableSoon(lambda: srv.post_json("/refresh",
+                                                         {"refresh_token": refresh_token}))
+        # /profile answers from its user cache for at most a second, then
+        # needs the database too.
+        time.sleep(1.1)
         self.assertUnavailableSoon(lambda: srv.profile(token))
         self.assertUnavailableSoon(lambda: srv.register(unique_email(), PASSWORD))
         resp, took = timed(lambda: srv.get("/readyz"))
@@ -193,19 +200,23 @@ class DatabaseStopsAnswering(LatchTestCase):
         proxy = Proxy(self.cluster.port)
         url = "host=127.0.0.1 port=%d user=postgres dbname=latch" % proxy.port
         try:
-            with latch_on(url) as srv:
-                _, email, token = srv.new_user()
+            with latch_on(url, self.master_key) as srv:
+                _, email, _ = srv.new_user()
+                login = self.assertJson(srv.login(email, PASSWORD), 200)
+                token = login["token"]
                 self.assertEqual(srv.get("/readyz").json(), {"status": "ready"})
                 proxy.blackhole = True
-                self.check_down(srv, token, email)
+                self.check_down(srv, token, email, login["refresh_token"])
                 proxy.blackhole = False
                 self.check_back(srv, token)
         finally:
             proxy.close()
 
     def test_database_stopped_and_started_again(self):
-        with latch_on(self.cluster.url) as srv:
-            _, email, token = srv.new_user()
+        with latch_on(self.cluster.url, self.master_key) as srv:
+            _, email, _ = srv.new_user()
+            login = self.assertJson(srv.login(email, PASSWORD), 200)
+            token = login["token"]
             stop = threading.Event()
             answers = []
 
@@ -220,7 +231,7 @@ class DatabaseStopsAnswering(LatchTestCase):
             try:
                 time.sleep(0.3)
                 self.cluster.stop_immediately()
-                self.check_down(srv, token, email)
+                self.check_down(srv, token, email, login["refresh_token"])
                 self.cluster.start()
                 self.check_back(srv, token)
             finally:

@@ -25,8 +25,7 @@ class Restart(LatchTestCase):
             old_port = server.port
             server.restart()
             self.assertEqual(server.secret(), secret_before, "signing secret changed on restart")
-            mode = stat.S_IMODE(os.stat(server.secret_path()).st_mode)
-            self.assertEqual(mode, 0o600, "keys.json mode %o after restart" % mode)
+            server.assert_keys_at_rest_protected(self)
             # The token issued before the restart still works.
             self.assertProfileOk(server.profile(token), user)
             # The user is still there: login works and the email is taken.
