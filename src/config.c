@@ -379,7 +379,9 @@ int config_load_command(struct config *cfg, const char *command, int argc, char 
  * Variables latch reads from the environment only, never from a flag (kept
  * out of the process list), with the commands that read them.  This is the
  * one list: a LATCH_* variable that is neither here nor an option's twin is
- * warned about at start.
+ * warned about at start, and `--help` prints these.  Add each new one here
+ * (LATCH_DATABASE_URL, LATCH_MASTER_KEY_FILE, LATCH_DATABASE_POOL, unless
+ * they become options with flags, whose twins are known already).
  */
 static const struct {
     const char *name;

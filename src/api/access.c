@@ -88,6 +88,13 @@ void access_note_user(struct http_request *req, int64_t user_id)
         st->pub.user_id = user_id;
 }
 
+int64_t access_user_id(struct http_request *req)
+{
+    struct access_state *st = state_of(req);
+
+    return st != NULL ? st->pub.user_id : 0;
+}
+
 void access_note_error_logged(struct http_request *req)
 {
     struct access_state *st = state_of(req);

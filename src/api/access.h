@@ -8,7 +8,7 @@
  *
  * The HTTP adapter knows none of this: main hands it access_handle (or
  * access_handle_metrics for the LATCH_METRICS_LISTEN listener),
- * access_decorate and access_complete, and ACCESS_CTX_BYTES of per-request
+ * access_decorate and access_complete, and access_ctx_bytes() of per-request
  * memory.  The request id is put on the thread (util/log.h) while the
  * handler runs, so every line logged for the request carries it, and on
  * every answer's X-Request-Id header.
@@ -47,6 +47,8 @@ void access_complete(struct http_request *req, const struct http_exchange *x, vo
 const char *access_request_id(struct http_request *req);
 void access_note_route(struct http_request *req, int route_index);
 void access_note_user(struct http_request *req, int64_t user_id);
+/* The user noted for the request (the authenticated caller), 0 if none. */
+int64_t access_user_id(struct http_request *req);
 /* A 5xx's error line was written (reply.c), so completion adds none. */
 void access_note_error_logged(struct http_request *req);
 

@@ -73,12 +73,8 @@ void events_token_revoked(int64_t user_id, const char *scope, const char *by)
 void events_user_changed(struct http_request *req, const char *action,
                          const struct store_user *user, int password_set)
 {
-    int64_t actor = 0;
+    int64_t actor = req != NULL ? access_user_id(req) : 0;
 
-    if (req != NULL) {
-        const struct access_req *a = http_request_ctx(req);
-        actor = a != NULL ? a->user_id : 0;
-    }
     log_event(LOG_INFO, "admin.user_changed", LOG_STR("action", action),
               LOG_INT("user_id", user->id), LOG_STR("email", user->email),
               LOG_STR("role", user->role[0] != '\0' ? user->role : NULL),

@@ -279,30 +279,59 @@ _RUN_RE = re.compile(r"[A-Za-z0-9_\-]{16,}")
 _TOKEN_LIKE_RE = re.compile(r"^[A-Za-z0-9_\-.+/=]+$")
 
 
+def _distinctive(piece, shared):
+    """A run that identifies its secret: not made of a few repeated
+    characters (a test's "A" * 5000 token also makes long "AAAA" paths), and
+    not common to several secrets (every HS256 JWT starts with the same
+    header segment, which is no secret)."""
+    return len(set(piece)) >= 8 and piece not in shared
+
+
 def find_leaks(logs, secrets):
     """[(kind, value, where)] for each secret found in a log.  A token-like
-    secret leaks when one of its runs of 16+ base64url characters is a run
-    of a log (or starts one: a cut token); any other secret (a password)
-    when it occurs as a substring."""
+    secret leaks when one of its distinctive runs of 16+ base64url
+    characters is a run of a log (or starts one: a cut token); any other
+    secret (a password) when it occurs as a substring."""
     leaks = []
     runs, prefixes = {}, {}
     for where, text in logs:
         for run in _RUN_RE.findall(text):
             runs.setdefault(run, where)
             prefixes.setdefault(run[:16], where)
+    seen, shared = set(), set()
+    for value in {value for _, value in secrets}:
+        for piece in set(_RUN_RE.findall(value)):
+            (shared if piece in seen else seen).add(piece)
     for kind, value in sorted(secrets):
         if _TOKEN_LIKE_RE.match(value) and _RUN_RE.search(value):
             for piece in _RUN_RE.findall(value):
-                where = runs.get(piece) or prefixes.get(piece[:16])
+                if not _distinctive(piece, shared):
+                    continue
+                where = runs.get(piece)
+                # A cut token: a log run that starts as this piece does, if
+                # that start is itself distinctive (a crafted signature may
+                # begin with "AAAA...", as a test's request id may).
+                if where is None and len(set(piece[:16])) >= 8:
+                    where = prefixes.get(piece[:16])
                 if where is not None:
-                    leaks.append((kind, value, where))
+                    leaks.append((kind, value, where, _line_with(logs, where, piece[:16])))
                     break
             continue
         for where, text in logs:
             if value in text:
-                leaks.append((kind, value, where))
+                leaks.append((kind, value, where, _line_with(logs, where, value)))
                 break
     return leaks
+
+
+def _line_with(logs, where, needle):
+    """The log line that holds needle, cut short: for the failure message."""
+    for name, text in logs:
+        if name == where:
+            for line in text.splitlines():
+                if needle in line:
+                    return line[:200]
+    return ""
 
 
 def unique_email(prefix="user"):
