@@ -8,13 +8,19 @@ endif
 PKGS     = libmicrohttpd openssl libsodium jansson sqlite3 libpq
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-missing-field-initializers
-BASE     = -std=c11 -D_GNU_SOURCE -iquote src $(WARN) -pthread
+# The version lives in src/latch_version.h; the commit is what git says of
+# this tree ("unknown" outside a checkout), for latch --version and /metrics.
+VERSION := $(shell sed -n 's/^\#define LATCH_VERSION "\(.*\)"/\1/p' src/latch_version.h)
+COMMIT  := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+BASE     = -std=c11 -D_GNU_SOURCE -iquote src $(WARN) -pthread -DLATCH_COMMIT='"$(COMMIT)"'
 RELEASE  = -O2 -g -DNDEBUG -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+RELRO    = -Wl,-z,relro -Wl,-z,now
 SANITIZE = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 BUILD   ?= build
 SRC      = $(shell find src -name '*.c' | sort)
-LIB_SRC  = $(filter-out src/main.c,$(SRC))
+# The command line (main.c and src/cli/) is not part of the unit-tested library.
+LIB_SRC  = $(filter-out src/main.c src/cli/%,$(SRC))
 UNIT_SRC = $(shell find tests/unit -name '*.c' | sort)
 HDRS     = $(shell find src tests/unit -name '*.h')
 
@@ -48,8 +54,8 @@ $(UI_GEN): $(UI_FILES) scripts/embed-ui.sh Makefile
 
 $(BUILD)/release/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) -pie $(PKG_LIBS) \
-	    $(LDFLAGS)
+	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) -pie $(RELRO) \
+	    $(PKG_LIBS) $(LDFLAGS)
 
 # The test build: -Werror, AddressSanitizer + UndefinedBehaviorSanitizer.
 $(BUILD)/asan/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile

@@ -1,15 +1,22 @@
 #!/bin/sh
 # Installs the Debian packages latch needs that are missing; quiet when all
-# are present.  Usage: scripts/deps.sh [build|test|all]   (default: build)
+# are present.  Usage: scripts/deps.sh [build|deb|test|all]   (default: build)
 set -eu
 
 build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev"
-test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium postgresql python3-psycopg2"
+# make deb: dpkg-shlibdeps (dpkg-dev), strip (binutils); the package's
+# postinst needs adduser.
+deb_pkgs="dpkg-dev binutils adduser"
+# prometheus: promtool checks /metrics; lintian checks the package;
+# postgresql: the throwaway cluster of the PostgreSQL pass; python3-nacl
+# opens the keys sealed in it.
+test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium prometheus lintian postgresql python3-psycopg2 python3-nacl $deb_pkgs"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
+  deb) want="$build_pkgs $deb_pkgs" ;;
   test|all) want="$build_pkgs $test_pkgs" ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|deb|test|all]" >&2; exit 2 ;;
 esac
 
 missing=

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 enum opt_type { OPT_STR, OPT_INT };
 
 struct option_def {
+    unsigned commands;         /* CONFIG_CMD_* it applies to (always serve) */
     const char *flag;          /* --flag; the environment twin is derived */
     enum opt_type type;
     size_t offset;
@@ -20,86 +22,110 @@ struct option_def {
     const char *help;
 };
 
-#define STR_OPT(name, field, help) \
-    {name, OPT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), 0, 0, help}
-#define INT_OPT(name, field, lo, hi, help) \
-    {name, OPT_INT, offsetof(struct config, field), 0, lo, hi, help}
+/* The commands an option applies to besides serve: `latch user --help`
+ * lists only these, and a flag of another command is refused there. */
+#define SERVE CONFIG_CMD_SERVE
+#define STORE_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_USER | CONFIG_CMD_DB)
+#define KEY_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_KEY | CONFIG_CMD_TOKEN)
+#define ALL_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_USER | CONFIG_CMD_KEY | CONFIG_CMD_TOKEN | \
+                  CONFIG_CMD_DB)
+
+#define STR_OPT(cmds, name, field, help)                                                   \
+    {cmds, name, OPT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), \
+     0, 0, help}
+#define INT_OPT(cmds, name, field, lo, hi, help) \
+    {cmds, name, OPT_INT, offsetof(struct config, field), 0, lo, hi, help}
 
 static const struct option_def options[] = {
-    STR_OPT("listen", listen, "address to listen on, host:port or [v6]:port (127.0.0.1:8080)"),
-    STR_OPT("data-dir", data_dir, "directory for the database and key files (./var)"),
-    STR_OPT("db", db, "SQLite database file (<data-dir>/latch.db); same as "
+    STR_OPT(SERVE, "listen", listen,
+            "address to listen on, host:port or [v6]:port (127.0.0.1:8080)"),
+    STR_OPT(ALL_CMDS, "data-dir", data_dir, "directory for the database and key files (./var)"),
+    STR_OPT(STORE_CMDS, "db", db, "SQLite database file (<data-dir>/latch.db); same as "
             "LATCH_DATABASE_URL=sqlite:PATH"),
-    STR_OPT("database-url", database_url,
+    STR_OPT(ALL_CMDS, "database-url", database_url,
             "sqlite:PATH, postgres://... or a libpq key=value string (SQLite in the data dir); "
             "a password only in the environment (LATCH_DATABASE_URL), PGPASSWORD or a passfile"),
-    INT_OPT("database-pool", database_pool, 0, 1024,
+    INT_OPT(SERVE, "database-pool", database_pool, 0, 1024,
             "PostgreSQL connections per process; 0 = 2 per CPU (0)"),
-    STR_OPT("master-key-file", master_key_file,
+    STR_OPT(ALL_CMDS, "master-key-file", master_key_file,
             "32-byte key sealing the secrets kept in PostgreSQL (mode 0600)"),
-    STR_OPT("issuer", issuer, "the iss claim of issued tokens, required on input (latch)"),
-    INT_OPT("access-ttl-s", access_ttl_s, 1, 86400 * 30, "access token lifetime in seconds (900)"),
-    INT_OPT("leeway-s", leeway_s, 0, 600, "clock leeway for exp, nbf and iat in seconds (30)"),
-    INT_OPT("argon2-memory-kib", argon2_memory_kib, 8, 4 * 1024 * 1024,
+    STR_OPT(SERVE | CONFIG_CMD_TOKEN, "issuer", issuer,
+            "the iss claim of issued tokens, required on input (latch)"),
+    INT_OPT(ALL_CMDS & ~CONFIG_CMD_DB, "access-ttl-s", access_ttl_s, 1, 86400 * 30,
+            "access token lifetime in seconds (900)"),
+    INT_OPT(ALL_CMDS & ~CONFIG_CMD_DB, "leeway-s", leeway_s, 0, 600,
+            "clock leeway for exp, nbf and iat in seconds (30)"),
+    INT_OPT(SERVE | CONFIG_CMD_USER, "argon2-memory-kib", argon2_memory_kib, 8, 4 * 1024 * 1024,
             "Argon2id memory in KiB (19456, the OWASP minimum)"),
-    INT_OPT("argon2-iterations", argon2_iterations, 1, 64, "Argon2id iterations (2)"),
-    INT_OPT("hash-workers", hash_workers, 0, 256,
+    INT_OPT(SERVE | CONFIG_CMD_USER, "argon2-iterations", argon2_iterations, 1, 64,
+            "Argon2id iterations (2)"),
+    INT_OPT(SERVE, "hash-workers", hash_workers, 0, 256,
             "password hashing threads; 0 = one per CPU latch may run on (0)"),
-    INT_OPT("hash-queue", hash_queue, 1, 65536,
+    INT_OPT(SERVE, "hash-queue", hash_queue, 1, 65536,
             "hashing jobs that may wait; more get 503 (64)"),
-    INT_OPT("max-connections", max_connections, 1, 1000000, "open connections in total (16384)"),
-    INT_OPT("max-conn-per-ip", max_conn_per_ip, 0, 1000000,
+    INT_OPT(SERVE, "max-connections", max_connections, 1, 1000000,
+            "open connections in total (16384)"),
+    INT_OPT(SERVE, "max-conn-per-ip", max_conn_per_ip, 0, 1000000,
             "open connections per client address; 0 = no limit (256)"),
-    INT_OPT("idle-timeout-s", idle_timeout_s, 1, 86400,
+    INT_OPT(SERVE, "idle-timeout-s", idle_timeout_s, 1, 86400,
             "close a connection idle this long (60)"),
-    INT_OPT("header-timeout-s", header_timeout_s, 0, 86400,
+    INT_OPT(SERVE, "header-timeout-s", header_timeout_s, 0, 86400,
             "close a connection that has not sent a whole request head this long after "
             "connecting or after its last response; 0 = the idle timeout (0)"),
-    INT_OPT("body-timeout-s", body_timeout_s, 1, 86400,
+    INT_OPT(SERVE, "body-timeout-s", body_timeout_s, 1, 86400,
             "close a connection whose request body is not complete this long after its "
             "head (30)"),
-    INT_OPT("threads", threads, 0, 256,
+    INT_OPT(SERVE, "threads", threads, 0, 256,
             "HTTP threads; 0 = one per CPU latch may run on (0)"),
-    STR_OPT("log-level", log_level, "error, warn, info or debug (info)"),
-    STR_OPT("auth-mode", auth_mode, "jwt, session or both (jwt)"),
-    INT_OPT("session-idle-s", session_idle_s, 1, 86400 * 30,
+    STR_OPT(ALL_CMDS, "log-level", log_level, "error, warn, info or debug (info)"),
+    STR_OPT(ALL_CMDS, "log-format", log_format,
+            "text or json; default text when stderr is a terminal, json otherwise"),
+    INT_OPT(SERVE, "access-log", access_log, 0, 1, "1: a log line per request; 0: none (1)"),
+    STR_OPT(SERVE, "metrics-listen", metrics_listen,
+            "host:port serving /metrics apart, then not on the public listener (none)"),
+    STR_OPT(SERVE, "auth-mode", auth_mode, "jwt, session or both (jwt)"),
+    INT_OPT(SERVE, "session-idle-s", session_idle_s, 1, 86400 * 30,
             "a session ends after this long unused (1800)"),
-    INT_OPT("session-max-s", session_max_s, 1, 86400 * 365,
+    INT_OPT(SERVE, "session-max-s", session_max_s, 1, 86400 * 365,
             "a session ends this long after login, used or not (43200)"),
-    INT_OPT("refresh-ttl-s", refresh_ttl_s, 1, 86400 * 365,
+    INT_OPT(SERVE, "refresh-ttl-s", refresh_ttl_s, 1, 86400 * 365,
             "refresh token lifetime (2592000, 30 days)"),
-    INT_OPT("refresh-max-s", refresh_max_s, 1, 86400 * 3650,
+    INT_OPT(SERVE, "refresh-max-s", refresh_max_s, 1, 86400 * 3650,
             "a login's refresh tokens end this long after it, however often refreshed "
             "(7776000, 90 days)"),
-    INT_OPT("refresh-reuse-window-s", refresh_reuse_window_s, 0, 300,
+    INT_OPT(SERVE, "refresh-reuse-window-s", refresh_reuse_window_s, 0, 300,
             "a rotated refresh token retried within this gets the same successor; 0 = off (10)"),
-    STR_OPT("allowed-origins", allowed_origins,
+    STR_OPT(SERVE, "allowed-origins", allowed_origins,
             "comma-separated origins allowed cookie-authenticated requests and CORS (none)"),
-    STR_OPT("registration", registration, "open or closed; closed: only admins create users (open)"),
-    INT_OPT("lockout-attempts", lockout_attempts, 1, 1000,
+    STR_OPT(SERVE, "registration", registration,
+            "open or closed; closed: only admins create users (open)"),
+    INT_OPT(SERVE, "lockout-attempts", lockout_attempts, 1, 1000,
             "failed logins of one email that lock it (5)"),
-    INT_OPT("lockout-window-s", lockout_window_s, 1, 86400 * 30,
+    INT_OPT(SERVE, "lockout-window-s", lockout_window_s, 1, 86400 * 30,
             "the window in which failed logins are counted (900)"),
-    INT_OPT("lockout-s", lockout_s, 1, 86400 * 30, "how long a locked email stays locked (900)"),
-    INT_OPT("ip-rate-per-min", ip_rate_per_min, 0, 1000000,
+    INT_OPT(SERVE, "lockout-s", lockout_s, 1, 86400 * 30,
+            "how long a locked email stays locked (900)"),
+    INT_OPT(SERVE, "ip-rate-per-min", ip_rate_per_min, 0, 1000000,
             "login/register/refresh/password requests per client address and minute; 0 = off "
             "(30)"),
-    INT_OPT("ip-rate-burst", ip_rate_burst, 1, 1000000,
+    INT_OPT(SERVE, "ip-rate-burst", ip_rate_burst, 1, 1000000,
             "requests a client address may make at once before the rate applies (20)"),
-    STR_OPT("jwt-alg", jwt_alg,
+    STR_OPT(KEY_CMDS, "jwt-alg", jwt_alg,
             "HS256, EdDSA, ES256 or RS256; recorded with the keys (HS256 for new keys)"),
-    STR_OPT("jwt-key-file", jwt_key_file,
+    STR_OPT(KEY_CMDS, "jwt-key-file", jwt_key_file,
             "PEM private key (EdDSA, ES256, RS256); the only signing key (generated)"),
-    INT_OPT("key-prepublish-s", key_prepublish_s, 0, 86400 * 30,
+    INT_OPT(KEY_CMDS, "key-prepublish-s", key_prepublish_s, 0, 86400 * 30,
             "a rotated key is published this long before it signs (300)"),
-    INT_OPT("token-cache-entries", token_cache_entries, 0, 16 * 1024 * 1024,
+    INT_OPT(SERVE, "token-cache-entries", token_cache_entries, 0, 16 * 1024 * 1024,
             "verified tokens remembered; 0 = no cache (16384)"),
-    STR_OPT("tls-cert", tls_cert, "PEM certificate (chain) file; with --tls-key serves HTTPS"),
-    STR_OPT("tls-key", tls_key, "PEM private key file for --tls-cert (mode 0600)"),
-    STR_OPT("user", user, "when started as root: bind, then run as this user"),
-    STR_OPT("trusted-proxies", trusted_proxies,
+    STR_OPT(SERVE, "tls-cert", tls_cert,
+            "PEM certificate (chain) file; with --tls-key serves HTTPS"),
+    STR_OPT(SERVE, "tls-key", tls_key, "PEM private key file for --tls-cert (mode 0600)"),
+    STR_OPT(SERVE, "user", user, "when started as root: bind, then run as this user"),
+    STR_OPT(SERVE, "trusted-proxies", trusted_proxies,
             "comma-separated CIDRs whose X-Forwarded-For / -Proto are believed (none)"),
-    INT_OPT("ui", ui, 0, 1, "1: serve the lesson page at / (make run sets it); 0: / is 404 (0)"),
+    INT_OPT(SERVE, "ui", ui, 0, 1,
+            "1: serve the lesson page at / (make run sets it); 0: / is 404 (0)"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -138,6 +164,7 @@ void config_defaults(struct config *cfg)
     cfg->key_prepublish_s = 300;
     cfg->token_cache_entries = 16384;
     cfg->ui = 0;
+    cfg->access_log = 1;
 }
 
 static void env_name(const char *flag, char *buf, size_t size)
@@ -194,6 +221,18 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
                  "debug, got \"%.16s\"", cfg->log_level);
         return CONFIG_ERROR;
     }
+    if (cfg->log_format[0] != '\0' && strcmp(cfg->log_format, "text") != 0 &&
+        strcmp(cfg->log_format, "json") != 0) {
+        snprintf(err, err_size, "--log-format / LATCH_LOG_FORMAT: expected text or json, got "
+                 "\"%.16s\"", cfg->log_format);
+        return CONFIG_ERROR;
+    }
+    if (cfg->metrics_listen[0] != '\0' &&
+        config_split_listen(cfg->metrics_listen, host, sizeof(host), &port) != 0) {
+        snprintf(err, err_size, "--metrics-listen / LATCH_METRICS_LISTEN: expected host:port or "
+                 "[v6]:port, got \"%.64s\"", cfg->metrics_listen);
+        return CONFIG_ERROR;
+    }
     if (strcmp(cfg->auth_mode, "jwt") != 0 && strcmp(cfg->auth_mode, "session") != 0 &&
         strcmp(cfg->auth_mode, "both") != 0) {
         snprintf(err, err_size, "--auth-mode / LATCH_AUTH_MODE: expected jwt, session or both, "
@@ -226,11 +265,41 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
     return CONFIG_OK;
 }
 
+/* The commands by their first word; a command not listed is served all
+ * options (as serve is). */
+static const struct {
+    const char *word;
+    unsigned bit;
+} commands[] = {
+    {"serve", CONFIG_CMD_SERVE}, {"user", CONFIG_CMD_USER}, {"key", CONFIG_CMD_KEY},
+    {"token", CONFIG_CMD_TOKEN}, {"db", CONFIG_CMD_DB},
+};
+
+static unsigned command_bit(const char *command)
+{
+    size_t i, n = command != NULL ? strcspn(command, " ") : 0;
+
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strlen(commands[i].word) == n && strncmp(commands[i].word, command, n) == 0)
+            return commands[i].bit;
+    return CONFIG_CMD_SERVE;
+}
+
 int config_load(struct config *cfg, int argc, char **argv,
                 const struct config_extra_flag *extras,
                 const char **positional, int max_positional, int *n_positional,
                 char *err, size_t err_size)
 {
+    return config_load_command(cfg, "serve", argc, argv, extras, positional, max_positional,
+                               n_positional, err, err_size);
+}
+
+int config_load_command(struct config *cfg, const char *command, int argc, char **argv,
+                        const struct config_extra_flag *extras,
+                        const char **positional, int max_positional, int *n_positional,
+                        char *err, size_t err_size)
+{
+    unsigned bit = command_bit(command);
     char name[64];
     size_t i;
     int a, npos = 0;
@@ -268,18 +337,18 @@ int config_load(struct config *cfg, int argc, char **argv,
         }
         memcpy(flag, arg, flag_len);
         flag[flag_len] = '\0';
-        for (i = 0; extras != NULL && extras[i].name != NULL; i++) {
-            if (extras[i].is_switch && strcmp(extras[i].name, flag) == 0) {
-                if (eq != NULL) {
-                    snprintf(err, err_size, "flag --%s takes no value", flag);
-                    return CONFIG_ERROR;
-                }
-                *extras[i].value = "yes";
+        for (i = 0; extras != NULL && extras[i].name != NULL; i++)
+            if (extras[i].boolean && strcmp(extras[i].name, flag) == 0)
                 break;
+        if (extras != NULL && extras[i].name != NULL) {
+            /* A switch: present means "1"; it takes no value. */
+            if (eq != NULL) {
+                snprintf(err, err_size, "flag --%s takes no value", flag);
+                return CONFIG_ERROR;
             }
-        }
-        if (extras != NULL && extras[i].name != NULL)
+            *extras[i].value = "1";
             continue;
+        }
         if (eq != NULL) {
             value = eq + 1;
         } else if (a + 1 < argc) {
@@ -299,6 +368,11 @@ int config_load(struct config *cfg, int argc, char **argv,
         for (i = 0; !found && i < N_OPTIONS; i++) {
             if (strcmp(options[i].flag, flag) == 0) {
                 char source[80];
+                if ((options[i].commands & bit) == 0) {
+                    snprintf(err, err_size, "flag --%s does not apply to latch %s (see --help)",
+                             flag, command);
+                    return CONFIG_ERROR;
+                }
                 snprintf(source, sizeof(source), "--%s", flag);
                 /* A command line shows in the process list. */
                 if (options[i].offset == offsetof(struct config, database_url) &&
@@ -323,23 +397,111 @@ int config_load(struct config *cfg, int argc, char **argv,
     return validate(cfg, err, err_size);
 }
 
+/*
+ * Variables latch reads from the environment only, never from a flag (kept
+ * out of the process list), with the commands that read them.  This is the
+ * one list: a LATCH_* variable that is neither here nor an option's twin is
+ * warned about at start, and `--help` prints these.  Add each new one here
+ * (LATCH_DATABASE_URL, LATCH_MASTER_KEY_FILE, LATCH_DATABASE_POOL, unless
+ * they become options with flags, whose twins are known already).
+ */
+static const struct {
+    const char *name;
+    unsigned commands;
+    const char *help;
+} env_only[] = {
+    {"LATCH_JWT_SECRET", KEY_CMDS,
+     "HS256 signing secret, used verbatim as bytes (at least 32)"},
+    {"LATCH_METRICS_TOKEN", SERVE,
+     "GET /metrics requires Authorization: Bearer <this> (else 401)"},
+};
+
 void config_usage(const char *command, const struct config_extra_flag *extras)
 {
+    unsigned bit = command_bit(command);
     char name[64];
     size_t i;
+    int header = 0;
 
     printf("usage: latch %s [flags]\n\nflags (each has an environment twin):\n", command);
     for (i = 0; extras != NULL && extras[i].name != NULL; i++)
         printf("  --%-22s %s\n", extras[i].name, extras[i].help);
     for (i = 0; i < N_OPTIONS; i++) {
+        if ((options[i].commands & bit) == 0)
+            continue;
         env_name(options[i].flag, name, sizeof(name));
         printf("  --%-22s %-28s %s\n", options[i].flag, name, options[i].help);
     }
-    printf("\nenvironment only:\n"
-           "  LATCH_JWT_SECRET           HS256 signing secret, used verbatim as bytes (at least "
-           "32);\n"
-           "                             kept out of flags so it never shows in the process "
-           "list\n");
+    for (i = 0; i < sizeof(env_only) / sizeof(env_only[0]); i++) {
+        if ((env_only[i].commands & bit) == 0)
+            continue;
+        if (!header++)
+            printf("\nenvironment only (kept out of flags so they never show in the process "
+                   "list):\n");
+        printf("  %-26s %s\n", env_only[i].name, env_only[i].help);
+    }
+}
+
+/* Levenshtein distance of two short names (at most 64 bytes each). */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strnlen(a, 64), lb = strnlen(b, 64), i, j;
+    size_t row[65];
+
+    for (j = 0; j <= lb; j++)
+        row[j] = j;
+    for (i = 1; i <= la; i++) {
+        size_t diag = row[0], next;
+        row[0] = i;
+        for (j = 1; j <= lb; j++) {
+            next = row[j];
+            row[j] = diag + (a[i - 1] != b[j - 1]);
+            if (row[j - 1] + 1 < row[j])
+                row[j] = row[j - 1] + 1;
+            if (next + 1 < row[j])
+                row[j] = next + 1;
+            diag = next;
+        }
+    }
+    return row[lb];
+}
+
+size_t config_unknown_env(char *const *env, config_unknown_fn fn, void *ctx)
+{
+    char name[64], known[64], best[64];
+    size_t i, count = 0;
+
+    for (; env != NULL && *env != NULL; env++) {
+        const char *var = *env, *eq = strchr(var, '=');
+        size_t len = eq != NULL ? (size_t)(eq - var) : strlen(var), best_d = SIZE_MAX, d;
+        int found = 0;
+
+        if (strncmp(var, "LATCH_", 6) != 0 || len >= sizeof(name))
+            continue;
+        memcpy(name, var, len);
+        name[len] = '\0';
+        for (i = 0; i < N_OPTIONS && !found; i++) {
+            env_name(options[i].flag, known, sizeof(known));
+            found = strcmp(known, name) == 0;
+            if (!found && (d = edit_distance(name, known)) < best_d) {
+                best_d = d;
+                memcpy(best, known, sizeof(best));
+            }
+        }
+        for (i = 0; i < sizeof(env_only) / sizeof(env_only[0]) && !found; i++) {
+            found = strcmp(env_only[i].name, name) == 0;
+            if (!found && (d = edit_distance(name, env_only[i].name)) < best_d) {
+                best_d = d;
+                snprintf(best, sizeof(best), "%s", env_only[i].name);
+            }
+        }
+        if (found)
+            continue;
+        count++;
+        if (fn != NULL)
+            fn(ctx, name, best);
+    }
+    return count;
 }
 
 int config_split_listen(const char *listen, char *host, size_t host_size, int *port)

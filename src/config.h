@@ -33,6 +33,9 @@ struct config {
     int64_t body_timeout_s;
     int64_t threads;                  /* 0: one per CPU latch may run on */
     char log_level[16];
+    char log_format[16];              /* text | json | "": text on a terminal, else json */
+    int64_t access_log;               /* 1: a log line per request */
+    char metrics_listen[CONFIG_MAX_STR]; /* host:port for /metrics alone; "": public */
 
     /* The token lifecycle (sessions, refresh, revocation). */
     char auth_mode[16];               /* jwt | session | both */
@@ -68,13 +71,22 @@ struct config {
     int64_t ui;                       /* 0 | 1 */
 };
 
-/* A flag a subcommand adds to the shared ones; its value lands in *value. */
+/* A flag a subcommand adds to the shared ones; its value lands in *value.
+ * A boolean one is a switch: given, *value becomes "1" (it takes no value). */
 struct config_extra_flag {
     const char *name;                 /* without the leading "--" */
     const char **value;
     const char *help;
-    int is_switch;                    /* takes no value: *value becomes "yes" */
+    int boolean;
 };
+
+/* The commands an option applies to (--help lists only those; a flag of
+ * another command is refused).  The environment twins apply everywhere. */
+#define CONFIG_CMD_SERVE (1u << 0)
+#define CONFIG_CMD_USER  (1u << 1)
+#define CONFIG_CMD_KEY   (1u << 2)
+#define CONFIG_CMD_TOKEN (1u << 3)
+#define CONFIG_CMD_DB    (1u << 4)
 
 enum config_result {
     CONFIG_OK = 0,
@@ -92,8 +104,22 @@ int config_load(struct config *cfg, int argc, char **argv,
                 const char **positional, int max_positional, int *n_positional,
                 char *err, size_t err_size);
 
-/* Prints the flags and their environment twins. */
+/* config_load for a command ("serve", "user add", "key rotate", ...; its
+ * first word picks the options that apply). */
+int config_load_command(struct config *cfg, const char *command, int argc, char **argv,
+                        const struct config_extra_flag *extras,
+                        const char **positional, int max_positional, int *n_positional,
+                        char *err, size_t err_size);
+
+/* Prints the flags of command and their environment twins. */
 void config_usage(const char *command, const struct config_extra_flag *extras);
+
+/* Calls fn for each LATCH_* variable in env (an environ-style array) that
+ * latch does not know, with the closest known name (edit distance), and
+ * returns how many there were.  A misspelt variable is otherwise silently
+ * ignored. */
+typedef void (*config_unknown_fn)(void *ctx, const char *name, const char *closest);
+size_t config_unknown_env(char *const *env, config_unknown_fn fn, void *ctx);
 
 /* Splits cfg->listen into host and port.  Returns 0 or -1. */
 int config_split_listen(const char *listen, char *host, size_t host_size, int *port);

@@ -67,6 +67,15 @@
 #define LATCH_DEFAULT_ACCESS_TTL_S   900
 #define LATCH_DEFAULT_LEEWAY_S       30
 
+/* The LATCH_METRICS_LISTEN listener: a scraper or two, on loopback. */
+#define LATCH_METRICS_MAX_CONNECTIONS   64
+#define LATCH_METRICS_TIMEOUT_S         10    /* whole head / body of a scrape */
+/* LATCH_METRICS_TOKEN, compared in constant time. */
+#define LATCH_MAX_METRICS_TOKEN_BYTES   1024
+
+/* Logs: a line is at most LOG_MAX_LINE_BYTES (util/log.h, PIPE_BUF); an
+ * X-Request-Id longer than LOG_REQUEST_ID_MAX (64) is replaced. */
+
 /* Store. */
 #define LATCH_STORE_BUSY_TIMEOUT_MS  5000
 /* User rows /profile keeps in memory, and for how long: a change made by

@@ -1,8 +1,10 @@
 /*
  * main.c - the latch command: serve | user add | token decode | version.
  */
+#include "api/access.h"
 #include "api/app.h"
 #include "api/client.h"
+#include "api/events.h"
 #include "api/router.h"
 #include "auth/credentials.h"
 #include "auth/keyring.h"
@@ -12,6 +14,7 @@
 #include "http/server.h"
 #include "http/tls.h"
 #include "latch_limits.h"
+#include "latch_version.h"
 #include "util/b64url.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -33,10 +36,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-#ifndef LATCH_VERSION
-#define LATCH_VERSION "0.1.0"
-#endif
-
 static void usage(void)
 {
     printf("latch %s - a small, fast authentication server\n\n"
@@ -45,6 +44,9 @@ static void usage(void)
            "  latch user add --email E [--role user|admin]\n"
            "                                      create a user; password on stdin\n"
            "  latch user logout --email E         end every session and token of a user\n"
+           "  latch user list [--email SUBSTRING] [--json]\n"
+           "  latch user show|delete|disable|enable|unlock --email E\n"
+           "  latch user set-role --email E --role user|admin\n"
            "  latch key rotate | list             add a signing key (published first) / show keys\n"
            "  latch key master-init FILE          create the master key for PostgreSQL mode\n"
            "  latch db migrate                    apply the database's schema migrations\n"
@@ -52,7 +54,8 @@ static void usage(void)
            "                                      SQLite and PostgreSQL\n"
            "  latch token decode TOKEN            print a token's header and payload, and\n"
            "                                      whether it verifies with this data dir's key\n"
-           "  latch version\n",
+           "  latch version | --version          the version and the commit it was built from\n"
+           "\n`latch <command> --help` lists that command's flags.\n",
            LATCH_VERSION);
 }
 
@@ -67,6 +70,14 @@ static enum log_level parse_log_level(const char *s)
     return LOG_INFO;
 }
 
+/* A misspelt LATCH_* variable would be ignored without a word. */
+static void warn_unknown_env(void *ctx, const char *name, const char *closest)
+{
+    (void)ctx;
+    log_event(LOG_WARN, "unknown environment variable", LOG_STR("name", name),
+              LOG_STR("did_you_mean", closest));
+}
+
 /* Loads config for a subcommand; prints the error and returns -1 on failure,
  * 1 after --help. */
 static int load_config(struct config *cfg, const char *command, int argc, char **argv,
@@ -77,8 +88,8 @@ static int load_config(struct config *cfg, const char *command, int argc, char *
     int rc;
 
     config_defaults(cfg);
-    rc = config_load(cfg, argc, argv, extras, positional, max_positional, n_positional, err,
-                     sizeof(err));
+    rc = config_load_command(cfg, command, argc, argv, extras, positional, max_positional,
+                             n_positional, err, sizeof(err));
     if (rc == CONFIG_HELP) {
         config_usage(command, extras);
         return 1;
@@ -88,6 +99,11 @@ static int load_config(struct config *cfg, const char *command, int argc, char *
         return -1;
     }
     log_set_level(parse_log_level(cfg->log_level));
+    log_set_format(strcmp(cfg->log_format, "json") == 0 ? LOG_FORMAT_JSON
+                   : strcmp(cfg->log_format, "text") == 0 || isatty(STDERR_FILENO)
+                       ? LOG_FORMAT_TEXT
+                       : LOG_FORMAT_JSON);
+    (void)config_unknown_env(environ, warn_unknown_env, NULL);
     return 0;
 }
 
@@ -292,6 +308,8 @@ static int cmd_serve(int argc, char **argv)
     char host[CONFIG_MAX_STR], err[512], warning[256], db_path[PATH_MAX];
     sigset_t signals;
     int port, hash_workers, threads, db_pool, sig, rc, status = 1, listen_fd = -1;
+    int metrics_fd = -1, metrics_port = 0;
+    struct http_server *metrics_server = NULL;
 
     memset(&cs, 0, sizeof(cs));
     rc = load_config(&cfg, "serve", argc, argv, NULL, NULL, 0, NULL);
@@ -326,7 +344,9 @@ static int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* Bind first: with --user, root is needed for that alone. */
-    if (http_listen(host, port, &listen_fd, &port, err, sizeof(err)) != 0) {
+    if (http_listen(host, port, &listen_fd, &port, err, sizeof(err)) != 0 ||
+        (cfg.metrics_listen[0] != '\0' &&
+         access_metrics_listen(&cfg, &metrics_fd, &metrics_port, err, sizeof(err)) != 0)) {
         log_error("%s", err);
         goto cleanup;
     }
@@ -421,8 +441,10 @@ static int cmd_serve(int argc, char **argv)
     opts.header_timeout_s = (unsigned)(cfg.header_timeout_s != 0 ? cfg.header_timeout_s
                                                                   : cfg.idle_timeout_s);
     opts.body_timeout_s = (unsigned)cfg.body_timeout_s;
-    opts.handler = router_handle;
-    opts.decorate = client_decorate;
+    opts.handler = access_handle;
+    opts.decorate = access_decorate;
+    opts.complete = access_complete;
+    opts.request_ctx_bytes = access_ctx_bytes();
     opts.handler_ctx = &app;
     if (http_server_start(&server, &opts, err, sizeof(err)) != 0) {
         log_error("%s", err);
@@ -452,6 +474,17 @@ static int cmd_serve(int argc, char **argv)
         log_info("data in %s (database %s)", cfg.data_dir, config_db_path(&cfg, db_path,
                                                                            sizeof(db_path)));
     }
+    if (metrics_fd >= 0) {
+        if (access_metrics_start(&app, metrics_fd, &metrics_server, err, sizeof(err)) != 0) {
+            log_error("LATCH_METRICS_LISTEN: %s", err);
+            goto cleanup;
+        }
+        metrics_fd = -1;
+        config_split_listen(cfg.metrics_listen, host, sizeof(host), &port);
+        log_info("/metrics served apart on http://%s%s%s:%d (not on the public listener)",
+                 strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
+                 metrics_port);
+    }
 
     follower_start(&follower, &app);
     for (;;) {
@@ -477,12 +510,18 @@ static int cmd_serve(int argc, char **argv)
     pool = NULL;
     http_server_stop(server, LATCH_SHUTDOWN_GRACE_S);
     server = NULL;
+    http_server_stop(metrics_server, 0);
+    metrics_server = NULL;
     status = 0;
 
 cleanup:
     if (server != NULL)
         http_server_stop(server, 0);
     work_pool_free(store_pool);
+    if (metrics_server != NULL)
+        http_server_stop(metrics_server, 0);
+    if (metrics_fd >= 0)
+        close(metrics_fd);
     work_pool_free(pool);
     if (listen_fd >= 0)
         close(listen_fd);
@@ -654,6 +693,7 @@ static int cmd_user_logout(int argc, char **argv)
         fprintf(stderr, "latch user logout: %s\n", store_strerror(rc));
         goto cleanup;
     }
+    events_token_revoked(user.id, "all", "cli");
     printf("ended every session and token of user %lld <%s>\n", (long long)user.id, email);
     status = 0;
 cleanup:
@@ -815,6 +855,8 @@ static int cmd_key(const char *what, int argc, char **argv)
             fprintf(stderr, "latch key rotate: %s\n", err);
             goto cleanup;
         }
+        log_event(LOG_INFO, "key.rotated", LOG_STR("kid", kid), LOG_STR("alg", jws_alg_name(alg)),
+                  LOG_INT("signs_in_s", cfg.key_prepublish_s));
         printf("added %s key %s; it is published now and signs from %lld s on\n",
                jws_alg_name(alg), kid, (long long)cfg.key_prepublish_s);
         status = 0;
@@ -856,7 +898,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 2, argv + 2);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
-        printf("latch %s\n", LATCH_VERSION);
+        printf("latch %s (commit %s)\n", LATCH_VERSION, LATCH_COMMIT);
         return 0;
     }
     if (argc >= 3 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0)
@@ -867,6 +909,11 @@ int main(int argc, char **argv)
         return cmd_key_master_init(argc - 3, argv + 3);
     if (argc >= 2 && strcmp(argv[1], "db") == 0)
         return cli_db(argc - 2, argv + 2);
+    if (argc >= 3 && strcmp(argv[1], "user") == 0) {
+        int rc = cli_user(argc - 2, argv + 2);
+        if (rc != CLI_NOT_MINE)
+            return rc;
+    }
     if (argc >= 3 && strcmp(argv[1], "key") == 0 &&
         (strcmp(argv[2], "rotate") == 0 || strcmp(argv[2], "list") == 0))
         return cmd_key(argv[2], argc - 3, argv + 3);
@@ -875,4 +922,13 @@ int main(int argc, char **argv)
     fprintf(stderr, "latch: unknown command \"%s\"\n\n", argv[1]);
     usage();
     return 2;
+}
+
+/* For the subcommands in src/cli/ (cli.h). */
+int cli_load_config(struct config *cfg, const char *command, int argc, char **argv,
+                    const struct config_extra_flag *extras, const char **positional,
+                    int max_positional, int *n_positional)
+{
+    return load_config(cfg, command, argc, argv, extras, positional, max_positional,
+                       n_positional);
 }

@@ -5,6 +5,7 @@
  */
 #include "api/authn.h"
 #include "api/body.h"
+#include "api/events.h"
 #include "api/handlers.h"
 #include "api/reply.h"
 #include "auth/credentials.h"
@@ -40,6 +41,10 @@ void handle_admin_list(struct app *app, struct http_request *req, int64_t id)
     (void)id;
     if (require_admin(app, req) != 0)
         return;
+    if (http_request_query(req, "email") != NULL) {
+        admin_find_by_email(app, req, http_request_query(req, "email"));
+        return;
+    }
     if (limit_s != NULL && num_parse_i64(limit_s, 1, ADMIN_LIST_MAX, &limit) != 0) {
         reply_error(req, 400, "limit must be a whole number from 1 to 200");
         return;
@@ -123,6 +128,9 @@ int admin_apply_change(struct app *app, struct http_request *req, int64_t user_i
         reply_store_error(req, rc);
         return -1;
     }
+    events_user_changed(req, "update", after, change->password_hash != NULL);
+    if (change->password_hash != NULL)
+        events_password_changed(user_id, "admin");
     return 0;
 }
 
@@ -218,8 +226,10 @@ void handle_admin_delete(struct app *app, struct http_request *req, int64_t id)
         reply_error(req, 409, "At least one enabled admin must remain");
     else if (rc != STORE_OK)
         reply_store_error(req, rc);
-    else
+    else {
+        events_user_changed(req, "delete", &user, 0);
         http_request_respond(req, http_response_new(204, NULL, "", 0));
+    }
 }
 
 void handle_admin_logout(struct app *app, struct http_request *req, int64_t id)
@@ -236,6 +246,8 @@ void handle_admin_logout(struct app *app, struct http_request *req, int64_t id)
         reply_error(req, 404, "No such user");
     else if (rc != STORE_OK)
         reply_store_error(req, rc);
-    else
+    else {
+        events_token_revoked(id, "all", "admin");
         http_request_respond(req, http_response_new(204, NULL, "", 0));
+    }
 }

@@ -9,6 +9,7 @@
 #include "api/authn.h"
 #include "api/body.h"
 #include "api/client.h"
+#include "api/events.h"
 #include "api/handlers.h"
 #include "api/reply.h"
 #include "auth/credentials.h"
@@ -101,6 +102,7 @@ static int reserve_guess(struct app *app, struct http_request *req, const char *
         return -1;
     }
     if (retry_after > 0) {
+        events_login_locked(req, key, retry_after);
         reply_locked(req, retry_after);
         return -1;
     }
@@ -139,8 +141,10 @@ static void create_user_job(void *arg)
         reply_error(job->req, 409, "Email already registered");
     else if (rc != STORE_OK)
         reply_store_error(job->req, rc);
-    else if (job->user_found)   /* set by the admin route: answer with the full user */
+    else if (job->user_found) { /* set by the admin route: answer with the full user */
+        events_user_changed(job->req, "create", &user, 1);
         reply_json(job->req, 201, reply_user(&user));
+    }
     else
         reply_json(job->req, 201,
                    json_pack("{s:I,s:s,s:s}", "id", (json_int_t)user.id, "email", user.email,
@@ -295,12 +299,15 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
     login.now = now;
     rc = STORE_CALL(app->store, login_commit, &login, &current);
     if (rc == STORE_EDISABLED) {
+        events_login_failure(req, "disabled", job->email, job->user.id);
         reply_error(req, 403, "Account disabled");
         goto cleanup;
     }
     if (rc == STORE_ESTALE || rc == STORE_ENOTFOUND) {
         /* The password checked is no longer the account's, or the account
          * is gone. */
+        events_login_failure(req, rc == STORE_ESTALE ? "password_changed" : "unknown_email",
+                             job->email, job->user.id);
         reply_unauthorized(req, false, "Invalid email or password");
         goto cleanup;
     }
@@ -324,6 +331,7 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
     resp = reply_new_json(200, body);
     if (resp != NULL && session)
         add_session_cookie(app, req, resp, t.session.text, app->cfg->session_max_s);
+    events_login_success(req, &current);
     http_request_respond(req, resp);
 cleanup:
     sodium_memzero(&current, sizeof(current));
@@ -349,6 +357,8 @@ static void login_job(void *arg)
     }
     if (!ok) {
         /* The guess was counted when it was reserved. */
+        events_login_failure(job->req, job->user_found ? "wrong_password" : "unknown_email",
+                             job->email, job->user_found ? job->user.id : 0);
         reply_unauthorized(job->req, false, "Invalid email or password");
         goto cleanup;
     }
@@ -461,8 +471,10 @@ void handle_refresh(struct app *app, struct http_request *req, int64_t id)
         reply_store_error(req, rc);
         goto cleanup;
     }
-    if (outcome == STORE_ROTATE_REUSED)
+    if (outcome == STORE_ROTATE_REUSED) {
         (void)revocation_sync(app->revocation, now);
+        events_refresh_reuse(found.user_id);
+    }
     if (outcome != STORE_ROTATED && outcome != STORE_ROTATE_RETRY) {
         reply_bad_refresh(req);
         goto cleanup;
@@ -516,6 +528,11 @@ void handle_logout(struct app *app, struct http_request *req, int64_t id)
         return;
     }
     (void)revocation_sync(app->revocation, now);
+    events_token_revoked(caller.user_id,
+                         scope != NULL && strcmp(scope, "all") == 0 ? "all"
+                         : caller.sid[0] != '\0'                    ? "login"
+                                                                    : "token",
+                         "self");
     resp = http_response_new(204, NULL, "", 0);
     if (resp != NULL && app->mode != AUTH_MODE_JWT) {
         char cookie[128];
@@ -566,8 +583,10 @@ static void password_job(void *arg)
         reply_unauthorized(job->req, true, "Invalid or expired token");
     else if (rc != STORE_OK)
         reply_store_error(job->req, rc);
-    else
+    else {
+        events_password_changed(job->user.id, "self");
         http_request_respond(job->req, http_response_new(204, NULL, "", 0));
+    }
 cleanup:
     sodium_memzero(&after, sizeof(after));
     sodium_memzero(hash, sizeof(hash));

@@ -30,6 +30,9 @@ void handle_admin_get(struct app *app, struct http_request *req, int64_t id);
 void handle_admin_patch(struct app *app, struct http_request *req, int64_t id);
 void handle_admin_delete(struct app *app, struct http_request *req, int64_t id);
 void handle_admin_logout(struct app *app, struct http_request *req, int64_t id);
+/* admin_users.c: POST /admin/users/{id}/unlock, GET /admin/users?email= */
+void handle_admin_unlock(struct app *app, struct http_request *req, int64_t id);
+void admin_find_by_email(struct app *app, struct http_request *req, const char *email);
 
 /* Shared by /register and POST /admin/users (allow_role: admins may set it). */
 void auth_create_user(struct app *app, struct http_request *req, int allow_role);

@@ -1,7 +1,10 @@
 #include "api/reply.h"
 
+#include "api/access.h"
 #include "latch_limits.h"
+#include "store/stats.h"
 #include "store/store.h"
+#include "util/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,8 +75,30 @@ void reply_json(struct http_request *req, int status, json_t *body)
     http_request_respond(req, reply_new_json(status, body));
 }
 
+/* A 500 says what failed in the log (the answer says little): the message,
+ * the route, and the store operation that failed for this request, if one
+ * did.  access.c logs the 500s that bypass this. */
+static void log_server_error(struct http_request *req, const char *message)
+{
+    const char *op = NULL;
+    int rc = 0;
+
+    if (store_last_failure(&op, &rc))
+        log_event(LOG_ERROR, "http.server_error", LOG_INT("status", 500),
+                  LOG_STR("cause", message), LOG_STR("method", http_request_method(req)),
+                  LOG_STR("path", http_request_path(req)), LOG_STR("store_op", op),
+                  LOG_STR("store_error", store_strerror(rc)));
+    else
+        log_event(LOG_ERROR, "http.server_error", LOG_INT("status", 500),
+                  LOG_STR("cause", message), LOG_STR("method", http_request_method(req)),
+                  LOG_STR("path", http_request_path(req)));
+    access_note_error_logged(req);
+}
+
 void reply_error(struct http_request *req, int status, const char *message)
 {
+    if (status == 500)
+        log_server_error(req, message);
     http_request_respond(req, reply_new_error(status, message));
 }
 

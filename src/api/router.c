@@ -1,5 +1,6 @@
 #include "api/router.h"
 
+#include "api/access.h"
 #include "api/handlers.h"
 #include "api/reply.h"
 #include "util/num.h"
@@ -44,10 +45,12 @@ static const struct route routes[] = {
     {"/logout", "POST", NULL, handle_logout, NULL, NULL, 1, 0, 0, 1},
     {"/password", "POST", NULL, handle_password, NULL, NULL, 1, 0, 0, 1},
     {"/profile", "GET, HEAD", handle_profile, NULL, NULL, NULL, 0, 0, 0, 0},
-    {"/admin/users", "GET, HEAD, POST", handle_admin_list, handle_admin_create, NULL, NULL, 1, 0, 0, 1},
+    {"/admin/users", "GET, HEAD, POST", handle_admin_list, handle_admin_create, NULL, NULL, 1, 0,
+     0, 1},
     {"/admin/users/{id}", "GET, HEAD, PATCH, DELETE", handle_admin_get, NULL, handle_admin_patch,
      handle_admin_delete, 1, 0, 0, 1},
     {"/admin/users/{id}/logout", "POST", NULL, handle_admin_logout, NULL, NULL, 1, 0, 0, 1},
+    {"/admin/users/{id}/unlock", "POST", NULL, handle_admin_unlock, NULL, NULL, 1, 0, 0, 1},
     {"/", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
     {"/ui/app.js", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
     {"/ui/style.css", "GET, HEAD", handle_ui, NULL, NULL, NULL, 0, 0, 1},
@@ -149,8 +152,12 @@ void router_handle(struct http_request *req, void *ctx)
     for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (routes[i].ui && app->cfg->ui == 0)
             continue;
+        /* With LATCH_METRICS_LISTEN, /metrics lives on its own listener. */
+        if (routes[i].get == handle_metrics && app->cfg->metrics_listen[0] != '\0')
+            continue;
         if (match(routes[i].pattern, path, &id)) {
             route = &routes[i];
+            access_note_route(req, (int)i);
             break;
         }
     }
@@ -206,4 +213,28 @@ void router_handle(struct http_request *req, void *ctx)
     if (route->store && app_offload(app, req, fn, id))
         return;
     fn(app, req, id);
+}
+
+/* The route table as /metrics labels it (api/access.c counts by index). */
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= ACCESS_MAX_ROUTES,
+               "ACCESS_MAX_ROUTES must hold every route");
+
+size_t router_route_count(void)
+{
+    return sizeof(routes) / sizeof(routes[0]);
+}
+
+const char *router_route_pattern(size_t index)
+{
+    return index < router_route_count() ? routes[index].pattern : NULL;
+}
+
+int router_route_index(const char *pattern)
+{
+    size_t i;
+
+    for (i = 0; i < router_route_count(); i++)
+        if (strcmp(routes[i].pattern, pattern) == 0)
+            return (int)i;
+    return -1;
 }

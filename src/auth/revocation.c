@@ -143,3 +143,13 @@ int revocation_check(struct revocation *rev, int64_t user_id, int64_t iat, const
     pthread_rwlock_unlock(&rev->lock);
     return revoked;
 }
+
+size_t revocation_count(struct revocation *rev)
+{
+    size_t n;
+
+    pthread_rwlock_rdlock(&rev->lock);
+    n = strmap_count(rev->entries);
+    pthread_rwlock_unlock(&rev->lock);
+    return n;
+}

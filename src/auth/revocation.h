@@ -33,6 +33,9 @@ int revocation_sync(struct revocation *rev, int64_t now);
 int revocation_check(struct revocation *rev, int64_t user_id, int64_t iat, const char *sid,
                      const char *token, size_t len);
 
+/* Entries held now (families, user cutoffs, tokens), for /metrics. */
+size_t revocation_count(struct revocation *rev);
+
 /* The hex SHA-256 of a token's signing input (everything before its last
  * '.'), as the TOKEN log rows hold it. */
 void revocation_token_digest_hex(const char *token, size_t len,

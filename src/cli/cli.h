@@ -48,7 +48,20 @@ void cli_keyring_options(const struct config *cfg, const struct cli_store *s,
 int cli_refresh_key(const struct config *cfg, const struct cli_store *s, int create,
                     unsigned char out[32]);
 
+/* Loads cfg for command ("user list", ...): flags, LATCH_* variables, the
+ * log level and format.  Returns 0; 1 after --help was printed; -1 after
+ * printing the error. */
+int cli_load_config(struct config *cfg, const char *command, int argc, char **argv,
+                    const struct config_extra_flag *extras, const char **positional,
+                    int max_positional, int *n_positional);
+
 /* latch db migrate | copy. */
 int cli_db(int argc, char **argv);
+
+/* `latch user <sub> ...` for list, show, delete, disable, enable, unlock and
+ * set-role (argv[0] is <sub>).  Returns the exit status, or CLI_NOT_MINE for
+ * another subcommand. */
+#define CLI_NOT_MINE (-1)
+int cli_user(int argc, char **argv);
 
 #endif

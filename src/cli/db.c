@@ -24,20 +24,7 @@
 static int load_db_config(struct config *cfg, const char *command, int argc, char **argv,
                           const struct config_extra_flag *extras)
 {
-    char err[512];
-    int rc;
-
-    config_defaults(cfg);
-    rc = config_load(cfg, argc, argv, extras, NULL, 0, NULL, err, sizeof(err));
-    if (rc == CONFIG_HELP) {
-        config_usage(command, extras);
-        return 1;
-    }
-    if (rc != CONFIG_OK) {
-        fprintf(stderr, "latch %s: %s\n", command, err);
-        return -1;
-    }
-    return 0;
+    return cli_load_config(cfg, command, argc, argv, extras, NULL, 0, NULL);
 }
 
 static int cmd_migrate(int argc, char **argv)

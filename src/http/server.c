@@ -36,6 +36,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,7 @@
 struct http_response {
     struct MHD_Response *mhd;
     unsigned status;
+    size_t body_len;
 };
 
 /*
@@ -91,13 +93,20 @@ struct http_request {
     bool deferred;
     bool tls;
     char peer_ip[INET6_ADDRSTRLEN];
+    uint64_t started_us;             /* CLOCK_MONOTONIC, when the head was in */
+    unsigned status;                 /* of the answer queued; 0: none yet */
+    size_t bytes;
+    /* The handler's per-request state (request_ctx_bytes). */
+    _Alignas(max_align_t) unsigned char ctx[];
 };
 
 struct http_server {
     struct MHD_Daemon *daemon;
     http_handler_fn handler;
     http_decorate_fn decorate;
+    http_complete_fn complete;
     void *handler_ctx;
+    size_t request_ctx_bytes;
     int port;
     int listen_fd;                   /* handed back by quiesce; closed at stop */
     bool tls;
@@ -174,6 +183,14 @@ static int64_t monotonic_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void list_unlink(struct deadline_list *l, struct conn_state *cs)
@@ -387,6 +404,7 @@ struct http_response *http_response_new(int status, const char *content_type, co
         return NULL;
     }
     r->status = (unsigned)status;
+    r->body_len = body_len;
     if (content_type != NULL)
         MHD_add_response_header(r->mhd, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     return r;
@@ -420,13 +438,15 @@ static struct http_response *error_response(int status, const char *error, const
     return resp;
 }
 
-static enum MHD_Result queue(struct MHD_Connection *conn, struct http_response *resp)
+static enum MHD_Result queue(struct http_request *req, struct http_response *resp)
 {
     enum MHD_Result rc;
 
     if (resp == NULL)
         return MHD_NO;           /* out of memory: close the connection */
-    rc = MHD_queue_response(conn, resp->status, resp->mhd);
+    req->status = resp->status;
+    req->bytes = strcmp(req->method, "HEAD") == 0 ? 0 : resp->body_len;
+    rc = MHD_queue_response(req->conn, resp->status, resp->mhd);
     http_response_free(resp);
     return rc;
 }
@@ -500,6 +520,11 @@ bool http_request_body_too_large(const struct http_request *req)
 bool http_request_is_tls(const struct http_request *req)
 {
     return req->tls;
+}
+
+void *http_request_ctx(struct http_request *req)
+{
+    return req->server->request_ctx_bytes > 0 ? req->ctx : NULL;
 }
 
 const char *http_request_peer_ip(const struct http_request *req)
@@ -605,9 +630,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (req == NULL) {
         const union MHD_ConnectionInfo *ci;
 
-        req = calloc(1, sizeof(*req));
+        req = calloc(1, sizeof(*req) + server->request_ctx_bytes);
         if (req == NULL)
             return MHD_NO;
+        req->started_us = monotonic_us();
         req->server = server;
         req->conn = conn;
         req->method = method;
@@ -636,14 +662,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             req->early = NULL;
             if (server->decorate != NULL)
                 server->decorate(req, resp, server->handler_ctx);
-            return queue(conn, resp);   /* closes the connection: intended */
+            return queue(req, resp);   /* closes the connection: intended */
         }
         if (req->body_too_large) {
             /* The router answers 404/405/413 without reading the body. */
             run_handler(req);
             resp = __atomic_exchange_n(&req->response, NULL, __ATOMIC_ACQUIRE);
             if (resp != NULL)
-                return queue(conn, resp);
+                return queue(req, resp);
         }
         return MHD_YES;
     }
@@ -683,7 +709,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         run_handler(req);
     resp = __atomic_exchange_n(&req->response, NULL, __ATOMIC_ACQUIRE);
     if (resp != NULL)
-        return queue(conn, resp);
+        return queue(req, resp);
     return MHD_YES;                   /* deferred: suspended until the answer */
 }
 
@@ -699,6 +725,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     set_phase(server, conn_state_of(conn), PHASE_WAIT_HEAD);
     if (req == NULL)
         return;
+    if (req->status != 0 && server->complete != NULL) {
+        struct http_exchange x;
+
+        x.status = (int)req->status;
+        x.bytes = req->bytes;
+        x.duration_us = monotonic_us() - req->started_us;
+        server->complete(req, &x, server->handler_ctx);
+    }
     http_response_free(req->response);
     http_response_free(req->early);
     /* Bodies carry passwords: wiped before the memory goes back. */
@@ -778,6 +812,8 @@ int http_server_start(struct http_server **out, const struct http_server_options
     s->handler = opts->handler;
     s->handler_ctx = opts->handler_ctx;
     s->decorate = opts->decorate;
+    s->complete = opts->complete;
+    s->request_ctx_bytes = opts->request_ctx_bytes;
     s->listen_fd = -1;
     s->max_conn_per_ip = opts->max_conn_per_ip;
     s->per_ip = strmap_new();

@@ -44,6 +44,17 @@ typedef void (*http_handler_fn)(struct http_request *req, void *ctx);
 typedef void (*http_decorate_fn)(struct http_request *req, struct http_response *resp,
                                  void *ctx);
 
+/* What became of one request, for the access log and metrics. */
+struct http_exchange {
+    int status;                    /* the status sent */
+    uint64_t bytes;                /* response body bytes (0 for HEAD) */
+    uint64_t duration_us;          /* from the whole head read to the answer sent */
+};
+/* Called once per request that was answered, after the answer went out (or
+ * the connection closed), on an HTTP thread; the request is still valid. */
+typedef void (*http_complete_fn)(struct http_request *req, const struct http_exchange *x,
+                                 void *ctx);
+
 /* Creates, binds and listens on host:port (port 0: any free port), so that
  * the caller can drop privileges before anything else.  *fd_out is the
  * socket, *port_out the port bound. */
@@ -63,7 +74,11 @@ struct http_server_options {
     const char *tls_priorities;    /* GnuTLS priority string */
     http_handler_fn handler;
     http_decorate_fn decorate;     /* may be NULL */
-    void *handler_ctx;             /* passed to handler and decorate */
+    http_complete_fn complete;     /* may be NULL */
+    void *handler_ctx;             /* passed to handler, decorate and complete */
+    /* Bytes of zeroed memory each request carries for the handler's own
+     * per-request state (http_request_ctx); allocated with the request. */
+    size_t request_ctx_bytes;
 };
 
 int http_server_start(struct http_server **out, const struct http_server_options *opts,
@@ -101,6 +116,9 @@ const char *http_request_query(const struct http_request *req, const char *name)
 const char *http_request_body(const struct http_request *req, size_t *len);
 bool http_request_body_too_large(const struct http_request *req);
 bool http_request_is_tls(const struct http_request *req);
+/* The handler's per-request state (request_ctx_bytes of it, zeroed when
+ * the request began), or NULL when the server was started without any. */
+void *http_request_ctx(struct http_request *req);
 /* The peer's address as text ("127.0.0.1", "::1"); "" if unknown. */
 const char *http_request_peer_ip(const struct http_request *req);
 

@@ -1,6 +1,10 @@
 #include "work/pool.h"
 
+#include "util/log.h"
+
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -8,6 +12,9 @@
 struct job {
     work_fn fn;
     void *arg;
+    uint64_t submitted_us;       /* for the wait-time histogram */
+    /* The submitting request's id, so the worker's log lines carry it. */
+    char request_id[LOG_REQUEST_ID_MAX + 1];
 };
 
 struct work_pool {
@@ -18,7 +25,9 @@ struct work_pool {
     int stopping;
     int nice_increment;
     int n_threads;
+    int busy;                    /* workers running a job; guarded by lock */
     pthread_t *threads;
+    struct histo wait;           /* submit to start, observed by the worker */
 };
 
 static void *worker_main(void *p)
@@ -42,8 +51,15 @@ static void *worker_main(void *p)
         job = pool->ring[pool->head];
         pool->head = (pool->head + 1) % pool->queue_max;
         pool->count--;
+        pool->busy++;
         pthread_mutex_unlock(&pool->lock);
+        histo_observe(&pool->wait, histo_now_us() - job.submitted_us);
+        log_set_request_id(job.request_id);
         job.fn(job.arg);
+        log_set_request_id(NULL);
+        pthread_mutex_lock(&pool->lock);
+        pool->busy--;
+        pthread_mutex_unlock(&pool->lock);
     }
     return NULL;
 }
@@ -96,11 +112,28 @@ int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg)
         int tail = (pool->head + pool->count) % pool->queue_max;
         pool->ring[tail].fn = fn;
         pool->ring[tail].arg = arg;
+        pool->ring[tail].submitted_us = histo_now_us();
+        snprintf(pool->ring[tail].request_id, sizeof(pool->ring[tail].request_id), "%s",
+                 log_request_id());
         pool->count++;
         pthread_cond_signal(&pool->not_empty);
     }
     pthread_mutex_unlock(&pool->lock);
     return rc;
+}
+
+void work_pool_stats(struct work_pool *pool, struct work_pool_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (pool == NULL)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    out->queued = pool->count;
+    out->queue_max = pool->queue_max;
+    out->busy = pool->busy;
+    out->workers = pool->n_threads;
+    pthread_mutex_unlock(&pool->lock);
+    histo_read(&pool->wait, &out->wait);
 }
 
 void work_pool_free(struct work_pool *pool)

@@ -9,6 +9,8 @@
 #ifndef LATCH_WORK_POOL_H
 #define LATCH_WORK_POOL_H
 
+#include "util/histo.h"
+
 struct work_pool;
 
 typedef void (*work_fn)(void *arg);
@@ -25,6 +27,15 @@ int work_pool_new(struct work_pool **out, int threads, int queue_max, int nice_i
 
 /* Queues fn(arg).  On failure fn is never called and arg stays the caller's. */
 int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg);
+
+/* For /metrics: jobs waiting, the queue's bound, workers busy, and how long
+ * jobs waited between submit and a worker starting them.  A job runs with
+ * the log request id (util/log.h) its submitter had. */
+struct work_pool_stats {
+    int queued, queue_max, busy, workers;
+    struct histo wait;
+};
+void work_pool_stats(struct work_pool *pool, struct work_pool_stats *out);
 
 /* Refuses new jobs, runs every queued job to its end, joins the threads and
  * frees the pool.  Accepts NULL. */

@@ -79,6 +79,28 @@ TEST_ENV = {
     "LATCH_LOCKOUT_ATTEMPTS": "1000",
 }
 
+# The test tools' own LATCH_* variables (make test exports LATCH_BIN): not
+# latch's, so they are not passed on, or every server would warn about them.
+HARNESS_VARIABLES = ("LATCH_BIN", "LATCH_CHROMIUM", "LATCH_CRASH_SEED", "LATCH_CRASH_VERBOSE",
+                     "LATCH_MALFORMED_PROBE", "LATCH_SLOW_VERBOSE", "LATCH_TIME_SCALE",
+                     "LATCH_VALGRIND", "LATCH_VALGRIND_CMD", "LATCH_VALGRIND_LOG_DIR",
+                     "LATCH_VALGRIND_OPTS", "LATCH_TEST_BACKEND", "LATCH_TEST_BACKENDS",
+                     "LATCH_TEST_PG", "LATCH_TEST_PG_BENCH")
+
+
+def latch_environment(extra=None):
+    """os.environ without the harness's variables, plus TEST_ENV and extra
+    (a value of None removes the variable)."""
+    env = {k: v for k, v in os.environ.items() if k not in HARNESS_VARIABLES}
+    env.update(TEST_ENV)
+    for key, value in (extra or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    return env
+
+
 LISTENING_RE = re.compile(r"listening on (https?)://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)")
 
 # Servers that are running, and every server started since the runner's
@@ -110,6 +132,209 @@ def _cleanup_at_exit():
 
 
 atexit.register(_cleanup_at_exit)
+
+
+# -- what the suite must never find in a log (test_zz_no_secrets_in_logs) ------
+#
+# Every password, token, cookie, signing secret and key the suite sends,
+# receives, generates or reads is recorded here, and so is every log latch
+# wrote (each server's stdout and stderr, each CLI run's output).  The last
+# test module scans the logs for the secrets.
+
+SECRETS = set()              # (kind, value)
+CLI_LOGS = []                # (description, text) of CLI runs
+ALL_SERVERS = []             # every LatchServer created; their .lines are the logs
+# Shorter values are too common to mean anything (a test's deliberately
+# short password "short" may well be part of a word in a log line).
+MIN_SECRET_CHARS = 8
+_SECRET_FIELDS = ("password", "current_password", "new_password", "refresh_token", "token")
+_PEM_LINE_RE = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
+
+
+def note_secret(kind, value):
+    """Records a value that no log may contain."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str) and len(value) >= MIN_SECRET_CHARS:
+        SECRETS.add((kind, value))
+
+
+def note_key_text(kind, text):
+    """A key: a PEM (each base64 line is recorded) or a secret as text."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if "-----BEGIN" in text:
+        for line in text.splitlines():
+            if _PEM_LINE_RE.match(line.strip()):
+                note_secret(kind, line.strip())
+    else:
+        note_secret(kind, text.strip())
+
+
+def note_key_file(kind, path):
+    try:
+        with open(path, "rb") as f:
+            note_key_text(kind, f.read())
+    except OSError:
+        pass
+
+
+def note_data_dir(data_dir):
+    """The generated keys and refresh-token key of a data dir."""
+    if not data_dir or not os.path.isdir(data_dir):
+        return
+    try:
+        with open(os.path.join(data_dir, "keys.json"), "rb") as f:
+            doc = json.loads(f.read())
+        for entry in doc.get("keys", []):
+            if isinstance(entry.get("material"), str):
+                note_key_text("key material", entry["material"])
+    except (OSError, ValueError):
+        pass
+    note_key_file("refresh key", os.path.join(data_dir, "refresh-key"))
+    note_key_file("jwt secret file", os.path.join(data_dir, "jwt-secret"))
+
+
+def _note_json_body(body, kind):
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode("utf-8", "replace")
+    if not isinstance(body, str) or "{" not in body:
+        return
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        for name, value in re.findall(r'"(%s)"\s*:\s*"([^"]*)"' % "|".join(_SECRET_FIELDS),
+                                      body):
+            note_secret("%s %s" % (kind, name), value)
+        return
+    if isinstance(obj, dict):
+        for name in _SECRET_FIELDS:
+            if isinstance(obj.get(name), str):
+                note_secret("%s %s" % (kind, name), obj[name])
+
+
+_COOKIE_RE = re.compile(r"latch_session=([A-Za-z0-9_\-]+)")
+_BEARER_RE = re.compile(r"(?i)authorization:\s*bearer\s+(\S+)")
+
+
+def _note_headers(headers, kind):
+    for name, value in headers:
+        lname = name.lower()
+        if lname == "authorization":
+            parts = value.split(None, 1)
+            if len(parts) == 2:
+                note_secret(kind + " authorization", parts[1])
+        elif lname in ("cookie", "set-cookie"):
+            for cookie in _COOKIE_RE.findall(value):
+                note_secret(kind + " cookie", cookie)
+
+
+_original_send = requests.Session.send
+
+
+def _recording_send(self, request, **kwargs):
+    """Every request made with `requests` (and its answer) is looked at."""
+    try:
+        _note_headers(request.headers.items(), "sent")
+        _note_json_body(request.body, "sent")
+    except Exception:
+        pass
+    resp = _original_send(self, request, **kwargs)
+    if not kwargs.get("stream"):
+        try:
+            _note_headers(resp.raw.headers.items() if resp.raw is not None
+                          else resp.headers.items(), "received")
+            if "json" in resp.headers.get("Content-Type", ""):
+                _note_json_body(resp.content, "received")
+        except Exception:
+            pass
+    return resp
+
+
+requests.Session.send = _recording_send
+
+
+def _note_raw_request(data):
+    text = bytes(data).decode("latin-1")
+    for token in _BEARER_RE.findall(text):
+        note_secret("sent raw authorization", token)
+    for cookie in _COOKIE_RE.findall(text):
+        note_secret("sent raw cookie", cookie)
+    if "\r\n\r\n" in text:
+        _note_json_body(text.split("\r\n\r\n", 1)[1], "sent raw")
+
+
+def collected_logs():
+    """[(description, text)] of every log written so far."""
+    logs = []
+    for server in ALL_SERVERS:
+        text = "\n".join(line for stream, line in server.lines if stream != "harness")
+        if text:
+            logs.append(("latch serve, data dir %s, env %s" % (
+                server.data_dir, {k: v for k, v in server.extra_env.items()
+                                  if k in ("LATCH_LOG_FORMAT", "LATCH_LOG_LEVEL")}), text))
+    return logs + list(CLI_LOGS)
+
+
+# Tokens, opaque values and base64 lines are found as whole runs of these
+# characters (split where a log puts quotes, spaces, '=' or '/').
+_RUN_RE = re.compile(r"[A-Za-z0-9_\-]{16,}")
+_TOKEN_LIKE_RE = re.compile(r"^[A-Za-z0-9_\-.+/=]+$")
+
+
+def _distinctive(piece, shared):
+    """A run that identifies its secret: not made of a few repeated
+    characters (a test's "A" * 5000 token also makes long "AAAA" paths), and
+    not common to several secrets (every HS256 JWT starts with the same
+    header segment, which is no secret)."""
+    return len(set(piece)) >= 8 and piece not in shared
+
+
+def find_leaks(logs, secrets):
+    """[(kind, value, where)] for each secret found in a log.  A token-like
+    secret leaks when one of its distinctive runs of 16+ base64url
+    characters is a run of a log (or starts one: a cut token); any other
+    secret (a password) when it occurs as a substring."""
+    leaks = []
+    runs, prefixes = {}, {}
+    for where, text in logs:
+        for run in _RUN_RE.findall(text):
+            runs.setdefault(run, where)
+            prefixes.setdefault(run[:16], where)
+    seen, shared = set(), set()
+    for value in {value for _, value in secrets}:
+        for piece in set(_RUN_RE.findall(value)):
+            (shared if piece in seen else seen).add(piece)
+    for kind, value in sorted(secrets):
+        if _TOKEN_LIKE_RE.match(value) and _RUN_RE.search(value):
+            for piece in _RUN_RE.findall(value):
+                if not _distinctive(piece, shared):
+                    continue
+                where = runs.get(piece)
+                # A cut token: a log run that starts as this piece does, if
+                # that start is itself distinctive (a crafted signature may
+                # begin with "AAAA...", as a test's request id may).
+                if where is None and len(set(piece[:16])) >= 8:
+                    where = prefixes.get(piece[:16])
+                if where is not None:
+                    leaks.append((kind, value, where, _line_with(logs, where, piece[:16])))
+                    break
+            continue
+        for where, text in logs:
+            if value in text:
+                leaks.append((kind, value, where, _line_with(logs, where, value)))
+                break
+    return leaks
+
+
+def _line_with(logs, where, needle):
+    """The log line that holds needle, cut short: for the failure message."""
+    for name, text in logs:
+        if name == where:
+            for line in text.splitlines():
+                if needle in line:
+                    return line[:200]
+    return ""
 
 
 def unique_email(prefix="user"):
@@ -187,6 +412,7 @@ class LatchServer:
         self.scheme = "http"     # "https" when latch says it listens with TLS
         self.valgrind_logs = []  # one valgrind log per start under LATCH_VALGRIND
         self.lines = []          # (stream, line) from every run of this server
+        ALL_SERVERS.append(self)
         self.last_exit_code = None
         self._ready = threading.Event()
         self._drains = []
@@ -202,15 +428,9 @@ class LatchServer:
         return self.data_dir
 
     def environment(self):
-        env = dict(os.environ)
-        env.update(TEST_ENV)
-        env.update(backend.provision(self.store_dir()))
-        for key, value in self.extra_env.items():
-            if value is None:
-                env.pop(key, None)
-            else:
-                env[key] = value
-        return env
+        extra = dict(backend.provision(self.store_dir()))
+        extra.update(self.extra_env)
+        return latch_environment(extra)
 
     def argv(self):
         if self.custom_args is not None:
@@ -249,6 +469,7 @@ class LatchServer:
         if not os.path.exists(LATCH_BIN):
             raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
         self._ready.clear()
+        self._note_configured_secrets()
         self.host = self.port = None
         self.lines.append(("harness", "--- start: %s" % " ".join(self.argv())))
         self.proc = subprocess.Popen(
@@ -278,6 +499,21 @@ class LatchServer:
                                    % (START_TIMEOUT_S, self.log_tail()))
         return self
 
+    def _note_configured_secrets(self):
+        env = self.environment()
+        for name in ("LATCH_JWT_SECRET", "LATCH_METRICS_TOKEN"):
+            if env.get(name):
+                note_secret(name, env[name])
+        paths = [env.get("LATCH_TLS_KEY"), env.get("LATCH_JWT_KEY_FILE")]
+        args = list(self.custom_args or [])
+        for flag in ("--tls-key", "--jwt-key-file"):
+            if flag in args and args.index(flag) + 1 < len(args):
+                paths.append(args[args.index(flag) + 1])
+        for path in paths:
+            if path:
+                note_key_file("key file", path)
+        note_data_dir(self.data_dir)
+
     def _forget(self):
         if self in _live_servers:
             _live_servers.remove(self)
@@ -303,6 +539,7 @@ class LatchServer:
             drain.thread.join(2)
         rc = self.proc.returncode
         self.last_exit_code = rc
+        note_data_dir(self.data_dir)
         self.lines.append(("harness", "--- exit code %s%s" % (rc, " (SIGKILL)" if killed else "")))
         self._forget()
         self.proc = None
@@ -331,6 +568,7 @@ class LatchServer:
                 if stream != "harness" and pattern.search(line)]
 
     def kill(self):
+        note_data_dir(self.data_dir)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
@@ -345,6 +583,13 @@ class LatchServer:
         return self.start()
 
     def remove_data_dir(self):
+        note_data_dir(self.data_dir)
+        if backend.POSTGRES and self.own_data_dir and self.data_dir:
+            try:
+                for entry in backend.keys_doc(self.data_dir)["keys"]:
+                    note_key_text("key material", entry["material"])
+            except Exception:
+                pass
         if self.own_data_dir and self.data_dir:
             backend.release(self.data_dir)
         if self.own_data_dir and self.data_dir and os.path.isdir(self.data_dir):
@@ -446,7 +691,9 @@ class LatchServer:
 
     def secret(self):
         """The generated HS256 signing secret: its text, used verbatim as bytes."""
-        return self.signing_entry()["material"].encode("ascii")
+        material = self.signing_entry()["material"]
+        note_key_text("key material", material)
+        return material.encode("ascii")
 
     def kid(self):
         return self.signing_entry()["kid"]
@@ -478,18 +725,20 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
     unexpectedly starts listening is killed after timeout."""
     if not os.path.exists(LATCH_BIN):
         raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
-    full_env = dict(os.environ)
-    full_env.update(TEST_ENV)
+    extra = {}
     # A command on a server's data dir reaches that server's store (made
     # now when the command runs before the server's first start).
     if "--data-dir" in args and list(args).index("--data-dir") + 1 < len(args):
-        full_env.update(backend.provision(args[list(args).index("--data-dir") + 1]))
-    for key, value in (env or {}).items():
-        if value is None:
-            full_env.pop(key, None)
-        else:
-            full_env[key] = value
+        extra.update(backend.provision(args[list(args).index("--data-dir") + 1]))
+    extra.update(env or {})
+    full_env = latch_environment(extra)
     argv = [LATCH_BIN] + list(args)
+    if stdin_text:
+        for line in stdin_text.splitlines():
+            note_secret("cli stdin password", line)
+    for name in ("LATCH_JWT_SECRET", "LATCH_METRICS_TOKEN"):
+        if full_env.get(name):
+            note_secret(name, full_env[name])
     vg_log = None
     if VALGRIND:
         fd, vg_log = tempfile.mkstemp(prefix="latch-cli-", suffix=".vg.log",
@@ -505,6 +754,10 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
     except subprocess.TimeoutExpired as e:
         raise AssertionError("latch %s did not exit within %ss (stderr: %r)"
                              % (" ".join(args), timeout, e.stderr))
+    CLI_LOGS.append(("latch %s" % " ".join(args), "%s\n%s" % (proc.stdout, proc.stderr)))
+    for i, arg in enumerate(args):
+        if arg in ("--data-dir",) and i + 1 < len(args):
+            note_data_dir(args[i + 1])
     if vg_log is not None:
         reports = valgrind_log_problems(vg_log)
         if reports:
@@ -581,6 +834,10 @@ class RawConnection:
         self.buf = b""
 
     def send(self, data):
+        try:
+            _note_raw_request(data)
+        except Exception:
+            pass
         self.sock.sendall(data)
 
     def _fill(self):
@@ -631,6 +888,11 @@ class RawConnection:
             except EOFError:
                 pass
             body, self.buf = self.buf, b""
+        try:
+            _note_headers(headers, "received raw")
+            _note_json_body(body, "received raw")
+        except Exception:
+            pass
         return RawResponse(status, reason, headers, body, head + b"\r\n\r\n" + body)
 
     def closed_by_peer(self, wait_s=2.0):

@@ -537,3 +537,43 @@ TEST(config_database_url_flag_refuses_a_password)
     config_defaults(&cfg);
     CHECK_INT(config_load(&cfg, 2, ok, NULL, NULL, 0, NULL, err, sizeof(err)), CONFIG_OK);
 }
+
+static char last_unknown[64], last_closest[64];
+static void note_unknown(void *ctx, const char *name, const char *closest)
+{
+    (*(int *)ctx)++;
+    snprintf(last_unknown, sizeof(last_unknown), "%s", name);
+    snprintf(last_closest, sizeof(last_closest), "%s", closest);
+}
+
+CONFIG_TEST(config_unknown_env_names_the_closest_known)
+{
+    char *env[] = {"LATCH_LISTEN=1", "LATCH_JWT_SECRET=x", "LATCH_METRICS_TOKEN=y", "PATH=/bin",
+                   "LATCH_LISTN=127.0.0.1:1", NULL};
+    char *env2[] = {"LATCH_METRICS_TOKN=z", NULL};
+    int calls = 0;
+
+    CHECK_INT((int64_t)config_unknown_env(env, note_unknown, &calls), 1);
+    CHECK_INT(calls, 1);
+    CHECK_STR(last_unknown, "LATCH_LISTN");
+    CHECK_STR(last_closest, "LATCH_LISTEN");
+    CHECK_INT((int64_t)config_unknown_env(env2, note_unknown, &calls), 1);
+    CHECK_STR(last_closest, "LATCH_METRICS_TOKEN");
+}
+
+CONFIG_TEST(config_flags_apply_to_their_commands)
+{
+    struct config cfg;
+    char err[256];
+    char *listen[] = {"--listen", "127.0.0.1:1", NULL};
+    char *data[] = {"--data-dir", "/tmp/x", NULL};
+
+    config_defaults(&cfg);
+    CHECK_INT(config_load_command(&cfg, "user add", 2, listen, NULL, NULL, 0, NULL, err,
+                                  sizeof(err)), CONFIG_ERROR);
+    CHECK(strstr(err, "--listen does not apply to latch user add") != NULL);
+    CHECK_INT(config_load_command(&cfg, "user add", 2, data, NULL, NULL, 0, NULL, err,
+                                  sizeof(err)), CONFIG_OK);
+    CHECK_INT(config_load_command(&cfg, "serve", 2, listen, NULL, NULL, 0, NULL, err,
+                                  sizeof(err)), CONFIG_OK);
+}
