@@ -127,6 +127,19 @@ static int signing_index(const struct keyset *set, int64_t now)
     return -1;
 }
 
+/* When a new key may start signing: from, but after every key of set, so
+ * that the new key sorts last and is the newest (a rotation with no
+ * pre-publication in the second of the last one waits a second). */
+static int64_t after_every_key(const struct keyset *set, int64_t from)
+{
+    int i;
+
+    for (i = 0; i < set->n; i++)
+        if (set->e[i].signs_from >= from)
+            from = set->e[i].signs_from + 1;
+    return from;
+}
+
 /* The recorded algorithm: the newest key's (the set is sorted by
  * signs_from, so a pre-published key counts); fallback when there is none. */
 static enum jws_alg recorded_alg(const struct keyset *set, enum jws_alg fallback)
@@ -405,6 +418,8 @@ static int apply_store(const struct keyring_options *o, enum jws_alg alg, int64_
             keyset_clear(&probe);
             return 0;
         }
+        if (!only_if_none_started)
+            signs_from = after_every_key(&probe, signs_from);
         if (generate(alg, &key, &material) != 0) {
             snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(alg));
             keyset_clear(&probe);
@@ -1136,7 +1151,8 @@ int keyring_rotate(const struct keyring_options *opts, int64_t now, char *kid_ou
         snprintf(err, err_size, "cannot generate a %s key", jws_alg_name(alg));
         goto cleanup;
     }
-    if (add_member(doc, key, material, now, now + opts->prepublish_s) != 0)
+    if (add_member(doc, key, material, now,
+                   after_every_key(&probe, now + opts->prepublish_s)) != 0)
         goto cleanup;
     rc = save_file(opts, doc, err, err_size);
     if (rc == 0) {

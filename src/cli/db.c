@@ -263,7 +263,7 @@ static int cmd_copy(int argc, char **argv)
         goto cleanup;
     }
     if (users > 0) {
-        if (force_s == NULL || strcmp(force_s, "yes") != 0) {
+        if (force_s == NULL) {
             fprintf(stderr, "latch db copy: the target holds %lld users already; --force "
                             "replaces everything in it\n", (long long)users);
             goto cleanup;
