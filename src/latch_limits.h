@@ -63,6 +63,18 @@
 /* Per-address request buckets held in memory at once (auth/ratelimit.h). */
 #define LATCH_MAX_RATE_KEYS          100000
 
+/* Hashes imported from other systems (latch user import): the costs latch
+ * agrees to pay at a login, so that one imported hash cannot make a login
+ * take minutes or gigabytes.  A hash above them is refused at import. */
+#define LATCH_MAX_IMPORT_ARGON2_MEMORY_KIB  (256 * 1024)
+#define LATCH_MAX_IMPORT_ARGON2_ITERATIONS  16
+#define LATCH_MAX_IMPORT_ARGON2_LANES       16
+#define LATCH_MAX_IMPORT_BCRYPT_COST        16
+#define LATCH_MAX_IMPORT_PBKDF2_ITERATIONS  5000000
+#define LATCH_MAX_IMPORT_HASH_BYTES         255   /* = STORE_MAX_HASH_BYTES */
+/* One line of an import file. */
+#define LATCH_MAX_IMPORT_LINE_BYTES         4096
+
 /* Token lifetimes. */
 #define LATCH_DEFAULT_ACCESS_TTL_S   900
 #define LATCH_DEFAULT_LEEWAY_S       30

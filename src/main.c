@@ -44,6 +44,8 @@ static void usage(void)
            "  latch user add --email E [--role user|admin]\n"
            "                                      create a user; password on stdin\n"
            "  latch user logout --email E         end every session and token of a user\n"
+           "  latch user import FILE [--strict]   bring users (JSON lines) with their hashes\n"
+           "  latch user export FILE              write every user as JSON lines (0600)\n"
            "  latch user list [--email SUBSTRING] [--json]\n"
            "  latch user show|delete|disable|enable|unlock --email E\n"
            "  latch user set-role --email E --role user|admin\n"
@@ -911,6 +913,8 @@ int main(int argc, char **argv)
         return cli_db(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "user") == 0) {
         int rc = cli_user(argc - 2, argv + 2);
+        if (rc == CLI_NOT_MINE)
+            rc = cli_user_io(argc - 2, argv + 2);
         if (rc != CLI_NOT_MINE)
             return rc;
     }

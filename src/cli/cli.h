@@ -63,5 +63,7 @@ int cli_db(int argc, char **argv);
  * another subcommand. */
 #define CLI_NOT_MINE (-1)
 int cli_user(int argc, char **argv);
+/* `latch user import FILE [--strict]` and `latch user export FILE`. */
+int cli_user_io(int argc, char **argv);
 
 #endif

@@ -186,6 +186,7 @@ enum stmt_id {
     ST_ROLLBACK,
     ST_PING,
     ST_USER_INSERT,
+    ST_USER_IMPORT,
     ST_USER_BY_EMAIL,
     ST_USER_BY_ID,
     ST_USER_SHARE,
@@ -245,6 +246,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_INSERT] =
         "INSERT INTO users (email, password_hash, role, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $4) RETURNING id",
+    [ST_USER_IMPORT] =
+        "INSERT INTO users (email, password_hash, role, created_at, updated_at, disabled) "
+        "VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (email) DO NOTHING",
     [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE email = $1",
     [ST_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = $1",
     /* A login reads the user FOR SHARE: an admin change (which locks the
@@ -1219,6 +1223,46 @@ static int pg_user_create(struct store *store, const char *email, const char *ha
         rc = STORE_EIO;
     }
     PQclear(r);
+    return tx_outcome(rc);
+}
+
+static int users_import_tx(struct pg_call *c, const struct store_import_user *users, int n,
+                           int *created)
+{
+    struct pg_params p;
+    PGresult *r = NULL;
+    int i, rc;
+
+    if ((rc = tx_begin(c)) != STORE_OK)
+        return rc;
+    for (i = 0; i < n && rc == STORE_OK; i++) {
+        p_reset(&p);
+        p_text(&p, users[i].email);
+        p_text(&p, users[i].password_hash);
+        p_text(&p, users[i].role);
+        p_int(&p, users[i].created_at);
+        p_int(&p, users[i].disabled ? 1 : 0);
+        rc = q_run(c, ST_USER_IMPORT, &p, &r);
+        if (rc == STORE_OK)
+            created[i] = changes(r) == 1;
+        PQclear(r);
+        r = NULL;
+    }
+    return tx_end(c, rc);
+}
+
+static int pg_users_import(struct store *store, const struct store_import_user *users, int n,
+                           int *created)
+{
+    struct pg_call c;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = users_import_tx(&c, users, n, created);
+    while (tx_again(&c, rc));
+    call_end(&c);
     return tx_outcome(rc);
 }
 
@@ -2542,6 +2586,7 @@ static const struct store_ops pg_ops = {
     .name = "postgres",
     .close = pg_close,
     .user_create = pg_user_create,
+    .users_import = pg_users_import,
     .user_by_email = pg_user_by_email,
     .user_by_id = pg_user_by_id,
     .user_rehash = pg_user_rehash,

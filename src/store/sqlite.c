@@ -17,6 +17,7 @@
 
 enum stmt_id {
     ST_USER_INSERT,
+    ST_USER_IMPORT,
     ST_USER_BY_EMAIL,
     ST_USER_BY_ID,
     ST_USER_REHASH,
@@ -50,6 +51,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_INSERT] =
         "INSERT INTO users (email, password_hash, role, created_at, updated_at) "
         "VALUES (?1, ?2, ?3, ?4, ?4)",
+    [ST_USER_IMPORT] =
+        "INSERT OR IGNORE INTO users (email, password_hash, role, created_at, updated_at, "
+        "disabled) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
     [ST_USER_BY_EMAIL] =
         "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE email = ?1",
     [ST_USER_BY_ID] =
@@ -357,6 +361,36 @@ static int sq_user_create(struct store *store, const char *email, const char *ha
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
+}
+
+static int sq_users_import(struct store *store, const struct store_import_user *users, int n,
+                           int *created)
+{
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    struct conn *c = get_conn(s);
+    sqlite3_stmt *st;
+    int i, rc = STORE_OK;
+
+    if (c == NULL || (st = get_stmt(c, ST_USER_IMPORT)) == NULL)
+        return STORE_EIO;
+    /* One transaction: one fsync for the whole batch. */
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_EIO;
+    for (i = 0; i < n && rc == STORE_OK; i++) {
+        sqlite3_bind_text(st, 1, users[i].email, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, users[i].password_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, users[i].role, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, users[i].created_at);
+        sqlite3_bind_int(st, 5, users[i].disabled ? 1 : 0);
+        rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : STORE_EIO;
+        created[i] = rc == STORE_OK && sqlite3_changes(c->db) == 1;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (rc == STORE_OK && sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return STORE_OK;
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    return STORE_EIO;
 }
 
 static int sq_user_by_email(struct store *store, const char *email, struct store_user *out)
@@ -1306,6 +1340,7 @@ static const struct store_ops sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
     .user_create = sq_user_create,
+    .users_import = sq_users_import,
     .user_by_email = sq_user_by_email,
     .user_by_id = sq_user_by_id,
     .user_rehash = sq_user_rehash,

@@ -109,6 +109,15 @@ struct store_revocation {
     int64_t expires_at;       /* kept until then; dropped after */
 };
 
+/* A user brought from another system (`latch user import`). */
+struct store_import_user {
+    const char *email;            /* normalised */
+    const char *password_hash;    /* a format auth/password.c verifies */
+    const char *role;
+    int64_t created_at;
+    int disabled;
+};
+
 typedef void (*store_revocation_fn)(void *ctx, const struct store_revocation *rev);
 typedef void (*store_user_fn)(void *ctx, const struct store_user *user);
 
@@ -209,6 +218,10 @@ struct store_ops {
      * login must not undo a password change made meanwhile). */
     int (*user_rehash)(struct store *store, int64_t id, const char *old_hash,
                        const char *new_hash, int64_t now);
+    /* Inserts n users in one transaction; an email that exists is left as it
+     * is.  created[i] becomes 1 for a user inserted, 0 for one skipped. */
+    int (*users_import)(struct store *store, const struct store_import_user *users, int n,
+                        int *created);
     /* Users with id > after_id in id order, at most limit; *more is set when
      * further users follow. */
     int (*user_list)(struct store *store, int64_t after_id, int limit, store_user_fn fn,

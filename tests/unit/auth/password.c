@@ -143,3 +143,61 @@ TEST(pwhash_dummy_verify_costs_a_verify)
         test_failed(__FILE__, __LINE__, "dummy verify %.6f s, real verify %.6f s", dummy_s,
                     real_s);
 }
+
+/* ---- hashes imported from other systems (issue 12) ---- */
+
+/* Made with Debian's python3-bcrypt, hashlib and python3-passlib, and
+ * python3-argon2, for the password "correct horse". */
+static const char *const imported[] = {
+    "$2b$04$ZYzl3Cm6Qz9BkXC5J7TW7uiE1Jzl1fZaJtTFPK1imwongX4hCQ3h.",
+    "pbkdf2_sha256$1200$seasalt$o1GNTavDBbrKK7a64SqUwALfSBiLSjIVl+HdtWkfRPE=",
+    "$pbkdf2-sha256$1100$MDEyMzQ1Njc4OWFiY2RlZg$AbGIY25ONeWWvLR4Q/3tpA7xlxAPrgQjlsVprqHPjTk",
+    "$argon2i$v=19$m=256,t=1,p=2$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+};
+
+TEST(pwhash_imported_formats_verify)
+{
+    static const enum pwhash_kind kinds[] = {PWHASH_BCRYPT, PWHASH_PBKDF2_DJANGO,
+                                             PWHASH_PBKDF2_PASSLIB, PWHASH_ARGON2I};
+    const struct pwhash_params params = {8192, 1};
+    const char *why = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(imported) / sizeof(imported[0]); i++) {
+        CHECK_INT(pwhash_identify(imported[i], &why), kinds[i]);
+        CHECK_INT(pwhash_verify(imported[i], "correct horse", 13), PWHASH_OK);
+        CHECK_INT(pwhash_verify(imported[i], "correct horsE", 13), PWHASH_MISMATCH);
+        CHECK_INT(pwhash_verify(imported[i], "correct horse", 12), PWHASH_MISMATCH);
+        /* The hash itself is not the password. */
+        CHECK_INT(pwhash_verify(imported[i], imported[i], strlen(imported[i])),
+                  PWHASH_MISMATCH);
+        /* Every one is replaced by latch's Argon2id at the first login. */
+        CHECK_INT(pwhash_needs_rehash(&params, imported[i]), 1);
+    }
+}
+
+TEST(pwhash_imported_formats_bounded)
+{
+    static const char *const refused[] = {
+        "", "md5$x$y", "$2b$20$ZYzl3Cm6Qz9BkXC5J7TW7uiE1Jzl1fZaJtTFPK1imwongX4hCQ3h.",
+        "$2b$04$short", "$2x$04$ZYzl3Cm6Qz9BkXC5J7TW7uiE1Jzl1fZaJtTFPK1imwongX4hCQ3h.",
+        "pbkdf2_sha256$100000000$salt$o1GNTavDBbrKK7a64SqUwALfSBiLSjIVl+HdtWkfRPE=",
+        "pbkdf2_sha256$1200$seasalt$notbase64!",
+        "pbkdf2_sha256$1200$seasalt$o1GNTavDBbrKK7a64SqUwA==",
+        "pbkdf2_sha256$$seasalt$o1GNTavDBbrKK7a64SqUwALfSBiLSjIVl+HdtWkfRPE=",
+        "$argon2id$v=19$m=4194304,t=1,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+        "$argon2id$v=19$m=256,t=99,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+        "$argon2id$v=19$t=1,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+        "$argon2d$v=19$m=256,t=1,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+    };
+    const char *why = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        why = NULL;
+        if (pwhash_identify(refused[i], &why) != PWHASH_UNKNOWN)
+            test_failed(__FILE__, __LINE__, "accepted %s", refused[i]);
+        CHECK(why != NULL);
+        CHECK_INT(pwhash_verify(refused[i], "correct horse", 13), PWHASH_MISMATCH);
+    }
+}
