@@ -232,11 +232,29 @@ static int verify_pbkdf2(const char *stored, int django, const char *password, s
     return rc;
 }
 
+/* The format a stored hash claims by its prefix.  Verification dispatches
+ * on it alone: the cost bounds of pwhash_identify are for what an import
+ * lets in, and latch's own Argon2id hashes may be costlier (up to what
+ * LATCH_ARGON2_* allows). */
+static enum pwhash_kind kind_of(const char *stored)
+{
+    if (starts(stored, "$argon2id$"))
+        return PWHASH_ARGON2ID;
+    if (starts(stored, "$argon2i$"))
+        return PWHASH_ARGON2I;
+    if (starts(stored, "$2a$") || starts(stored, "$2b$") || starts(stored, "$2y$"))
+        return strlen(stored) == 60 ? PWHASH_BCRYPT : PWHASH_UNKNOWN;
+    if (starts(stored, "pbkdf2_sha256$") || starts(stored, "$pbkdf2-sha256$")) {
+        const char *why;
+        /* Well-formed (its fields are parsed below) and within bounds. */
+        return pwhash_identify(stored, &why);
+    }
+    return PWHASH_UNKNOWN;
+}
+
 int pwhash_verify(const char *stored, const char *password, size_t len)
 {
-    const char *why;
-
-    switch (pwhash_identify(stored, &why)) {
+    switch (kind_of(stored)) {
     case PWHASH_ARGON2ID:
     case PWHASH_ARGON2I:
         return crypto_pwhash_str_verify(stored, password, len) == 0 ? PWHASH_OK
