@@ -1,5 +1,5 @@
 """Key rotation with `latch key rotate` while the server runs (EdDSA and
-HS256), kept fast with LATCH_KEY_PREPUBLISH_S=6, LATCH_ACCESS_TTL_S=6 and
+HS256), kept fast with LATCH_KEY_PREPUBLISH_S=10, LATCH_ACCESS_TTL_S=6 and
 LATCH_LEEWAY_S=0:
 
 - the new kid is in the JWKS within 2 s (next), tokens are still signed by
@@ -18,7 +18,7 @@ import time
 import harness
 from harness import LatchTestCase, claims_for, mint, mint_asym
 
-PREPUBLISH_S = 6
+PREPUBLISH_S = 10
 ACCESS_TTL_S = 6
 LEEWAY_S = 0
 
