@@ -29,6 +29,15 @@ HDRS     = $(shell find src tests/unit -name '*.h')
 UI_FILES = src/ui/index.html src/ui/app.js src/ui/style.css src/ui/icon.svg
 UI_GEN   = $(BUILD)/gen/ui_assets.c
 
+# The OpenAPI document (GET /openapi.json): docs/openapi.yaml converted to JSON
+# by Debian's python3-yaml, then compiled in the same way (src/api/openapi.h).
+OPENAPI_YAML = docs/openapi.yaml
+OPENAPI_JSON = $(BUILD)/gen/openapi.json
+OPENAPI_GEN  = $(BUILD)/gen/openapi_doc.c
+
+# Every generated source, compiled into every build that has src/api/.
+GEN_SRC  = $(UI_GEN) $(OPENAPI_GEN)
+
 # pkg-config is asked only when building, so 'make deps' works on a bare machine.
 PKG_CFLAGS = $$(pkg-config --cflags $(PKGS))
 PKG_LIBS   = $$(pkg-config --libs $(PKGS)) -lm
@@ -52,19 +61,26 @@ $(UI_GEN): $(UI_FILES) scripts/embed-ui.sh Makefile
 	@mkdir -p $(@D)
 	scripts/embed-ui.sh $@ $(UI_FILES)
 
-$(BUILD)/release/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile
+$(OPENAPI_JSON): $(OPENAPI_YAML) scripts/openapi-json.py Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) -pie $(RELRO) \
+	/usr/bin/python3 scripts/openapi-json.py $(OPENAPI_YAML) $@
+
+$(OPENAPI_GEN): $(OPENAPI_JSON) scripts/embed-ui.sh Makefile
+	scripts/embed-ui.sh --table openapi_assets --include api/openapi.h $@ $(OPENAPI_JSON)
+
+$(BUILD)/release/latch: $(SRC) $(HDRS) $(GEN_SRC) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) -pie $(RELRO) \
 	    $(PKG_LIBS) $(LDFLAGS)
 
 # The test build: -Werror, AddressSanitizer + UndefinedBehaviorSanitizer.
-$(BUILD)/asan/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile
+$(BUILD)/asan/latch: $(SRC) $(HDRS) $(GEN_SRC) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) $(PKG_LIBS)
+	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) $(PKG_LIBS)
 
-$(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(UI_GEN) Makefile
+$(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(GEN_SRC) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -Werror -iquote tests/unit $(SANITIZE) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UI_GEN) \
+	$(CC) $(BASE) -Werror -iquote tests/unit $(SANITIZE) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(GEN_SRC) \
 	    $(UNIT_SRC) $(PKG_LIBS)
 
 # make run serves the lesson page too (LATCH_UI=0 make run turns it off);

@@ -34,13 +34,13 @@ valgrind-tool:
 
 valgrind-build: $(VG_DIR)/latch $(VG_DIR)/unit-tests
 
-$(VG_DIR)/latch: $(SRC) $(HDRS) $(UI_GEN) Makefile mk/valgrind.mk
+$(VG_DIR)/latch: $(SRC) $(HDRS) $(GEN_SRC) Makefile mk/valgrind.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(UI_GEN) $(PKG_LIBS)
+	$(CC) $(BASE) $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) $(PKG_LIBS)
 
-$(VG_DIR)/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(UI_GEN) Makefile mk/valgrind.mk
+$(VG_DIR)/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(GEN_SRC) Makefile mk/valgrind.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -iquote tests/unit $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(UI_GEN) \
+	$(CC) $(BASE) -iquote tests/unit $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(GEN_SRC) \
 	    $(UNIT_SRC) $(PKG_LIBS)
 
 # The recipe uses pipefail: bash, for this target only.

@@ -63,11 +63,21 @@
 /* Per-address request buckets held in memory at once (auth/ratelimit.h). */
 #define LATCH_MAX_RATE_KEYS          100000
 
+/* The Argon2 costs latch verifies at a login, and the most that
+ * LATCH_ARGON2_MEMORY_KIB / LATCH_ARGON2_ITERATIONS may ask for: one bound
+ * for both, so that every hash latch makes under a setting it accepts also
+ * verifies (the settings used to allow more than a login accepted, which
+ * made accounts nobody could log in to). */
+#define LATCH_MAX_ARGON2_MEMORY_KIB         (256 * 1024)
+#define LATCH_MAX_ARGON2_ITERATIONS         64
+
 /* Hashes imported from other systems (latch user import): the costs latch
  * agrees to pay at a login, so that one imported hash cannot make a login
- * take minutes or gigabytes.  A hash above them is refused at import. */
-#define LATCH_MAX_IMPORT_ARGON2_MEMORY_KIB  (256 * 1024)
-#define LATCH_MAX_IMPORT_ARGON2_ITERATIONS  16
+ * take minutes or gigabytes.  A hash above them is refused at import.  The
+ * Argon2 ones are latch's own bounds: a hash latch made (and exported)
+ * imports again. */
+#define LATCH_MAX_IMPORT_ARGON2_MEMORY_KIB  LATCH_MAX_ARGON2_MEMORY_KIB
+#define LATCH_MAX_IMPORT_ARGON2_ITERATIONS  LATCH_MAX_ARGON2_ITERATIONS
 #define LATCH_MAX_IMPORT_ARGON2_LANES       16
 #define LATCH_MAX_IMPORT_BCRYPT_COST        16
 #define LATCH_MAX_IMPORT_PBKDF2_ITERATIONS  5000000

@@ -21,6 +21,8 @@ void handle_profile(struct app *app, struct http_request *req, int64_t id);
 void handle_verify(struct app *app, struct http_request *req, int64_t id);
 void handle_jwks(struct app *app, struct http_request *req, int64_t id);
 void handle_metrics(struct app *app, struct http_request *req, int64_t id);
+/* GET /openapi.json: the OpenAPI document compiled into the binary. */
+void handle_openapi(struct app *app, struct http_request *req, int64_t id);
 /* The lesson page and its files (LATCH_UI=1; the router hides them otherwise). */
 void handle_ui(struct app *app, struct http_request *req, int64_t id);
 

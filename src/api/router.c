@@ -39,6 +39,7 @@ static const struct route routes[] = {
     {"/verify", "GET, HEAD", handle_verify, NULL, NULL, NULL, 0, 1},
     {"/.well-known/jwks.json", "GET, HEAD", handle_jwks, NULL, NULL, NULL, 0, 0},
     {"/metrics", "GET, HEAD", handle_metrics, NULL, NULL, NULL, 0, 0},
+    {"/openapi.json", "GET, HEAD", handle_openapi, NULL, NULL, NULL, 0, 0},
     {"/register", "POST", NULL, handle_register, NULL, NULL, 1, 0, 0, 1},
     {"/login", "POST", NULL, handle_login, NULL, NULL, 1, 0, 0, 1},
     {"/refresh", "POST", NULL, handle_refresh, NULL, NULL, 1, 0, 0, 1},

@@ -21,11 +21,13 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.parse
 import uuid
 
 import requests
 
 import backend
+import openapi_check
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LATCH_BIN = os.environ.get("LATCH_BIN", "build/asan/latch")
@@ -102,6 +104,7 @@ def latch_environment(extra=None):
 
 
 LISTENING_RE = re.compile(r"listening on (https?)://(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d+)")
+METRICS_LISTENING_RE = re.compile(r"/metrics served apart on https?://\S+:(\d+)")
 
 # Servers that are running, and every server started since the runner's
 # last test_started() call: on a failure the runner prints their logs.
@@ -232,8 +235,42 @@ def _note_headers(headers, kind):
 _original_send = requests.Session.send
 
 
+def latch_listener(host, port):
+    """"public" or "metrics" when host:port is a listener of a latch server
+    of this run (its public one, or LATCH_METRICS_LISTEN's), else None:
+    nginx or another proxy in front answers for itself, and only latch's own
+    answers are checked against docs/openapi.yaml."""
+    if port is None:
+        return None
+    for server in list(_live_servers):
+        if port == server.port:
+            return "public"
+        if port == server.metrics_port:
+            return "metrics"
+    return None
+
+
+def validate_response(listener, method, target, status, headers, body):
+    """Checks one of latch's answers against docs/openapi.yaml (raises
+    openapi_check.Mismatch, and records it for run.py)."""
+    if listener is None:
+        return
+    openapi_check.validate(method, target, status, headers, body,
+                           openapi_check.METRICS_LISTENER_PATHS if listener == "metrics"
+                           else None)
+
+
+def _response_headers(resp):
+    """A requests response's header lines, repeated fields kept apart."""
+    if resp.raw is not None and hasattr(resp.raw, "headers"):
+        return list(resp.raw.headers.items())
+    return list(resp.headers.items())
+
+
 def _recording_send(self, request, **kwargs):
-    """Every request made with `requests` (and its answer) is looked at."""
+    """Every request made with `requests` (and its answer) is looked at:
+    secrets are recorded, and latch's answers are validated against
+    docs/openapi.yaml (a mismatch fails the test that got it)."""
     try:
         _note_headers(request.headers.items(), "sent")
         _note_json_body(request.body, "sent")
@@ -242,12 +279,15 @@ def _recording_send(self, request, **kwargs):
     resp = _original_send(self, request, **kwargs)
     if not kwargs.get("stream"):
         try:
-            _note_headers(resp.raw.headers.items() if resp.raw is not None
-                          else resp.headers.items(), "received")
+            _note_headers(_response_headers(resp), "received")
             if "json" in resp.headers.get("Content-Type", ""):
                 _note_json_body(resp.content, "received")
         except Exception:
             pass
+        url = urllib.parse.urlsplit(request.url)
+        validate_response(latch_listener(url.hostname, url.port), request.method,
+                          request.path_url, resp.status_code, _response_headers(resp),
+                          resp.content)
     return resp
 
 
@@ -410,6 +450,7 @@ class LatchServer:
         self.host = None
         self.port = None
         self.scheme = "http"     # "https" when latch says it listens with TLS
+        self.metrics_port = None  # LATCH_METRICS_LISTEN's port, once latch says it
         self.valgrind_logs = []  # one valgrind log per start under LATCH_VALGRIND
         self.lines = []          # (stream, line) from every run of this server
         ALL_SERVERS.append(self)
@@ -456,6 +497,9 @@ class LatchServer:
         return valgrind_log_problems(self.valgrind_logs[-1])
 
     def _on_line(self, line):
+        match = METRICS_LISTENING_RE.search(line)
+        if match:
+            self.metrics_port = int(match.group(1))
         if self._ready.is_set():
             return
         match = LISTENING_RE.search(line)
@@ -470,7 +514,7 @@ class LatchServer:
             raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
         self._ready.clear()
         self._note_configured_secrets()
-        self.host = self.port = None
+        self.host = self.port = self.metrics_port = None
         self.lines.append(("harness", "--- start: %s" % " ".join(self.argv())))
         self.proc = subprocess.Popen(
             self._command(), env=self.environment(), stdin=subprocess.DEVNULL,
@@ -832,12 +876,17 @@ class RawConnection:
     def __init__(self, address, timeout=HTTP_TIMEOUT_S):
         self.sock = socket.create_connection(address, timeout=timeout)
         self.buf = b""
+        # The requests sent, so that each response read is validated
+        # against docs/openapi.yaml as the answer to its request.
+        self.requests = openapi_check.RequestTracker()
+        self.listener = latch_listener(address[0], address[1])
 
     def send(self, data):
         try:
             _note_raw_request(data)
         except Exception:
             pass
+        self.requests.sent(data)
         self.sock.sendall(data)
 
     def _fill(self):
@@ -893,6 +942,10 @@ class RawConnection:
             _note_json_body(body, "received raw")
         except Exception:
             pass
+        # An interim 1xx answers no request by itself.
+        sent = self.requests.next_request() if status >= 200 else None
+        if sent is not None:
+            validate_response(self.listener, sent[0], sent[1], status, headers, body)
         return RawResponse(status, reason, headers, body, head + b"\r\n\r\n" + body)
 
     def closed_by_peer(self, wait_s=2.0):
@@ -919,6 +972,30 @@ class RawConnection:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+def validate_raw(address, sent, received):
+    """For a test with a socket of its own: validates the first response in
+    received (when it parses as HTTP) as the answer to the first request in
+    sent, against docs/openapi.yaml (raises openapi_check.Mismatch)."""
+    listener = latch_listener(address[0], address[1])
+    tracker = openapi_check.RequestTracker()
+    tracker.sent(sent)
+    request = tracker.next_request()
+    if listener is None or request is None or b"\r\n\r\n" not in received:
+        return
+    head, _, rest = received.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    parts = lines[0].split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+        return
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name.strip().lower(), value.strip()))
+    length = dict(headers).get("content-length", "")
+    body = b"" if request[0] == "HEAD" else (rest[:int(length)] if length.isdigit() else rest)
+    validate_response(listener, request[0], request[1], int(parts[1]), headers, body)
 
 
 def raw_exchange(address, data, head_request=False, timeout=HTTP_TIMEOUT_S):

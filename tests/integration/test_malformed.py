@@ -232,6 +232,9 @@ def exchange(address, data, timeout=CASE_TIMEOUT_S):
                 break
     finally:
         sock.close()
+    # latch's answers here are checked against docs/openapi.yaml like every
+    # other response of the suite (libmicrohttpd's own are exempt).
+    harness.validate_raw(address, data, received)
     return received, closed
 
 

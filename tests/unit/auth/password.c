@@ -2,7 +2,9 @@
 #include "test.h"
 
 #include "auth/password.h"
+#include "latch_limits.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static const struct pwhash_params pwhash_low = {.memory_kib = 8, .iterations = 1};
@@ -174,6 +176,27 @@ TEST(pwhash_imported_formats_verify)
         /* Every one is replaced by latch's Argon2id at the first login. */
         CHECK_INT(pwhash_needs_rehash(&params, imported[i]), 1);
     }
+}
+
+/* A hash latch itself makes under the costliest settings it accepts must
+ * verify: the bounds of verification and of LATCH_ARGON2_* are one. */
+TEST(pwhash_own_costliest_hash_is_accepted)
+{
+    char stored[160];
+    const char *why = NULL;
+
+    snprintf(stored, sizeof(stored),
+             "$argon2id$v=19$m=%d,t=%d,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+             LATCH_MAX_ARGON2_MEMORY_KIB, LATCH_MAX_ARGON2_ITERATIONS);
+    CHECK_INT(pwhash_identify(stored, &why), PWHASH_ARGON2ID);
+    snprintf(stored, sizeof(stored),
+             "$argon2id$v=19$m=%d,t=%d,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+             LATCH_MAX_ARGON2_MEMORY_KIB + 1, LATCH_MAX_ARGON2_ITERATIONS);
+    CHECK_INT(pwhash_identify(stored, &why), PWHASH_UNKNOWN);
+    snprintf(stored, sizeof(stored),
+             "$argon2id$v=19$m=%d,t=%d,p=1$3i+Hh+2Mo3cyt+n2lkAVQA$+D+qCTgpJ7ZuPCdo67at7A",
+             LATCH_MAX_ARGON2_MEMORY_KIB, LATCH_MAX_ARGON2_ITERATIONS + 1);
+    CHECK_INT(pwhash_identify(stored, &why), PWHASH_UNKNOWN);
 }
 
 TEST(pwhash_imported_formats_bounded)
