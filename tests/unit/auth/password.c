@@ -224,17 +224,3 @@ TEST(pwhash_imported_formats_bounded)
         CHECK_INT(pwhash_verify(refused[i], "correct horse", 13), PWHASH_MISMATCH);
     }
 }
-
-/* The import bounds are for what comes from elsewhere: latch's own hashes
- * may cost more (LATCH_ARGON2_ITERATIONS goes up to 64). */
-TEST(pwhash_own_costly_hash_still_verifies)
-{
-    const struct pwhash_params costly = {8, 20};
-    char hash[PWHASH_STR_BYTES];
-    const char *why = NULL;
-
-    CHECK_INT(pwhash_hash(&costly, "correct horse", 13, hash), PWHASH_OK);
-    CHECK_INT(pwhash_identify(hash, &why), PWHASH_UNKNOWN);    /* not importable ... */
-    CHECK_INT(pwhash_verify(hash, "correct horse", 13), PWHASH_OK);   /* ... but ours */
-    CHECK_INT(pwhash_verify(hash, "correct horsE", 13), PWHASH_MISMATCH);
-}
