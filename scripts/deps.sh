@@ -3,8 +3,8 @@
 # are present.  Usage: scripts/deps.sh [build|test|all]   (default: build)
 set -eu
 
-build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev"
-test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium"
+build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libqrencode-dev libcurl4-openssl-dev"
+test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium librsvg2-bin zbar-tools python3-pyotp python3-aiosmtpd"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
