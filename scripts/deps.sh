@@ -3,14 +3,14 @@
 # are present.  Usage: scripts/deps.sh [build|deb|test|all]   (default: build)
 set -eu
 
-build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev"
+build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libqrencode-dev libcurl4-openssl-dev"
 # make deb: dpkg-shlibdeps (dpkg-dev), strip (binutils); the package's
 # postinst needs adduser.
 deb_pkgs="dpkg-dev binutils adduser"
 # prometheus: promtool checks /metrics; lintian checks the package;
 # postgresql: the throwaway cluster of the PostgreSQL pass; python3-nacl
 # opens the keys sealed in it.
-test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium prometheus lintian postgresql python3-psycopg2 python3-nacl $deb_pkgs"
+test_pkgs="python3 python3-requests python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium prometheus lintian postgresql python3-psycopg2 python3-nacl librsvg2-bin zbar-tools python3-pyotp python3-aiosmtpd $deb_pkgs"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;

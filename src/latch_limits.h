@@ -76,6 +76,34 @@
 /* Logs: a line is at most LOG_MAX_LINE_BYTES (util/log.h, PIPE_BUF); an
  * X-Request-Id longer than LOG_REQUEST_ID_MAX (64) is replaced. */
 
+/* Second factor (issue 11): TOTP secrets, enrolment URIs and their QR codes. */
+#define LATCH_MAX_TOTP_SECRET_BYTES      64     /* an HMAC key; latch makes 20 */
+#define LATCH_MAX_TOTP_SECRET_B32_CHARS  103    /* base32 of 64 bytes, no padding */
+#define LATCH_MAX_TOTP_ISSUER_BYTES      64     /* the issuer shown in the app */
+#define LATCH_MAX_OTPAUTH_URI_BYTES      2048   /* with NUL; fits QR version 40-M (2331) */
+#define LATCH_MAX_QR_TEXT_BYTES          2048   /* text given to qrsvg_render */
+#define LATCH_MAX_QR_SVG_BYTES           (512 * 1024)   /* version 40: about 320 KiB */
+
+/* Recovery codes: what is typed may carry dashes and spaces around the
+ * 10 characters; longer input is refused before it is looked at. */
+#define LATCH_MAX_RECOVERY_INPUT_BYTES   64
+
+/* Mail (issue 11).  Lines: RFC 5322 section 2.1.1 (998 characters without
+ * the CRLF).  The subject is not folded, so it stays well under a line. */
+#define LATCH_MAIL_MAX_LINE_BYTES        998
+#define LATCH_MAX_MAIL_SUBJECT_BYTES     200
+#define LATCH_MAX_MAIL_ID_BYTES          64     /* the caller's id in the Message-ID */
+#define LATCH_MAX_MAIL_BODY_BYTES        (64 * 1024)
+/* A formatted message: headers plus a body whose every LF became CRLF. */
+#define LATCH_MAX_MAIL_MESSAGE_BYTES     (2 * LATCH_MAX_MAIL_BODY_BYTES + 4096)
+#define LATCH_SMTP_CONNECT_TIMEOUT_S     10
+#define LATCH_SMTP_TIMEOUT_S             30     /* one whole SMTP exchange */
+#define LATCH_MAX_SMTP_PASSWORD_BYTES    256
+#define LATCH_MAX_SMTP_URL_BYTES         1024
+/* LATCH_SMTP_CA_FILE plus the system bundle it is added to (Debian's is
+ * about 200 KiB). */
+#define LATCH_MAX_CA_BUNDLE_BYTES        (4 * 1024 * 1024)
+
 /* Store. */
 #define LATCH_STORE_BUSY_TIMEOUT_MS  5000
 /* User rows /profile keeps in memory, and for how long: a change made by

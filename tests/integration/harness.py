@@ -767,6 +767,29 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
     return proc
 
 
+# latch-probe (tests/tools/probe.c): the test driver of the issue-11 building
+# blocks (mail, TOTP, QR), built beside the latch binary by `make test`.
+PROBE_BIN = os.environ.get("LATCH_PROBE_BIN",
+                           os.path.join(os.path.dirname(LATCH_BIN), "latch-probe"))
+
+
+def run_probe(args, timeout=60):
+    """Runs `latch-probe ARGS...`; returns subprocess.CompletedProcess (text).
+    Skips under valgrind when the probe was not built there."""
+    if not os.path.exists(PROBE_BIN):
+        if VALGRIND:
+            raise unittest.SkipTest("latch-probe is built for the sanitizer build only")
+        raise AssertionError("latch-probe not found at %s (make %s)" % (PROBE_BIN, PROBE_BIN))
+    try:
+        return subprocess.run([PROBE_BIN] + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=timeout * TIME_SCALE, cwd=REPO_ROOT,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("latch-probe %s did not exit within %ss (stderr: %r)"
+                             % (" ".join(args[:1]), timeout, e.stderr))
+
+
 def make_admin(srv, password="admin password 1", env=None):
     """Creates an admin with the CLI on srv's data dir and logs in:
     (email, login body)."""
