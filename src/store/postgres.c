@@ -309,6 +309,7 @@ enum stmt_id {
     ST_MFA_GET,
     ST_MFA_CONSUME,
     ST_MFA_FAIL,
+    ST_MFA_DROP_SPENT,
     ST_MFA_DELETE_USER,
     ST_PURGE_EMAIL_TOKENS,
     ST_PURGE_MFA_TOKENS,
@@ -322,6 +323,11 @@ _Static_assert(ST_COUNT <= 64 * PG_PREPARED_WORDS, "the prepared-statement bitma
 #define USER_COLUMNS                                                                        \
     "id, email, role, password_hash, created_at, disabled, password_gen, email_verified, "  \
     "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = users.id AND t.confirmed)"
+
+/* The same, of users joined as u. */
+#define USER_COLUMNS_OF_U                                                                    \
+    "u.id, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.password_gen, "    \
+    "u.email_verified, EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.confirmed)"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
@@ -469,9 +475,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT $1, id, $3, password_gen, $4, $5 FROM users WHERE id = $2",
     [ST_TOKEN_SUPERSEDE] = "DELETE FROM email_tokens WHERE user_id = $1 AND kind = $2",
     [ST_TOKEN_FIND] =
-        "SELECT " USER_COLUMNS " FROM email_tokens e JOIN users ON users.id = e.user_id "
+        "SELECT " USER_COLUMNS_OF_U " FROM email_tokens e JOIN users u ON u.id = e.user_id "
         "WHERE e.digest = $1 AND e.kind = $2 AND e.expires_at > $3 "
-        "AND (e.kind <> 2 OR e.password_gen = users.password_gen)",
+        "AND (e.kind <> 2 OR e.password_gen = u.password_gen)",
     /* A delete that returns the row: of two uses of one token, the second
      * waits on the row and then finds it gone. */
     [ST_TOKEN_TAKE_VERIFY] =
@@ -529,12 +535,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_MFA_GET] =
         "SELECT user_id, password_gen FROM mfa_tokens WHERE digest = $1 AND expires_at > $2",
     [ST_MFA_CONSUME] = "DELETE FROM mfa_tokens WHERE digest = $1 AND user_id = $2",
-    /* One statement: the failure is counted and a spent token deleted
-     * under the row's lock. */
-    [ST_MFA_FAIL] =
-        "WITH f AS (UPDATE mfa_tokens SET failures = failures + 1 WHERE digest = $1 "
-        "RETURNING digest, failures) "
-        "DELETE FROM mfa_tokens m USING f WHERE m.digest = f.digest AND f.failures >= $2",
+    [ST_MFA_FAIL] = "UPDATE mfa_tokens SET failures = failures + 1 WHERE digest = $1",
+    [ST_MFA_DROP_SPENT] = "DELETE FROM mfa_tokens WHERE digest = $1 AND failures >= $2",
     [ST_MFA_DELETE_USER] = "DELETE FROM mfa_tokens WHERE user_id = $1",
     [ST_PURGE_EMAIL_TOKENS] = "DELETE FROM email_tokens WHERE expires_at <= $1",
     [ST_PURGE_MFA_TOKENS] = "DELETE FROM mfa_tokens WHERE expires_at <= $1",
@@ -1629,6 +1631,9 @@ static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user
     new_disabled = change->disabled >= 0 ? change->disabled : disabled;
     if (rc == STORE_OK)
         rc = keeps_an_admin(c, id, new_role, new_disabled, role, disabled);
+    /* Before the update, whose RETURNING reads mfa. */
+    if (rc == STORE_OK && change->mfa_off)
+        rc = mfa_off_in_tx(c, id);
     if (rc == STORE_OK) {
         p_reset(&p);
         p_int(&p, id);
@@ -1642,8 +1647,6 @@ static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user
     }
     lowered = change->password_hash != NULL || change->disabled == 1 || change->mfa_off ||
               (strcmp(role, "admin") == 0 && strcmp(new_role, "admin") != 0);
-    if (rc == STORE_OK && change->mfa_off)
-        rc = mfa_off_in_tx(c, id);
     if (rc == STORE_OK && change->end_logins && lowered) {
         rc = revoke_user_in_tx(c, id, change->keep_sid, change->keep_sid != NULL ? 0 : now, now,
                                change->memo_until);
@@ -3080,11 +3083,17 @@ static int pg_mfa_token_get(struct store *store, const unsigned char *digest, in
 static int pg_mfa_token_fail(struct store *store, const unsigned char *digest, int max_failures)
 {
     struct pg_params p;
+    int rc;
 
+    /* Each statement is atomic: a failure counted by another instance in
+     * between only makes the delete find the count reached sooner. */
     p_reset(&p);
     p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    rc = pg_one(store, ST_MFA_FAIL, &p, NULL);
+    if (rc != STORE_OK)
+        return rc;
     p_int(&p, max_failures);
-    return pg_one(store, ST_MFA_FAIL, &p, NULL);
+    return pg_one(store, ST_MFA_DROP_SPENT, &p, NULL);
 }
 
 static int pg_sealed_any(struct store *store, char *ad, size_t ad_size, unsigned char *out,

@@ -20,6 +20,11 @@
     "id, email, role, password_hash, created_at, disabled, password_gen, email_verified, " \
     "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = users.id AND t.confirmed = 1)"
 
+/* The same, of users joined as u. */
+#define USER_COLUMNS_OF_U                                                                    \
+    "u.id, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.password_gen, "    \
+    "u.email_verified, EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.confirmed = 1)"
+
 enum stmt_id {
     ST_USER_INSERT,
     ST_USER_BY_EMAIL,
@@ -157,9 +162,9 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT ?1, id, ?3, password_gen, ?4, ?5 FROM users WHERE id = ?2",
     [ST_TOKEN_SUPERSEDE] = "DELETE FROM email_tokens WHERE user_id = ?1 AND kind = ?2",
     [ST_TOKEN_FIND] =
-        "SELECT " USER_COLUMNS " FROM email_tokens e JOIN users ON users.id = e.user_id "
+        "SELECT " USER_COLUMNS_OF_U " FROM email_tokens e JOIN users u ON u.id = e.user_id "
         "WHERE e.digest = ?1 AND e.kind = ?2 AND e.expires_at > ?3 "
-        "AND (e.kind <> 2 OR e.password_gen = users.password_gen)",
+        "AND (e.kind <> 2 OR e.password_gen = u.password_gen)",
     [ST_TOKEN_DELETE] = "DELETE FROM email_tokens WHERE digest = ?1 AND kind = ?2",
     [ST_TOKEN_DELETE_USER_KIND] = "DELETE FROM email_tokens WHERE user_id = ?1 AND kind = ?2",
     [ST_USER_SET_VERIFIED] = "UPDATE users SET email_verified = 1, updated_at = ?2 WHERE id = ?1",
