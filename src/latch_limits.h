@@ -104,6 +104,29 @@
  * about 200 KiB). */
 #define LATCH_MAX_CA_BUNDLE_BYTES        (4 * 1024 * 1024)
 
+/* Accounts (issue 11): email tokens, the outbox, the second factor. */
+#define LATCH_VERIFY_TOKEN_TTL_S         86400  /* an email verification link: 24 h */
+#define LATCH_RESET_TOKEN_TTL_S          1800   /* a password reset link: 30 min */
+#define LATCH_NOTICE_MAIL_TTL_S          86400  /* "your password was changed": tried for a day */
+/* Mails of one kind to one address: at most this many per window; more are
+ * not sent (forgot-password, an unauthenticated verification request) or
+ * answered 429 (an authenticated verification request). */
+#define LATCH_MAIL_PER_ADDRESS           3
+#define LATCH_MAIL_PER_ADDRESS_WINDOW_S  900
+#define LATCH_MFA_TOKEN_TTL_S            300    /* between the password and the code */
+#define LATCH_MFA_MAX_FAILURES           5      /* wrong codes that end an mfa_token */
+#define LATCH_MAX_CODE_INPUT_BYTES       16     /* a TOTP code as typed (6 digits, spaces) */
+/* The outbox sender: rows claimed per round, how long a claim keeps other
+ * instances off a row (longer than one SMTP exchange can take), the round
+ * when nothing wakes it, and the backoff between attempts (doubling). */
+#define LATCH_OUTBOX_BATCH               16
+#define LATCH_OUTBOX_LEASE_S             (2 * (LATCH_SMTP_CONNECT_TIMEOUT_S + LATCH_SMTP_TIMEOUT_S))
+#define LATCH_OUTBOX_POLL_MS             1000
+#define LATCH_OUTBOX_BACKOFF_MIN_S       1
+#define LATCH_OUTBOX_BACKOFF_MAX_S       300
+/* A mail's link: public URL or template plus the token. */
+#define LATCH_MAX_MAIL_LINK_BYTES        (1024 + 64)   /* CONFIG_MAX_STR + token */
+
 /* Store. */
 #define LATCH_STORE_BUSY_TIMEOUT_MS  5000
 /* User rows /profile keeps in memory, and for how long: a change made by
