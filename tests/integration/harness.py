@@ -147,7 +147,8 @@ ALL_SERVERS = []             # every LatchServer created; their .lines are the l
 # Shorter values are too common to mean anything (a test's deliberately
 # short password "short" may well be part of a word in a log line).
 MIN_SECRET_CHARS = 8
-_SECRET_FIELDS = ("password", "current_password", "new_password", "refresh_token", "token")
+_SECRET_FIELDS = ("password", "current_password", "new_password", "refresh_token", "token",
+                  "mfa_token", "recovery_code", "secret", "otpauth_uri")
 _PEM_LINE_RE = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 
 
@@ -211,6 +212,8 @@ def _note_json_body(body, kind):
         for name in _SECRET_FIELDS:
             if isinstance(obj.get(name), str):
                 note_secret("%s %s" % (kind, name), obj[name])
+        for code in obj.get("recovery_codes") or []:
+            note_secret("%s recovery code" % kind, code)
 
 
 _COOKIE_RE = re.compile(r"latch_session=([A-Za-z0-9_\-]+)")
