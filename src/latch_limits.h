@@ -113,6 +113,10 @@
  * answered 429 (an authenticated verification request). */
 #define LATCH_MAIL_PER_ADDRESS           3
 #define LATCH_MAIL_PER_ADDRESS_WINDOW_S  900
+/* Background jobs of /password/forgot and unauthenticated verification
+ * requests waiting for the mail worker; more answer 503 (whatever the
+ * address). */
+#define LATCH_MAIL_JOB_QUEUE             1024
 #define LATCH_MFA_TOKEN_TTL_S            300    /* between the password and the code */
 #define LATCH_MFA_MAX_FAILURES           5      /* wrong codes that end an mfa_token */
 #define LATCH_MAX_CODE_INPUT_BYTES       16     /* a TOTP code as typed (6 digits, spaces) */

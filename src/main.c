@@ -303,7 +303,7 @@ static int cmd_serve(int argc, char **argv)
     struct config cfg;
     struct app app;
     struct cli_store cs;
-    struct work_pool *pool = NULL, *store_pool = NULL;
+    struct work_pool *pool = NULL, *store_pool = NULL, *mail_pool = NULL;
     struct keyring *keyring = NULL;
     struct keyring_options kopts;
     struct tokcache *tokcache = NULL;
@@ -376,8 +376,9 @@ static int cmd_serve(int argc, char **argv)
     db_pool = cfg.database_pool > 0 ? (int)cfg.database_pool : 2 * config_cpu_count();
     hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
     /* Connections: one per store worker, per hashing worker (a login
-     * commits from there) and for the follower, so none waits for another. */
-    if (cli_open_store(&cfg, CLI_REQUEST_TIMEOUT_MS, db_pool + hash_workers + 2, 1, &cs) != 0)
+     * commits from there), and for the follower, the mail sender and the
+     * mail worker, so none waits for another. */
+    if (cli_open_store(&cfg, CLI_REQUEST_TIMEOUT_MS, db_pool + hash_workers + 3, 1, &cs) != 0)
         goto cleanup;
     app.store = cs.store;
     app.store_remote = cs.remote;
@@ -470,6 +471,11 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     app.store_pool = store_pool;
+    if (work_pool_new(&mail_pool, 1, LATCH_MAIL_JOB_QUEUE, 0) != WORK_OK) {
+        log_error("cannot start the mail worker");
+        goto cleanup;
+    }
+    app.mail_pool = mail_pool;
 
     threads = cfg.threads > 0 ? (int)cfg.threads : config_cpu_count();
     memset(&opts, 0, sizeof(opts));
@@ -571,6 +577,8 @@ static int cmd_serve(int argc, char **argv)
     store_pool = NULL;
     work_pool_free(pool);     /* runs queued jobs; each answers its request */
     pool = NULL;
+    work_pool_free(mail_pool);   /* runs the queued lookups: their mails are queued */
+    mail_pool = NULL;
     http_server_stop(server, LATCH_SHUTDOWN_GRACE_S);
     server = NULL;
     app.outbox = NULL;
@@ -590,6 +598,7 @@ cleanup:
     if (metrics_fd >= 0)
         close(metrics_fd);
     work_pool_free(pool);
+    work_pool_free(mail_pool);
     if (listen_fd >= 0)
         close(listen_fd);
     tls_files_free(&tls);

@@ -57,6 +57,7 @@ struct app {
     unsigned char master_key[SEAL_KEY_BYTES];
     unsigned char recovery_key[RECOVERY_KEY_BYTES];
     struct outbox_sender *outbox;     /* woken when a mail is queued; may be NULL */
+    struct work_pool *mail_pool;      /* /password/forgot's background lookups */
 };
 
 /* Fills the parts of app derived from cfg (mode, policy, origins, proxies).

@@ -178,9 +178,10 @@ int mails_request_in_background(struct app *app, enum mails_kind kind, const cha
     job->app = app;
     job->kind = kind;
     snprintf(job->email, sizeof(job->email), "%s", email);
-    /* The hashing pool's workers: bounded, off the HTTP threads, and with
-     * their own store connections on PostgreSQL. */
-    if (work_pool_submit(app->pool, mail_job_run, job) != WORK_OK) {
+    /* A queue of their own (bounded, LATCH_MAIL_JOB_QUEUE), off the HTTP
+     * threads and apart from the password hashing, with its own store
+     * connection on PostgreSQL. */
+    if (work_pool_submit(app->mail_pool, mail_job_run, job) != WORK_OK) {
         free(job);
         return -1;
     }
