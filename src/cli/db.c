@@ -228,6 +228,10 @@ static int open_side(struct side *s, const struct config *base, const char *url,
      * key too (the target's is made when missing: it holds nothing yet). */
     if (!s->cs.remote) {
         snprintf(s->cfg.data_dir, sizeof(s->cfg.data_dir), "%s", s->cs.sqlite_dir);
+        /* LATCH_MASTER_KEY_FILE names the PostgreSQL side's key; a SQLite
+         * side's is its own unless --from/--to-master-key names it. */
+        if (master_key_file == NULL)
+            s->cfg.master_key_file[0] = '\0';
         if (cli_master_key(&s->cfg, &s->cs, migrate) != 0)
             return -1;
     }
@@ -318,7 +322,8 @@ static int cmd_copy(int argc, char **argv)
         goto cleanup;
     }
     if (users > 0) {
-        if (force_s == NULL || strcmp(force_s, "yes") != 0) {
+        /* A switch: config sets it to "1" when given. */
+        if (force_s == NULL || strcmp(force_s, "1") != 0) {
             fprintf(stderr, "latch db copy: the target holds %lld users already; --force "
                             "replaces everything in it\n", (long long)users);
             goto cleanup;
@@ -371,6 +376,17 @@ static int cmd_copy(int argc, char **argv)
         }
         printf("%-16s %8lld\n", store_tables[i].name, (long long)batch->copied);
     }
+    /* Recovery-code digests are keyed by a key derived from the master key
+     * (auth/recovery.h); the codes themselves are nowhere, so they cannot
+     * be re-keyed.  TOTP secrets and mail were re-sealed above. */
+    if (from.cs.has_master_key && to.cs.has_master_key &&
+        sodium_memcmp(from.cs.master_key, to.cs.master_key, SEAL_KEY_BYTES) != 0 &&
+        STORE_CALL(from.cs.store, table_count, "recovery_codes", &n_from) == STORE_OK &&
+        n_from > 0)
+        fprintf(stderr, "latch db copy: warning: the target's master key is not the source's: "
+                        "the %lld recovery codes copied will not match (TOTP still works; "
+                        "users make new codes by turning TOTP off and on).  Give the target "
+                        "the source's master key to keep them.\n", (long long)n_from);
     rc = to.cs.store->ops->table_copy_done(to.cs.store);
     if (rc != STORE_OK) {
         fprintf(stderr, "latch db copy: finishing: %s\n", store_strerror(rc));

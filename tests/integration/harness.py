@@ -1102,7 +1102,8 @@ class LatchTestCase(unittest.TestCase):
 
     def assertProfileOk(self, resp, user=None):
         body = self.assertJson(resp, 200)
-        self.assertEqual(sorted(body), ["created_at", "email", "id", "role"], _describe(resp))
+        self.assertEqual(sorted(body), ["created_at", "email", "email_verified", "id", "mfa",
+                                        "role"], _describe(resp))
         if user is not None:
             self.assertEqual(body["id"], user["id"])
             self.assertEqual(body["email"], user["email"])
