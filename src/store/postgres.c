@@ -487,7 +487,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "DELETE FROM email_tokens WHERE digest = $1 AND kind = 2 AND expires_at > $2 "
         "AND user_id = $3 AND password_gen = $4 RETURNING user_id",
     [ST_USER_SET_VERIFIED] =
-        "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1 RETURNING " USER_COLUMNS,
+        "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1 "
+        "RETURNING " USER_COLUMNS,
     [ST_USER_SET_PASSWORD] =
         "UPDATE users SET password_hash = $2, password_gen = password_gen + 1, "
         "email_verified = 1, updated_at = $3 WHERE id = $1 RETURNING " USER_COLUMNS,
