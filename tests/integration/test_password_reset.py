@@ -142,3 +142,28 @@ class PasswordReset(harness.LatchTestCase):
         for token in ("A" * 43, "nope"):
             self.assertError(reset(token), 400, "Bad Request", "Invalid or expired token")
         self.assertEqual(_srv.post_json("/password/forgot", {"email": 7}).status_code, 400)
+
+
+class PerAddressLimit(harness.LatchTestCase):
+    def test_new_routes_take_from_the_per_address_limit(self):
+        # One request per address and minute, no burst beyond one: the
+        # second request to each route is 429, before anything else runs
+        # (/password/forgot still does no store I/O for the first).
+        srv = harness.LatchServer(env={"LATCH_IP_RATE_PER_MIN": "1",
+                                       "LATCH_IP_RATE_BURST": "1"}).start()
+        try:
+            for path, body in (("/password/forgot", {"email": harness.unique_email("ip")}),
+                               ("/password/reset", {"token": "A" * 43,
+                                                    "new_password": NEW_PASSWORD}),
+                               ("/email/verify", {"token": "A" * 43}),
+                               ("/email/verify/request", {"email": harness.unique_email("ip")}),
+                               ("/login/mfa", {"mfa_token": "A" * 43, "code": "123456"})):
+                srv.restart()    # a fresh bucket per route: the limiter is in memory
+                first = srv.post_json(path, body)
+                self.assertNotEqual(first.status_code, 429, path)
+                second = srv.post_json(path, body)
+                self.assertError(second, 429, "Too Many Requests",
+                                 "Too many attempts, try again later")
+                self.assertIsNotNone(second.headers.get("Retry-After"), path)
+        finally:
+            srv.close()

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -1234,6 +1235,33 @@ static void collect_mail(void *ctx, const struct store_outbox_row *row)
         l->attempts[l->n] = row->attempts;
         l->sealed_len[l->n++] = row->sealed_len;
     }
+}
+
+/* A row written the way latch wrote users before issue 11 (no
+ * email_verified): it reads as verified, which is what the migration gives
+ * the users that exist when it runs (ADD COLUMN ... DEFAULT 1). */
+CONTRACT(users_from_before_verification_count_as_verified)
+{
+    static const char sql[] =
+        "INSERT INTO users (email, password_hash, role, created_at, updated_at) "
+        "VALUES ('old@example.com', 'h', 'user', 1, 1)";
+    struct store_user got;
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (f->pg) {
+        rc = fx_pg_exec(f->conninfo, sql);
+    } else {
+        rc = sqlite3_open(f->path, &db) == SQLITE_OK &&
+                     sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
+        sqlite3_close(db);
+    }
+    CHECK_INT(rc, 0);
+    CHECK_INT(store_user_by_email(*s, "old@example.com", &got), STORE_OK);
+    CHECK_INT(got.email_verified, 1);
+    CHECK_INT(got.mfa, 0);
 }
 
 CONTRACT(register_and_verify_email)
