@@ -477,6 +477,20 @@ static int cmd_serve(int argc, char **argv)
     }
     app.mail_pool = mail_pool;
 
+    memset(&ocfg, 0, sizeof(ocfg));
+    ocfg.store = app.store;
+    ocfg.key = app.master_key;
+    ocfg.smtp.url = cfg.smtp_url;
+    ocfg.smtp.ca_file = cfg.smtp_ca_file[0] != '\0' ? cfg.smtp_ca_file : NULL;
+    ocfg.smtp.user = cfg.smtp_user;
+    ocfg.smtp.password = smtp_password;
+    ocfg.smtp.insecure = (int)cfg.smtp_insecure;
+    ocfg.smtp.from = cfg.mail_from;
+    if (outbox_sender_start(&outbox, &ocfg) != 0) {
+        log_error("cannot start the mail sender");
+        goto cleanup;
+    }
+    app.outbox = outbox;
     threads = cfg.threads > 0 ? (int)cfg.threads : config_cpu_count();
     memset(&opts, 0, sizeof(opts));
     if (cfg.tls_cert[0] != '\0') {
@@ -541,20 +555,6 @@ static int cmd_serve(int argc, char **argv)
                  metrics_port);
     }
 
-    memset(&ocfg, 0, sizeof(ocfg));
-    ocfg.store = app.store;
-    ocfg.key = app.master_key;
-    ocfg.smtp.url = cfg.smtp_url;
-    ocfg.smtp.ca_file = cfg.smtp_ca_file[0] != '\0' ? cfg.smtp_ca_file : NULL;
-    ocfg.smtp.user = cfg.smtp_user;
-    ocfg.smtp.password = smtp_password;
-    ocfg.smtp.insecure = (int)cfg.smtp_insecure;
-    ocfg.smtp.from = cfg.mail_from;
-    if (outbox_sender_start(&outbox, &ocfg) != 0) {
-        log_error("cannot start the mail sender");
-        goto cleanup;
-    }
-    app.outbox = outbox;
     follower_start(&follower, &app);
     for (;;) {
         if (sigwait(&signals, &sig) != 0)

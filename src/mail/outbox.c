@@ -97,6 +97,7 @@ struct outbox_sender {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stop, woken;
+    int ready;                        /* the first round is done */
 };
 
 /* Rows of one claim, copied out of the store's callback. */
@@ -236,6 +237,10 @@ static void *sender_main(void *arg)
         pthread_mutex_unlock(&s->lock);
         round_once(s);
         pthread_mutex_lock(&s->lock);
+        if (!s->ready) {
+            s->ready = 1;
+            pthread_cond_broadcast(&s->wake);
+        }
         if (s->stop || s->woken)
             continue;
         clock_gettime(CLOCK_MONOTONIC, &deadline);
@@ -272,6 +277,13 @@ int outbox_sender_start(struct outbox_sender **out, const struct outbox_sender_c
         free(s);
         return -1;
     }
+    /* Until its first round is done (its store connection made, what
+     * expired dropped): a server is fully up when it says it listens, and
+     * holds no file it opens later on its own. */
+    pthread_mutex_lock(&s->lock);
+    while (!s->ready)
+        pthread_cond_wait(&s->wake, &s->lock);
+    pthread_mutex_unlock(&s->lock);
     *out = s;
     return 0;
 }

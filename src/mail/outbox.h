@@ -75,7 +75,8 @@ struct outbox_sender_config {
     struct smtp_config smtp;          /* url NULL or "": nothing is sent */
 };
 
-/* Starts the sender thread.  Returns 0, or -1. */
+/* Starts the sender thread and waits for its first round.  Returns 0, or
+ * -1. */
 int outbox_sender_start(struct outbox_sender **out, const struct outbox_sender_config *cfg);
 /* A mail was queued here: look now.  NULL is ignored. */
 void outbox_sender_wake(struct outbox_sender *s);
