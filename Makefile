@@ -5,7 +5,7 @@
 ifeq ($(origin CC),default)
 CC = cc
 endif
-PKGS     = libmicrohttpd openssl libsodium jansson sqlite3 libpq libxcrypt
+PKGS     = libmicrohttpd openssl libsodium jansson sqlite3 libpq libxcrypt libqrencode libcurl
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-missing-field-initializers
 # The version lives in src/latch_version.h; the commit is what git says of
@@ -83,6 +83,16 @@ $(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(GEN_SRC) Makefile
 	$(CC) $(BASE) -Werror -iquote tests/unit $(SANITIZE) $(PKG_CFLAGS) -o $@ $(LIB_SRC) $(GEN_SRC) \
 	    $(UNIT_SRC) $(PKG_LIBS)
 
+# The integration tests' driver for the mail, TOTP and QR modules (issue 11):
+# tests/tools/probe.c and the library files it needs, sanitizer build.
+PROBE_SRC = src/util/base32.c src/util/num.c src/util/fsutil.c src/util/cidr.c \
+            src/auth/credentials.c src/auth/totp.c src/auth/qrsvg.c src/mail/message.c \
+            src/mail/smtp.c
+$(BUILD)/asan/latch-probe: tests/tools/probe.c $(PROBE_SRC) $(HDRS) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ tests/tools/probe.c $(PROBE_SRC) \
+	    $(PKG_LIBS)
+
 # make run serves the lesson page too (LATCH_UI=0 make run turns it off);
 # latch prints its address.  `./latch serve` alone keeps it off.
 run: deps latch
@@ -90,13 +100,13 @@ run: deps latch
 
 # make test [T=name] runs unit tests, then integration tests against the
 # real binary; the last line reads "total: N passed, N failed".
-test: test-deps $(BUILD)/asan/latch $(BUILD)/asan/unit-tests
+test: test-deps $(BUILD)/asan/latch $(BUILD)/asan/unit-tests $(BUILD)/asan/latch-probe
 	@BUILD=$(BUILD) T="$(T)" scripts/run-tests.sh
 
 unit: $(BUILD)/asan/unit-tests
 	@$(BUILD)/asan/unit-tests $(T)
 
-integration: $(BUILD)/asan/latch
+integration: $(BUILD)/asan/latch $(BUILD)/asan/latch-probe
 	@LATCH_BIN=$(BUILD)/asan/latch /usr/bin/python3 tests/integration/run.py $(T)
 
 format:

@@ -5,15 +5,16 @@ set -eu
 
 # python3-yaml: the build converts docs/openapi.yaml into the JSON that
 # GET /openapi.json serves (scripts/openapi-json.py).
-build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libcrypt-dev python3-yaml"
+build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libcrypt-dev libqrencode-dev libcurl4-openssl-dev python3-yaml"
 # make deb: dpkg-shlibdeps (dpkg-dev), strip (binutils); the package's
 # postinst needs adduser.
 deb_pkgs="dpkg-dev binutils adduser"
 # prometheus: promtool checks /metrics; lintian checks the package;
 # postgresql: the throwaway cluster of the PostgreSQL pass; python3-nacl
-# opens the keys sealed in it; python3-jsonschema validates every response
+# opens the keys sealed in it (and the mail tests need aiosmtpd, pyotp, rsvg-convert
+# and zbarimg); python3-jsonschema validates every response
 # of the integration suite against docs/openapi.yaml.
-test_pkgs="python3 python3-requests python3-jsonschema python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium prometheus lintian postgresql python3-psycopg2 python3-nacl python3-bcrypt python3-passlib python3-argon2 $deb_pkgs"
+test_pkgs="python3 python3-requests python3-jsonschema python3-jwt python3-cryptography curl openssl clang libclang-rt-14-dev valgrind sqlite3 nginx-light chromium prometheus lintian postgresql python3-psycopg2 python3-nacl python3-bcrypt python3-passlib python3-argon2 librsvg2-bin zbar-tools python3-pyotp python3-aiosmtpd $deb_pkgs"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;

@@ -25,10 +25,10 @@ struct option_def {
 /* The commands an option applies to besides serve: `latch user --help`
  * lists only these, and a flag of another command is refused there. */
 #define SERVE CONFIG_CMD_SERVE
-#define STORE_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_USER | CONFIG_CMD_DB)
+#define STORE_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_USER | CONFIG_CMD_DB | CONFIG_CMD_MAIL)
 #define KEY_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_KEY | CONFIG_CMD_TOKEN)
 #define ALL_CMDS (CONFIG_CMD_SERVE | CONFIG_CMD_USER | CONFIG_CMD_KEY | CONFIG_CMD_TOKEN | \
-                  CONFIG_CMD_DB)
+                  CONFIG_CMD_DB | CONFIG_CMD_MAIL)
 
 #define STR_OPT(cmds, name, field, help)                                                   \
     {cmds, name, OPT_STR, offsetof(struct config, field), sizeof(((struct config *)0)->field), \
@@ -126,6 +126,27 @@ static const struct option_def options[] = {
             "comma-separated CIDRs whose X-Forwarded-For / -Proto are believed (none)"),
     INT_OPT(SERVE, "ui", ui, 0, 1,
             "1: serve the lesson page at / (make run sets it); 0: / is 404 (0)"),
+    STR_OPT(SERVE, "smtp-url", smtp_url,
+            "smtp://host:port (STARTTLS required) or smtps://host:port (implicit TLS); "
+            "unset: mails stay in the outbox (latch mail list)"),
+    STR_OPT(SERVE, "smtp-ca-file", smtp_ca_file,
+            "PEM CA certificates trusted for SMTP in addition to the system's"),
+    STR_OPT(SERVE, "smtp-user", smtp_user, "SMTP AUTH user (none)"),
+    STR_OPT(SERVE, "smtp-password-file", smtp_password_file,
+            "file holding the SMTP password (mode 0600)"),
+    INT_OPT(SERVE, "smtp-insecure", smtp_insecure, 0, 1,
+            "1: accept an SMTP server without STARTTLS on a non-loopback host (0)"),
+    STR_OPT(SERVE | CONFIG_CMD_MAIL, "mail-from", mail_from,
+            "the From address of latch's mails (required with --smtp-url)"),
+    STR_OPT(SERVE | CONFIG_CMD_MAIL, "public-url", public_url,
+            "base of the links in mails, e.g. https://app.example.com (http://localhost:8080)"),
+    STR_OPT(SERVE | CONFIG_CMD_MAIL, "reset-url", reset_url,
+            "password reset link template with {token} (<public-url>/reset#token={token})"),
+    STR_OPT(SERVE | CONFIG_CMD_MAIL, "verify-url", verify_url,
+            "email verification link template with {token} "
+            "(<public-url>/verify-email#token={token})"),
+    INT_OPT(SERVE, "require-verified-email", require_verified_email, 0, 1,
+            "1: users whose address is not verified cannot log in (0)"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -156,6 +177,7 @@ void config_defaults(struct config *cfg)
     cfg->refresh_max_s = 90 * 86400;
     cfg->refresh_reuse_window_s = 10;
     snprintf(cfg->registration, sizeof(cfg->registration), "open");
+    snprintf(cfg->public_url, sizeof(cfg->public_url), "http://localhost:8080");
     cfg->lockout_attempts = 5;
     cfg->lockout_window_s = 900;
     cfg->lockout_s = 900;
@@ -262,6 +284,22 @@ static int validate(const struct config *cfg, char *err, size_t err_size)
         if (config_backend(cfg, &backend, target, sizeof(target), err, err_size) != 0)
             return CONFIG_ERROR;
     }
+    if (strncmp(cfg->public_url, "https://", 8) != 0 &&
+        strncmp(cfg->public_url, "http://", 7) != 0) {
+        snprintf(err, err_size, "--public-url / LATCH_PUBLIC_URL: expected an http:// or "
+                 "https:// URL like https://app.example.com");
+        return CONFIG_ERROR;
+    }
+    if ((cfg->reset_url[0] != '\0' && strstr(cfg->reset_url, "{token}") == NULL) ||
+        (cfg->verify_url[0] != '\0' && strstr(cfg->verify_url, "{token}") == NULL)) {
+        snprintf(err, err_size, "LATCH_RESET_URL and LATCH_VERIFY_URL are templates: they must "
+                 "contain {token}");
+        return CONFIG_ERROR;
+    }
+    if (cfg->smtp_url[0] != '\0' && cfg->mail_from[0] == '\0') {
+        snprintf(err, err_size, "LATCH_SMTP_URL needs LATCH_MAIL_FROM (the From address)");
+        return CONFIG_ERROR;
+    }
     return CONFIG_OK;
 }
 
@@ -272,7 +310,7 @@ static const struct {
     unsigned bit;
 } commands[] = {
     {"serve", CONFIG_CMD_SERVE}, {"user", CONFIG_CMD_USER}, {"key", CONFIG_CMD_KEY},
-    {"token", CONFIG_CMD_TOKEN}, {"db", CONFIG_CMD_DB},
+    {"token", CONFIG_CMD_TOKEN}, {"db", CONFIG_CMD_DB}, {"mail", CONFIG_CMD_MAIL},
 };
 
 static unsigned command_bit(const char *command)

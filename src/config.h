@@ -69,6 +69,18 @@ struct config {
     /* The lesson page (src/ui/, src/api/ui.c): off unless asked for, so a
      * production server exposes nothing but its API. */
     int64_t ui;                       /* 0 | 1 */
+
+    /* Mail, email verification, password reset (issue 11). */
+    char smtp_url[CONFIG_MAX_STR];    /* smtp://host:port (STARTTLS) | smtps://; "": no mail sent */
+    char smtp_ca_file[CONFIG_MAX_STR];/* PEM CAs trusted in addition to the system's */
+    char smtp_user[256];
+    char smtp_password_file[CONFIG_MAX_STR]; /* mode 0600 */
+    int64_t smtp_insecure;            /* 1: a server without STARTTLS on any host */
+    char mail_from[CONFIG_MAX_STR];
+    char public_url[CONFIG_MAX_STR];  /* the base of links in mails */
+    char reset_url[CONFIG_MAX_STR];   /* a template with {token}; "": public_url/reset#token= */
+    char verify_url[CONFIG_MAX_STR];  /* likewise; "": public_url/verify-email#token= */
+    int64_t require_verified_email;   /* 1: an unverified user cannot log in (403) */
 };
 
 /* A flag a subcommand adds to the shared ones; its value lands in *value.
@@ -87,6 +99,7 @@ struct config_extra_flag {
 #define CONFIG_CMD_KEY   (1u << 2)
 #define CONFIG_CMD_TOKEN (1u << 3)
 #define CONFIG_CMD_DB    (1u << 4)
+#define CONFIG_CMD_MAIL  (1u << 5)
 
 enum config_result {
     CONFIG_OK = 0,

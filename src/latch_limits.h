@@ -98,6 +98,61 @@
 /* Logs: a line is at most LOG_MAX_LINE_BYTES (util/log.h, PIPE_BUF); an
  * X-Request-Id longer than LOG_REQUEST_ID_MAX (64) is replaced. */
 
+/* Second factor (issue 11): TOTP secrets, enrolment URIs and their QR codes. */
+#define LATCH_MAX_TOTP_SECRET_BYTES      64     /* an HMAC key; latch makes 20 */
+#define LATCH_MAX_TOTP_SECRET_B32_CHARS  103    /* base32 of 64 bytes, no padding */
+#define LATCH_MAX_TOTP_ISSUER_BYTES      64     /* the issuer shown in the app */
+#define LATCH_MAX_OTPAUTH_URI_BYTES      2048   /* with NUL; fits QR version 40-M (2331) */
+#define LATCH_MAX_QR_TEXT_BYTES          2048   /* text given to qrsvg_render */
+#define LATCH_MAX_QR_SVG_BYTES           (512 * 1024)   /* version 40: about 320 KiB */
+
+/* Recovery codes: what is typed may carry dashes and spaces around the
+ * 10 characters; longer input is refused before it is looked at. */
+#define LATCH_MAX_RECOVERY_INPUT_BYTES   64
+
+/* Mail (issue 11).  Lines: RFC 5322 section 2.1.1 (998 characters without
+ * the CRLF).  The subject is not folded, so it stays well under a line. */
+#define LATCH_MAIL_MAX_LINE_BYTES        998
+#define LATCH_MAX_MAIL_SUBJECT_BYTES     200
+#define LATCH_MAX_MAIL_ID_BYTES          64     /* the caller's id in the Message-ID */
+#define LATCH_MAX_MAIL_BODY_BYTES        (64 * 1024)
+/* A formatted message: headers plus a body whose every LF became CRLF. */
+#define LATCH_MAX_MAIL_MESSAGE_BYTES     (2 * LATCH_MAX_MAIL_BODY_BYTES + 4096)
+#define LATCH_SMTP_CONNECT_TIMEOUT_S     10
+#define LATCH_SMTP_TIMEOUT_S             30     /* one whole SMTP exchange */
+#define LATCH_MAX_SMTP_PASSWORD_BYTES    256
+#define LATCH_MAX_SMTP_URL_BYTES         1024
+/* LATCH_SMTP_CA_FILE plus the system bundle it is added to (Debian's is
+ * about 200 KiB). */
+#define LATCH_MAX_CA_BUNDLE_BYTES        (4 * 1024 * 1024)
+
+/* Accounts (issue 11): email tokens, the outbox, the second factor. */
+#define LATCH_VERIFY_TOKEN_TTL_S         86400  /* an email verification link: 24 h */
+#define LATCH_RESET_TOKEN_TTL_S          1800   /* a password reset link: 30 min */
+#define LATCH_NOTICE_MAIL_TTL_S          86400  /* "your password was changed": tried for a day */
+/* Mails of one kind to one address: at most this many per window; more are
+ * not sent (forgot-password, an unauthenticated verification request) or
+ * answered 429 (an authenticated verification request). */
+#define LATCH_MAIL_PER_ADDRESS           3
+#define LATCH_MAIL_PER_ADDRESS_WINDOW_S  900
+/* Background jobs of /password/forgot and unauthenticated verification
+ * requests waiting for the mail worker; more answer 503 (whatever the
+ * address). */
+#define LATCH_MAIL_JOB_QUEUE             1024
+#define LATCH_MFA_TOKEN_TTL_S            300    /* between the password and the code */
+#define LATCH_MFA_MAX_FAILURES           5      /* wrong codes that end an mfa_token */
+#define LATCH_MAX_CODE_INPUT_BYTES       16     /* a TOTP code as typed (6 digits, spaces) */
+/* The outbox sender: rows claimed per round, how long a claim keeps other
+ * instances off a row (longer than one SMTP exchange can take), the round
+ * when nothing wakes it, and the backoff between attempts (doubling). */
+#define LATCH_OUTBOX_BATCH               16
+#define LATCH_OUTBOX_LEASE_S             (2 * (LATCH_SMTP_CONNECT_TIMEOUT_S + LATCH_SMTP_TIMEOUT_S))
+#define LATCH_OUTBOX_POLL_MS             1000
+#define LATCH_OUTBOX_BACKOFF_MIN_S       1
+#define LATCH_OUTBOX_BACKOFF_MAX_S       300
+/* A mail's link: public URL or template plus the token. */
+#define LATCH_MAX_MAIL_LINK_BYTES        (1024 + 64)   /* CONFIG_MAX_STR + token */
+
 /* Store. */
 #define LATCH_STORE_BUSY_TIMEOUT_MS  5000
 /* User rows /profile keeps in memory, and for how long: a change made by

@@ -13,6 +13,9 @@
 #include "config.h"
 #include "http/server.h"
 #include "http/tls.h"
+#include "mail/outbox.h"
+#include "mail/message.h"
+#include "mail/smtp.h"
 #include "latch_limits.h"
 #include "latch_version.h"
 #include "util/b64url.h"
@@ -49,6 +52,10 @@ static void usage(void)
            "  latch user list [--email SUBSTRING] [--json]\n"
            "  latch user show|delete|disable|enable|unlock --email E\n"
            "  latch user set-role --email E --role user|admin\n"
+           "  latch user mfa-reset --email E      remove a user's second factor (TOTP,\n"
+           "                                      recovery codes) and end their logins\n"
+           "  latch mail list                     print the mails waiting in the outbox\n"
+           "                                      (their links too: needs the master key)\n"
            "  latch key rotate | list             add a signing key (published first) / show keys\n"
            "  latch key master-init FILE          create the master key for PostgreSQL mode\n"
            "  latch db migrate                    apply the database's schema migrations\n"
@@ -298,7 +305,7 @@ static int cmd_serve(int argc, char **argv)
     struct config cfg;
     struct app app;
     struct cli_store cs;
-    struct work_pool *pool = NULL, *store_pool = NULL;
+    struct work_pool *pool = NULL, *store_pool = NULL, *mail_pool = NULL;
     struct keyring *keyring = NULL;
     struct keyring_options kopts;
     struct tokcache *tokcache = NULL;
@@ -312,6 +319,9 @@ static int cmd_serve(int argc, char **argv)
     int port, hash_workers, threads, db_pool, sig, rc, status = 1, listen_fd = -1;
     int metrics_fd = -1, metrics_port = 0;
     struct http_server *metrics_server = NULL;
+    struct outbox_sender *outbox = NULL;
+    struct outbox_sender_config ocfg;
+    char smtp_password[LATCH_MAX_SMTP_PASSWORD_BYTES + 1] = "";
 
     memset(&cs, 0, sizeof(cs));
     rc = load_config(&cfg, "serve", argc, argv, NULL, NULL, 0, NULL);
@@ -368,11 +378,51 @@ static int cmd_serve(int argc, char **argv)
     db_pool = cfg.database_pool > 0 ? (int)cfg.database_pool : 2 * config_cpu_count();
     hash_workers = cfg.hash_workers > 0 ? (int)cfg.hash_workers : config_cpu_count();
     /* Connections: one per store worker, per hashing worker (a login
-     * commits from there) and for the follower, so none waits for another. */
-    if (cli_open_store(&cfg, CLI_REQUEST_TIMEOUT_MS, db_pool + hash_workers + 1, 1, &cs) != 0)
+     * commits from there), and for the follower, the mail sender and the
+     * mail worker, so none waits for another. */
+    if (cli_open_store(&cfg, CLI_REQUEST_TIMEOUT_MS, db_pool + hash_workers + 3, 1, &cs) != 0)
         goto cleanup;
     app.store = cs.store;
     app.store_remote = cs.remote;
+    /* TOTP secrets and queued mail are sealed under the master key; in
+     * SQLite mode it is made here while nothing sealed exists. */
+    if (cli_master_key(&cfg, &cs, 1) != 0 || !cs.has_master_key) {
+        if (!cs.has_master_key)
+            log_error("no master key: TOTP secrets and mail cannot be sealed");
+        goto cleanup;
+    }
+    app.has_master_key = 1;
+    memcpy(app.master_key, cs.master_key, sizeof(app.master_key));
+    /* The recovery-code key: derived, never stored (auth/recovery.h). */
+    crypto_kdf_derive_from_key(app.recovery_key, sizeof(app.recovery_key), 1, "latchrec",
+                               app.master_key);
+    if (cfg.smtp_url[0] != '\0') {
+        enum smtp_tls policy;
+        if (smtp_tls_policy(cfg.smtp_url, (int)cfg.smtp_insecure, &policy) != SMTP_OK) {
+            log_error("LATCH_SMTP_URL: expected smtp://host[:port] (STARTTLS) or "
+                      "smtps://host[:port], without credentials, query or fragment");
+            goto cleanup;
+        }
+        if (message_check_address(cfg.mail_from) != MESSAGE_OK) {
+            log_error("LATCH_MAIL_FROM: \"%.64s\" is not a plain address like "
+                      "no-reply@example.com", cfg.mail_from);
+            goto cleanup;
+        }
+        if (cfg.smtp_user[0] != '\0') {
+            if (cfg.smtp_password_file[0] == '\0') {
+                log_error("LATCH_SMTP_USER needs LATCH_SMTP_PASSWORD_FILE");
+                goto cleanup;
+            }
+            if (smtp_read_password(cfg.smtp_password_file, smtp_password,
+                                   sizeof(smtp_password), err, sizeof(err)) != SMTP_OK) {
+                log_error("LATCH_SMTP_PASSWORD_FILE: %s", err);
+                goto cleanup;
+            }
+        }
+    } else {
+        log_warn("LATCH_SMTP_URL is not set: no mail is sent; verification and reset mails "
+                 "wait in the outbox (`latch mail list` shows them)");
+    }
     cli_keyring_options(&cfg, &cs, &kopts);
     if (keyring_open(&keyring, &kopts, 1, err, sizeof(err), warning, sizeof(warning)) != 0) {
         log_error("%s", err);
@@ -423,7 +473,26 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     app.store_pool = store_pool;
+    if (work_pool_new(&mail_pool, 1, LATCH_MAIL_JOB_QUEUE, 0) != WORK_OK) {
+        log_error("cannot start the mail worker");
+        goto cleanup;
+    }
+    app.mail_pool = mail_pool;
 
+    memset(&ocfg, 0, sizeof(ocfg));
+    ocfg.store = app.store;
+    ocfg.key = app.master_key;
+    ocfg.smtp.url = cfg.smtp_url;
+    ocfg.smtp.ca_file = cfg.smtp_ca_file[0] != '\0' ? cfg.smtp_ca_file : NULL;
+    ocfg.smtp.user = cfg.smtp_user;
+    ocfg.smtp.password = smtp_password;
+    ocfg.smtp.insecure = (int)cfg.smtp_insecure;
+    ocfg.smtp.from = cfg.mail_from;
+    if (outbox_sender_start(&outbox, &ocfg) != 0) {
+        log_error("cannot start the mail sender");
+        goto cleanup;
+    }
+    app.outbox = outbox;
     threads = cfg.threads > 0 ? (int)cfg.threads : config_cpu_count();
     memset(&opts, 0, sizeof(opts));
     if (cfg.tls_cert[0] != '\0') {
@@ -510,8 +579,13 @@ static int cmd_serve(int argc, char **argv)
     store_pool = NULL;
     work_pool_free(pool);     /* runs queued jobs; each answers its request */
     pool = NULL;
+    work_pool_free(mail_pool);   /* runs the queued lookups: their mails are queued */
+    mail_pool = NULL;
     http_server_stop(server, LATCH_SHUTDOWN_GRACE_S);
     server = NULL;
+    app.outbox = NULL;
+    outbox_sender_stop(outbox);   /* finishes the mail being sent */
+    outbox = NULL;
     http_server_stop(metrics_server, 0);
     metrics_server = NULL;
     status = 0;
@@ -519,12 +593,14 @@ static int cmd_serve(int argc, char **argv)
 cleanup:
     if (server != NULL)
         http_server_stop(server, 0);
+    outbox_sender_stop(outbox);
     work_pool_free(store_pool);
     if (metrics_server != NULL)
         http_server_stop(metrics_server, 0);
     if (metrics_fd >= 0)
         close(metrics_fd);
     work_pool_free(pool);
+    work_pool_free(mail_pool);
     if (listen_fd >= 0)
         close(listen_fd);
     tls_files_free(&tls);
@@ -534,6 +610,9 @@ cleanup:
     revocation_free(revocation);
     ratelimit_free(app.ratelimit);
     sodium_memzero(app.refresh_key, sizeof(app.refresh_key));
+    sodium_memzero(app.master_key, sizeof(app.master_key));
+    sodium_memzero(app.recovery_key, sizeof(app.recovery_key));
+    sodium_memzero(smtp_password, sizeof(smtp_password));
     cli_close_store(&cs);
     return status;
 }
@@ -897,8 +976,17 @@ int main(int argc, char **argv)
         usage();
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "serve") == 0)
-        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(argv[1], "serve") == 0) {
+        int rc;
+        /* libcurl's global state, before any thread starts (mail/smtp.h). */
+        if (smtp_global_init() != SMTP_OK) {
+            fprintf(stderr, "latch: libcurl failed to initialise (or lacks TLS)\n");
+            return 1;
+        }
+        rc = cmd_serve(argc - 2, argv + 2);
+        smtp_global_cleanup();
+        return rc;
+    }
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("latch %s (commit %s)\n", LATCH_VERSION, LATCH_COMMIT);
         return 0;
@@ -911,6 +999,8 @@ int main(int argc, char **argv)
         return cmd_key_master_init(argc - 3, argv + 3);
     if (argc >= 2 && strcmp(argv[1], "db") == 0)
         return cli_db(argc - 2, argv + 2);
+    if (argc >= 2 && strcmp(argv[1], "mail") == 0)
+        return cli_mail(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "user") == 0) {
         int rc = cli_user(argc - 2, argv + 2);
         if (rc == CLI_NOT_MINE)

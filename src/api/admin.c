@@ -151,10 +151,20 @@ void handle_admin_patch(struct app *app, struct http_request *req, int64_t id)
         return;
     json_object_foreach(body, key, v) {
         if (strcmp(key, "role") != 0 && strcmp(key, "disabled") != 0 &&
-            strcmp(key, "password") != 0) {
-            reply_error(req, 400, "Only role, disabled and password can be changed");
+            strcmp(key, "password") != 0 && strcmp(key, "mfa") != 0) {
+            reply_error(req, 400, "Only role, disabled, password and mfa can be changed");
             goto cleanup;
         }
+    }
+    /* An admin can take a second factor away (a lost phone), never add
+     * one: only its owner can enrol. */
+    v = json_object_get(body, "mfa");
+    if (v != NULL) {
+        if (!json_is_false(v)) {
+            reply_error(req, 400, "Field \"mfa\" can only be set to false");
+            goto cleanup;
+        }
+        change.mfa_off = 1;
     }
     v = json_object_get(body, "role");
     if (v != NULL) {
@@ -192,12 +202,15 @@ void handle_admin_patch(struct app *app, struct http_request *req, int64_t id)
         goto cleanup;
     }
     if (password != NULL) {
-        auth_admin_set_password(app, req, id, change.role, change.disabled, password,
-                                password_len);
+        auth_admin_set_password(app, req, id, change.role, change.disabled, change.mfa_off,
+                                password, password_len);
         goto cleanup;
     }
-    if (admin_apply_change(app, req, id, &change, app_now(), &after) == 0)
+    if (admin_apply_change(app, req, id, &change, app_now(), &after) == 0) {
+        if (change.mfa_off && existing.mfa)
+            events_mfa_changed(req, id, 0, "admin");
         reply_json(req, 200, reply_user(&after));
+    }
 cleanup:
     if (password != NULL)
         sodium_memzero((void *)password, password_len);

@@ -12,7 +12,9 @@
 #include "auth/opaque.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
+#include "auth/recovery.h"
 #include "auth/revocation.h"
+#include "auth/seal.h"
 #include "auth/tokcache.h"
 #include "auth/tokens.h"
 #include "config.h"
@@ -49,6 +51,13 @@ struct app {
     struct cidr_list trusted_proxies;
     char origins[APP_MAX_ORIGINS][256];
     int n_origins;
+    /* Issue 11: the master key seals TOTP secrets and outbox bodies; the
+     * recovery-code key is derived from it (never stored). */
+    int has_master_key;
+    unsigned char master_key[SEAL_KEY_BYTES];
+    unsigned char recovery_key[RECOVERY_KEY_BYTES];
+    struct outbox_sender *outbox;     /* woken when a mail is queued; may be NULL */
+    struct work_pool *mail_pool;      /* /password/forgot's background lookups */
 };
 
 /* Fills the parts of app derived from cfg (mode, policy, origins, proxies).

@@ -10,9 +10,12 @@
 #include "api/body.h"
 #include "api/client.h"
 #include "api/events.h"
+#include "api/flow.h"
 #include "api/handlers.h"
+#include "api/mails.h"
 #include "api/reply.h"
 #include "auth/credentials.h"
+#include "auth/opaque.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -64,64 +67,33 @@ static void submit(struct pw_job *job, work_fn fn)
     }
 }
 
-/* Wipes jansson's copy of a password member before the object goes. */
-static void wipe_member(json_t *body, const char *name)
-{
-    json_t *v = json_object_get(body, name);
-
-    if (json_is_string(v))
-        sodium_memzero((void *)json_string_value(v), json_string_length(v));
-}
-
-static void reply_locked(struct http_request *req, int64_t retry_after)
-{
-    struct http_response *resp = reply_new_error(429, "Too many attempts, try again later");
-    char retry[24];
-
-    snprintf(retry, sizeof(retry), "%lld", (long long)(retry_after > 0 ? retry_after : 1));
-    if (resp != NULL)
-        http_response_header(resp, "Retry-After", retry);
-    http_request_respond(req, resp);
-}
-
-/*
- * Reserves one password guess against key's lockout before any hashing, so
- * that parallel guesses cannot outrun the counter.  Returns 0, or answers
- * 429 (locked) or 500 (the attempt could not be recorded: fail closed) and
- * returns -1.
- */
-static int reserve_guess(struct app *app, struct http_request *req, const char *key)
-{
-    int64_t retry_after = 0;
-    int rc = STORE_CALL(app->store, lockout_reserve, key, app_now(),
-                        (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
-                        app->cfg->lockout_s, &retry_after);
-
-    if (rc != STORE_OK) {
-        reply_store_error(req, rc);
-        return -1;
-    }
-    if (retry_after > 0) {
-        events_login_locked(req, key, retry_after);
-        reply_locked(req, retry_after);
-        return -1;
-    }
-    return 0;
-}
-
-/* The lockout counter's key: the email trimmed and lower-cased, valid or
- * not, so an unknown account counts exactly like a known one. */
-static void lock_key(const char *raw, size_t len, char out[LATCH_MAX_EMAIL_BYTES + 1])
-{
-    const char *why;
-
-    if (credentials_normalize_email(raw, len, out, &why) == 0)
-        return;
-    snprintf(out, LATCH_MAX_EMAIL_BYTES + 1, "invalid:%.*s",
-             (int)(len > LATCH_MAX_EMAIL_BYTES - 8 ? LATCH_MAX_EMAIL_BYTES - 8 : len), raw);
-}
-
 /* ---- POST /register (and POST /admin/users) ---- */
+
+/* A self-registration: the user starts unverified, and the verification
+ * mail is queued in the same transaction (a 201 means it is queued). */
+static int register_user(struct app *app, struct pw_job *job, const char *hash,
+                         struct store_user *out)
+{
+    struct opaque_token token;
+    struct outbox_mail *mail = sodium_malloc(sizeof(*mail));
+    int64_t now = app_now(), expires_at = now + LATCH_VERIFY_TOKEN_TTL_S;
+    int rc = STORE_ENOMEM;
+
+    if (mail == NULL)
+        return STORE_ENOMEM;
+    opaque_new(&token);
+    if (mails_build(app, MAILS_VERIFY, job->email, token.text, expires_at, mail) == 0)
+        rc = STORE_CALL(app->store, user_register, job->email, hash, job->role, now,
+                        token.digest, expires_at, &mail->row, out);
+    if (rc == STORE_OK) {
+        mails_queued(app);
+        events_mail_queued("verify", out->id);
+    }
+    sodium_memzero(&token, sizeof(token));
+    mails_wipe(mail);
+    sodium_free(mail);
+    return rc;
+}
 
 static void create_user_job(void *arg)
 {
@@ -136,7 +108,10 @@ static void create_user_job(void *arg)
         reply_error(job->req, 500, "Password hashing failed");
         goto cleanup;
     }
-    rc = store_user_create(app->store, job->email, hash, job->role, app_now(), &user);
+    if (job->user_found)
+        rc = store_user_create(app->store, job->email, hash, job->role, app_now(), &user);
+    else
+        rc = register_user(app, job, hash, &user);
     if (rc == STORE_ECONFLICT)
         reply_error(job->req, 409, "Email already registered");
     else if (rc != STORE_OK)
@@ -211,7 +186,7 @@ void auth_create_user(struct app *app, struct http_request *req, int allow_role)
     job->user_found = allow_role;
     submit(job, create_user_job);
 cleanup:
-    wipe_member(body, "password");
+    flow_wipe(body, "password");
     json_decref(body);
 }
 
@@ -237,7 +212,8 @@ struct issued {
 };
 
 static int issue_access(struct app *app, int64_t user_id, const char *email, const char *role,
-                        const char *sid, char *out, size_t size)
+                        int email_verified, const char *amr, const char *sid, char *out,
+                        size_t size)
 {
     struct token_subject subject;
     size_t len;
@@ -246,6 +222,8 @@ static int issue_access(struct app *app, int64_t user_id, const char *email, con
     subject.email = email;
     subject.role = role;
     subject.sid = sid;
+    subject.email_verified = email_verified;
+    subject.amr = amr;
     return keyring_issue(app->keyring, &app->policy, &subject, app_now(), out, size, &len);
 }
 
@@ -266,9 +244,9 @@ static void add_session_cookie(struct app *app, struct http_request *req,
  * password was being checked (disabled, demoted, a new password) is either
  * seen here or ends this family.  The token carries the role as committed.
  */
-static void answer_login(struct app *app, struct pw_job *job, const char *rehash)
+int auth_issue_login(struct app *app, struct http_request *req, const struct store_user *user,
+                     const char *lock_key, const char *rehash, const struct store_login *second)
 {
-    struct http_request *req = job->req;
     struct store_login login;
     struct store_user current;
     struct issued t;
@@ -286,20 +264,28 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
         opaque_new(&t.session);
     memset(&login, 0, sizeof(login));
     login.sid = t.sid;
-    login.user_id = job->user.id;
-    login.password_gen = job->user.password_gen;
+    login.user_id = user->id;
+    login.password_gen = user->password_gen;
     login.refresh_digest = jwt ? t.refresh.digest : NULL;
     login.refresh_expires_at = now + (app->cfg->refresh_ttl_s < app->cfg->refresh_max_s
                                           ? app->cfg->refresh_ttl_s
                                           : app->cfg->refresh_max_s);
     login.session_digest = session ? t.session.digest : NULL;
     login.session_expires_at = now + app->cfg->session_max_s;
-    login.lockout_key = job->lock_key;
+    login.lockout_key = lock_key;
     login.rehash = rehash;
     login.now = now;
+    if (second != NULL) {
+        login.mfa_digest = second->mfa_digest;
+        login.recovery_digest = second->recovery_digest;
+        login.totp_step = second->totp_step;
+        login.amr = second->amr;
+    }
     rc = STORE_CALL(app->store, login_commit, &login, &current);
+    if (rc == STORE_EREPLAY)
+        goto cleanup;   /* the caller answers: a code or mfa_token was used already */
     if (rc == STORE_EDISABLED) {
-        events_login_failure(req, "disabled", job->email, job->user.id);
+        events_login_failure(req, "disabled", user->email, user->id);
         reply_error(req, 403, "Account disabled");
         goto cleanup;
     }
@@ -307,7 +293,7 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
         /* The password checked is no longer the account's, or the account
          * is gone. */
         events_login_failure(req, rc == STORE_ESTALE ? "password_changed" : "unknown_email",
-                             job->email, job->user.id);
+                             user->email, user->id);
         reply_unauthorized(req, false, "Invalid email or password");
         goto cleanup;
     }
@@ -316,8 +302,8 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
         goto cleanup;
     }
     if (jwt) {
-        if (issue_access(app, current.id, current.email, current.role, t.sid, t.access,
-                         sizeof(t.access)) != TOKENS_OK) {
+        if (issue_access(app, current.id, current.email, current.role, current.email_verified,
+                         login.amr, t.sid, t.access, sizeof(t.access)) != TOKENS_OK) {
             reply_error(req, 500, "Token signing failed");
             goto cleanup;
         }
@@ -336,9 +322,35 @@ static void answer_login(struct app *app, struct pw_job *job, const char *rehash
 cleanup:
     sodium_memzero(&current, sizeof(current));
     sodium_memzero(&t, sizeof(t));
+    return rc;
 }
 
 /* ---- POST /login ---- */
+
+/*
+ * The password step of a user with TOTP: an opaque mfa_token (its digest
+ * in the store, so any instance can finish the login) and nothing else: no
+ * access token, refresh token or cookie.  The lockout counter is not
+ * cleared: only a successful second step clears it.
+ */
+static void answer_mfa_required(struct app *app, struct pw_job *job)
+{
+    struct opaque_token token;
+    int rc;
+
+    opaque_new(&token);
+    rc = STORE_CALL(app->store, mfa_token_issue, token.digest, job->user.id,
+                    job->user.password_gen, app_now() + LATCH_MFA_TOKEN_TTL_S);
+    if (rc != STORE_OK) {
+        reply_store_error(job->req, rc);
+    } else {
+        events_login_mfa_required(job->req, job->user.id);
+        reply_json(job->req, 200,
+                   json_pack("{s:b,s:s,s:I}", "mfa_required", 1, "mfa_token", token.text,
+                             "expires_in", (json_int_t)LATCH_MFA_TOKEN_TTL_S));
+    }
+    sodium_memzero(&token, sizeof(token));
+}
 
 static void login_job(void *arg)
 {
@@ -362,12 +374,24 @@ static void login_job(void *arg)
         reply_unauthorized(job->req, false, "Invalid email or password");
         goto cleanup;
     }
+    /* After the password check: the answer tells nothing to someone
+     * without the password. */
+    if (app->cfg->require_verified_email && !job->user.email_verified) {
+        (void)STORE_CALL(app->store, lockout_reset, job->lock_key);
+        events_login_failure(job->req, "email_not_verified", job->email, job->user.id);
+        reply_error(job->req, 403, "Email not verified");
+        goto cleanup;
+    }
+    if (job->user.mfa) {
+        answer_mfa_required(app, job);
+        goto cleanup;
+    }
     /* A hash of older parameters is replaced, in the login's own commit. */
     if (pwhash_needs_rehash(&app->pwhash, job->user.password_hash) &&
         pwhash_hash(&app->pwhash, job->password, job->password_len, rehash) == PWHASH_OK)
-        answer_login(app, job, rehash);
+        (void)auth_issue_login(app, job->req, &job->user, job->lock_key, rehash, NULL);
     else
-        answer_login(app, job, NULL);
+        (void)auth_issue_login(app, job->req, &job->user, job->lock_key, NULL, NULL);
     sodium_memzero(rehash, sizeof(rehash));
 cleanup:
     job_free(job);
@@ -405,7 +429,7 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
         reply_error(req, 500, "Out of memory");
         goto cleanup;
     }
-    lock_key(raw_email, email_len, job->lock_key);
+    flow_lock_key(raw_email, email_len, job->lock_key);
     /* An address that could never have been registered is an unknown
      * account: same answer, same cost. */
     if (credentials_normalize_email(raw_email, email_len, job->email, &why) == 0) {
@@ -418,7 +442,7 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
             goto cleanup;
         }
     }
-    if (reserve_guess(app, req, job->lock_key) != 0) {
+    if (flow_reserve_guess(app, req, job->lock_key) != 0) {
         job_free(job);
         goto cleanup;
     }
@@ -426,7 +450,7 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
     job->password_len = password_len;
     submit(job, login_job);
 cleanup:
-    wipe_member(body, "password");
+    flow_wipe(body, "password");
     json_decref(body);
 }
 
@@ -481,8 +505,8 @@ void handle_refresh(struct app *app, struct http_request *req, int64_t id)
     }
     /* The role and email as they are now (refresh_rotate read them with the
      * family, and refused a disabled account or a changed password). */
-    if (issue_access(app, found.user_id, found.email, found.role, found.sid, access,
-                     sizeof(access)) != TOKENS_OK) {
+    if (issue_access(app, found.user_id, found.email, found.role, found.email_verified, found.amr,
+                     found.sid, access, sizeof(access)) != TOKENS_OK) {
         reply_error(req, 500, "Token signing failed");
         goto cleanup;
     }
@@ -638,7 +662,7 @@ void handle_password(struct app *app, struct http_request *req, int64_t id)
     }
     /* The same counter as /login's: the stored email is normalised. */
     snprintf(job->lock_key, sizeof(job->lock_key), "%s", job->user.email);
-    if (reserve_guess(app, req, job->lock_key) != 0) {
+    if (flow_reserve_guess(app, req, job->lock_key) != 0) {
         job_free(job);
         goto cleanup;
     }
@@ -650,8 +674,8 @@ void handle_password(struct app *app, struct http_request *req, int64_t id)
     job->new_password_len = fresh_len;
     submit(job, password_job);
 cleanup:
-    wipe_member(body, "current_password");
-    wipe_member(body, "new_password");
+    flow_wipe(body, "current_password");
+    flow_wipe(body, "new_password");
     json_decref(body);
 }
 
@@ -674,6 +698,7 @@ static void admin_password_job(void *arg)
     change.role = job->role[0] != '\0' ? job->role : NULL;
     change.disabled = job->user_found;   /* carries the requested disabled (-1/0/1) */
     change.password_hash = hash;
+    change.mfa_off = job->user.mfa;
     rc = admin_apply_change(app, job->req, job->user.id, &change, now, &after);
     if (rc == 0)
         reply_json(job->req, 200, reply_user(&after));
@@ -683,7 +708,8 @@ cleanup:
 }
 
 void auth_admin_set_password(struct app *app, struct http_request *req, int64_t user_id,
-                             const char *role, int disabled, const char *password, size_t len)
+                             const char *role, int disabled, int mfa_off, const char *password,
+                             size_t len)
 {
     struct pw_job *job = job_new(app, req);
 
@@ -694,6 +720,7 @@ void auth_admin_set_password(struct app *app, struct http_request *req, int64_t 
     job->user.id = user_id;
     snprintf(job->role, sizeof(job->role), "%s", role != NULL ? role : "");
     job->user_found = disabled;
+    job->user.mfa = mfa_off;             /* carries the requested mfa: false */
     memcpy(job->new_password, password, len);
     job->new_password_len = len;
     submit(job, admin_password_job);

@@ -72,6 +72,7 @@ static int from_jwt(struct app *app, const char *token, size_t len, struct authn
     memcpy(out->role, claims.role, sizeof(out->role));
     memcpy(out->email, claims.email, sizeof(out->email));
     memcpy(out->sid, claims.sid, sizeof(out->sid));
+    out->email_verified = claims.email_verified;
     out->iat = claims.iat;
     out->exp = claims.exp;
     return 0;
@@ -273,4 +274,15 @@ int authn_require_admin(struct app *app, struct http_request *req, struct authn 
         return -1;
     }
     return 0;
+}
+
+int authn_presented(struct app *app, struct http_request *req)
+{
+    const char *cookie;
+    size_t len = 0;
+
+    if (http_request_header(req, "Authorization") != NULL)
+        return 1;
+    return app->mode != AUTH_MODE_JWT &&
+           opaque_find_cookie(http_request_header(req, "Cookie"), SESSION_COOKIE, &cookie, &len);
 }

@@ -22,6 +22,7 @@ struct authn {
     char role[LATCH_MAX_ROLE_BYTES + 1];     /* JWT: from the claims; session: "" */
     char email[LATCH_MAX_EMAIL_BYTES + 1];   /* JWT: from the claims ("" if none) */
     char sid[TOKENS_MAX_ID_BYTES + 1];       /* "" when the token has none */
+    int email_verified;                      /* JWT: the claim; session: 0 (read the user) */
     int64_t iat, exp;
     const char *token;                       /* the presented credential */
     size_t token_len;
@@ -30,6 +31,10 @@ struct authn {
 /* Authenticates req into *out and returns 0; otherwise answers 401 (or 403
  * for a cross-site cookie request) and returns -1. */
 int authn_require(struct app *app, struct http_request *req, struct authn *out);
+
+/* Whether req presents a credential at all (an Authorization header or the
+ * session cookie): a route open to both decides by this. */
+int authn_presented(struct app *app, struct http_request *req);
 
 /* Whether authenticating req reads the store (a session, not a JWT): such
  * a request must run off the HTTP threads when the store is remote. */

@@ -87,3 +87,45 @@ void events_password_changed(int64_t user_id, const char *by)
 {
     log_event(LOG_INFO, "password.changed", LOG_INT("user_id", user_id), LOG_STR("by", by));
 }
+
+void events_login_mfa_required(struct http_request *req, int64_t user_id)
+{
+    count(EVENTS_LOGIN_MFA_REQUIRED);
+    access_note_user(req, user_id);
+    log_event(LOG_INFO, "login.mfa_required", LOG_INT("user_id", user_id));
+}
+
+void events_login_mfa_failure(struct http_request *req, const char *reason, int64_t user_id)
+{
+    count(EVENTS_LOGIN_FAILURE);
+    if (user_id > 0)
+        access_note_user(req, user_id);
+    log_event(LOG_INFO, "login.mfa_failure", LOG_STR("reason", reason),
+              user_id > 0 ? LOG_INT("user_id", user_id) : LOG_NONE);
+}
+
+void events_mfa_changed(struct http_request *req, int64_t user_id, int enabled, const char *by)
+{
+    if (req != NULL)
+        access_note_user(req, user_id);
+    if (enabled)
+        log_event(LOG_INFO, "mfa.enabled", LOG_INT("user_id", user_id));
+    else
+        log_event(LOG_INFO, "mfa.disabled", LOG_INT("user_id", user_id), LOG_STR("by", by));
+}
+
+void events_email_verified(struct http_request *req, int64_t user_id)
+{
+    access_note_user(req, user_id);
+    log_event(LOG_INFO, "email.verified", LOG_INT("user_id", user_id));
+}
+
+void events_mail_queued(const char *kind, int64_t user_id)
+{
+    log_event(LOG_INFO, "mail.queued", LOG_STR("kind", kind), LOG_INT("user_id", user_id));
+}
+
+void events_mail_not_sent(const char *kind, const char *reason)
+{
+    log_event(LOG_INFO, "mail.not_sent", LOG_STR("kind", kind), LOG_STR("reason", reason));
+}

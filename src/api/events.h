@@ -13,11 +13,20 @@
  *   admin.user_changed      action (create | update | delete | unlock | enable |
  *                           disable | set-role), user_id, email, role, disabled,
  *                           password (true when set), by (admin | cli), actor_id
- *   password.changed        user_id, by (self | admin)
+ *   password.changed        user_id, by (self | admin | reset)
+ *   login.mfa_required      user_id (the password was right; a code is asked for)
+ *   login.mfa_failure       reason (bad_code | bad_recovery_code | replay | unknown_token),
+ *                           user_id when known
+ *   mfa.enabled             user_id
+ *   mfa.disabled            user_id, by (self | admin | cli)
+ *   email.verified          user_id
+ *   mail.queued             kind (verify | reset | password_changed), user_id
+ *   mail.not_sent           kind, reason (unknown_email | limited | disabled |
+ *                           already_verified): a background request that queued nothing
  *   key.rotated             kid, alg (the CLI, main.c)
  *
  * Every line carries the request id (util/log.h).  Never a password, token,
- * cookie, secret or key.
+ * code, link, cookie, secret or key.
  */
 #ifndef LATCH_API_EVENTS_H
 #define LATCH_API_EVENTS_H
@@ -31,7 +40,7 @@ enum events_login_outcome {
     EVENTS_LOGIN_SUCCESS,
     EVENTS_LOGIN_FAILURE,
     EVENTS_LOGIN_LOCKED,
-    EVENTS_LOGIN_MFA_REQUIRED,      /* always 0 until MFA exists */
+    EVENTS_LOGIN_MFA_REQUIRED,      /* the password step of a user with TOTP */
     EVENTS_LOGIN_N_OUTCOMES,
 };
 extern const char *const events_login_outcome_names[EVENTS_LOGIN_N_OUTCOMES];
@@ -49,5 +58,11 @@ void events_token_revoked(int64_t user_id, const char *scope, const char *by);
 void events_user_changed(struct http_request *req, const char *action,
                          const struct store_user *user, int password_set);
 void events_password_changed(int64_t user_id, const char *by);
+void events_login_mfa_required(struct http_request *req, int64_t user_id);
+void events_login_mfa_failure(struct http_request *req, const char *reason, int64_t user_id);
+void events_mfa_changed(struct http_request *req, int64_t user_id, int enabled, const char *by);
+void events_email_verified(struct http_request *req, int64_t user_id);
+void events_mail_queued(const char *kind, int64_t user_id);
+void events_mail_not_sent(const char *kind, const char *reason);
 
 #endif

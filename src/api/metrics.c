@@ -13,6 +13,7 @@
 #include "api/router.h"
 #include "auth/credentials.h"
 #include "latch_version.h"
+#include "mail/outbox.h"
 #include "store/stats.h"
 
 #include <sodium.h>
@@ -163,6 +164,7 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
     struct ratelimit_stats rl;
     struct work_pool_stats ps;
     struct store_stats ss;
+    struct outbox_counters mc;
     struct http_response *resp;
     struct out o = {NULL, 0, 16384, 0};
     int i;
@@ -251,6 +253,23 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
     head(&o, "latch_http_body_timeouts_total", "counter",
          "Connections closed: no whole body within LATCH_BODY_TIMEOUT_S of its head.");
     emit(&o, "latch_http_body_timeouts_total %llu\n", hs.body_timeouts);
+    outbox_counters(&mc);
+    head(&o, "latch_mail_queued_total", "counter",
+         "Mails this process put in the outbox (each with the token it carries).");
+    emit(&o, "latch_mail_queued_total %llu\n", (unsigned long long)mc.queued);
+    head(&o, "latch_mail_sent_total", "counter", "Mails this process's sender delivered.");
+    emit(&o, "latch_mail_sent_total %llu\n", (unsigned long long)mc.sent);
+    head(&o, "latch_mail_failed_attempts_total", "counter",
+         "Delivery attempts that failed (each is retried with backoff until its link expires).");
+    emit(&o, "latch_mail_failed_attempts_total %llu\n", (unsigned long long)mc.failed);
+    head(&o, "latch_mail_expired_total", "counter",
+         "Mails dropped unsent because the link they carry expired.");
+    emit(&o, "latch_mail_expired_total %llu\n", (unsigned long long)mc.expired);
+    head(&o, "latch_mail_pending", "gauge", "Mails waiting in the outbox (all instances).");
+    emit(&o, "latch_mail_pending %lld\n", (long long)mc.pending);
+    head(&o, "latch_mail_oldest_pending_age_seconds", "gauge",
+         "Age of the oldest mail waiting in the outbox; 0 when none.");
+    emit(&o, "latch_mail_oldest_pending_age_seconds %lld\n", (long long)mc.oldest_age_s);
 
     if (o.failed) {
         free(o.p);

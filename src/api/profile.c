@@ -42,6 +42,8 @@ static void answer(struct http_request *req, int rc, const struct store_user *us
     jbuf_str(&b, user->email);
     jbuf_raw(&b, ",\"role\":");
     jbuf_str(&b, user->role);
+    jbuf_raw(&b, user->email_verified ? ",\"email_verified\":true" : ",\"email_verified\":false");
+    jbuf_raw(&b, user->mfa ? ",\"mfa\":true" : ",\"mfa\":false");
     jbuf_raw(&b, ",\"created_at\":");
     jbuf_str(&b, created);
     jbuf_raw(&b, "}");

@@ -145,7 +145,8 @@ json_t *reply_user(const struct store_user *user)
 
     gmtime_r(&t, &tm);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_pack("{s:I,s:s,s:s,s:b,s:s}", "id", (json_int_t)user->id, "email", user->email,
-                     "role", user->role, "disabled", user->disabled ? 1 : 0, "created_at",
-                     created);
+    return json_pack("{s:I,s:s,s:s,s:b,s:b,s:b,s:s}", "id", (json_int_t)user->id, "email",
+                     user->email, "role", user->role, "disabled", user->disabled ? 1 : 0,
+                     "email_verified", user->email_verified ? 1 : 0, "mfa", user->mfa ? 1 : 0,
+                     "created_at", created);
 }

@@ -22,8 +22,8 @@ void reply_error(struct http_request *req, int status, const char *message);
 /* 401 with WWW-Authenticate (RFC 6750 section 3): error="invalid_token" when
  * a token was presented. */
 void reply_unauthorized(struct http_request *req, bool token_sent, const char *message);
-/* A user as the API shows it: id, email, role, disabled, created_at (never
- * the password hash). */
+/* A user as the API shows it: id, email, role, disabled, email_verified,
+ * mfa, created_at (never the password hash). */
 struct store_user;
 json_t *reply_user(const struct store_user *user);
 

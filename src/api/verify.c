@@ -57,6 +57,7 @@ void handle_verify(struct app *app, struct http_request *req, int64_t id)
         }
         snprintf(caller.role, sizeof(caller.role), "%s", user.role);
         snprintf(caller.email, sizeof(caller.email), "%s", user.email);
+        caller.email_verified = user.email_verified;
     }
     if (want != NULL && (role_rank(want) == 0 || role_rank(caller.role) < role_rank(want))) {
         reply_error(req, 403, "Insufficient role");
@@ -71,6 +72,8 @@ void handle_verify(struct app *app, struct http_request *req, int64_t id)
         if (caller.email[0] != '\0' && is_printable_ascii(caller.email))
             http_response_header(resp, "X-Auth-Email", caller.email);
         http_response_header(resp, "X-Auth-Role", caller.role);
+        http_response_header(resp, "X-Auth-Email-Verified",
+                             caller.email_verified ? "true" : "false");
         http_response_header(resp, "Cache-Control", "no-store");
     }
     http_request_respond(req, resp);

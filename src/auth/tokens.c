@@ -23,6 +23,29 @@ const char *tokens_strerror(int err)
     }
 }
 
+/* The amr claim (RFC 8176 section 2): the space-separated methods as an
+ * array of strings. */
+static int add_amr(json_t *claims, const char *amr)
+{
+    json_t *list = json_array();
+    const char *p = amr;
+    size_t n;
+
+    if (list == NULL)
+        return -1;
+    while (*p != '\0') {
+        n = strcspn(p, " ");
+        if (n > 0 && json_array_append_new(list, json_stringn(p, n)) != 0) {
+            json_decref(list);
+            return -1;
+        }
+        p += n;
+        while (*p == ' ')
+            p++;
+    }
+    return json_object_set_new(claims, "amr", list);
+}
+
 int tokens_issue(const struct jws_key *key, const struct tokens_policy *policy,
                  const struct token_subject *subject, int64_t now,
                  char *out, size_t out_size, size_t *out_len)
@@ -48,7 +71,12 @@ int tokens_issue(const struct jws_key *key, const struct tokens_policy *policy,
         json_object_set_new(claims, "exp", json_integer(now + policy->access_ttl_s)) != 0 ||
         json_object_set_new(claims, "jti", json_string(jti)) != 0 ||
         json_object_set_new(claims, "iss", json_string(policy->issuer)) != 0 ||
+        json_object_set_new(claims, "email_verified", json_boolean(subject->email_verified)) !=
+            0 ||
         (subject->sid != NULL && json_object_set_new(claims, "sid", json_string(subject->sid)) != 0))
+        goto cleanup;
+    if (subject->amr != NULL && strcmp(subject->amr, "pwd") != 0 &&
+        add_amr(claims, subject->amr) != 0)
         goto cleanup;
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (payload == NULL)
@@ -184,6 +212,10 @@ int tokens_check_claims(json_t *payload, const struct tokens_policy *policy, int
         copy_string(payload, "jti", 0, c.jti, sizeof(c.jti)) != 0 ||
         copy_string(payload, "sid", 0, c.sid, sizeof(c.sid)) != 0)
         return TOKENS_ECLAIMS;
+    v = json_object_get(payload, "email_verified");
+    if (v != NULL && !json_is_boolean(v))
+        return TOKENS_ECLAIMS;
+    c.email_verified = json_is_true(v);
     if (has_unsafe_char((const unsigned char *)c.role, strlen(c.role)) ||
         has_unsafe_char((const unsigned char *)c.email, strlen(c.email)))
         return TOKENS_ECLAIMS;

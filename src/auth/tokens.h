@@ -2,10 +2,13 @@
  * tokens.h - the access-token policy on top of JWS: which claims latch puts
  * in a token and which it requires of one (RFC 7519, RFC 8725).
  *
- * Issued: sub (user id as a string), userId, email, role, iat, exp, jti, iss,
- * and sid (the login's family) when there is one.
+ * Issued: sub (user id as a string), userId, email, email_verified, role,
+ * iat, exp, jti, iss, sid (the login's family) when there is one, and amr
+ * (RFC 8176: ["pwd","otp"] or ["pwd","recovery"]) when the login used a
+ * second factor.
  * Required on input: sub, userId (equal to sub), role, iat, exp, iss (equal
- * to the configured issuer).  email, jti, nbf and sid are optional, so tokens
+ * to the configured issuer).  email, email_verified (a boolean), jti, nbf,
+ * sid and amr are optional, so tokens
  * minted elsewhere with the required claims are accepted.  A token may not
  * live longer than latch's own (exp - iat at most access TTL + leeway), so
  * that the revocation set, which remembers that long, covers every token;
@@ -41,6 +44,7 @@ struct token_claims {
     char email[LATCH_MAX_EMAIL_BYTES + 1];   /* "" when absent */
     char jti[TOKENS_MAX_ID_BYTES + 1];       /* "" when absent */
     char sid[TOKENS_MAX_ID_BYTES + 1];       /* "" when absent */
+    int email_verified;                      /* 1 only when the claim is true */
     int64_t iat, exp;
 };
 
@@ -50,6 +54,8 @@ struct token_subject {
     const char *email;
     const char *role;
     const char *sid;          /* the family id; NULL for none */
+    int email_verified;
+    const char *amr;          /* space-separated methods; NULL or "pwd": no amr claim */
 };
 
 struct tokens_policy {

@@ -38,6 +38,19 @@ int cli_open_store(const struct config *cfg, int timeout_ms, int pool_size, int 
                    struct cli_store *out);
 void cli_close_store(struct cli_store *s);
 
+/*
+ * SQLite mode: the master key that seals TOTP secrets and queued mail
+ * (PostgreSQL mode loaded and checked it at open).  LATCH_MASTER_KEY_FILE
+ * when set, else <data dir>/master-key.  When the file is missing it is
+ * created (32 random bytes, 0600) if create is set and only while the store
+ * holds nothing sealed (store sealed_any): a key made after sealed rows
+ * exist would never open them.  When sealed rows exist, a missing key, or
+ * one that does not open them, is refused with a message saying which.
+ * Returns 0 (s->has_master_key says whether there is one: without create a
+ * missing key of an empty store is not an error), or logs why and returns -1.
+ */
+int cli_master_key(const struct config *cfg, struct cli_store *s, int create);
+
 /* Keyring options for cfg on s (keys.json in the data dir for SQLite, the
  * store for PostgreSQL). */
 void cli_keyring_options(const struct config *cfg, const struct cli_store *s,
@@ -54,6 +67,9 @@ int cli_refresh_key(const struct config *cfg, const struct cli_store *s, int cre
 int cli_load_config(struct config *cfg, const char *command, int argc, char **argv,
                     const struct config_extra_flag *extras, const char **positional,
                     int max_positional, int *n_positional);
+
+/* latch mail list. */
+int cli_mail(int argc, char **argv);
 
 /* latch db migrate | copy. */
 int cli_db(int argc, char **argv);

@@ -6,11 +6,13 @@
  * table with ids and sequence numbers as they are, the signing keys with
  * their timeline, and the refresh-token key (refresh tokens are checked
  * against successors derived with it).  Secrets are re-sealed under the
- * target's master key.  The source is only read.
+ * target's master key, and so are the sealed columns of totp and outbox
+ * (each under its row's associated data).  The source is only read.
  */
 #include "cli/cli.h"
 
 #include "auth/keys.h"
+#include "auth/seal.h"
 #include "util/log.h"
 
 #include <sodium.h>
@@ -54,7 +56,48 @@ struct batch {
     int n;
     int64_t copied;
     int rc;
+    /* Sealed column of this table (-1: none) and its associated data's
+     * column (the row id), re-sealed from from_key to to_key. */
+    int sealed_col, ad_col;
+    const char *ad_prefix;
+    const unsigned char *from_key, *to_key;
 };
+
+/* Opens a sealed value under the source's key and seals it under the
+ * target's; the new value replaces *v (owned by *owned). */
+static int reseal(struct batch *b, const struct store_row *row, struct store_value *v,
+                  void **owned)
+{
+    const struct store_value *id = &row->v[b->ad_col];
+    unsigned char *plain, *out;
+    char ad[STORE_MAIL_ID_BYTES + 32];
+    size_t plain_len = 0, out_len = 0;
+    int rc = -1;
+
+    if (v->type != STORE_BLOB || v->len < SEAL_OVERHEAD || v->len > STORE_MAX_SEALED_BYTES)
+        return -1;
+    if (id->type == STORE_INT)
+        snprintf(ad, sizeof(ad), "%s%lld", b->ad_prefix, (long long)id->i);
+    else
+        snprintf(ad, sizeof(ad), "%s%.*s", b->ad_prefix, (int)id->len, (const char *)id->p);
+    plain = sodium_malloc(v->len);
+    out = malloc(v->len);
+    if (plain != NULL && out != NULL &&
+        seal_open(b->from_key, ad, v->p, v->len, plain, v->len, &plain_len) == SEAL_OK &&
+        seal(b->to_key, ad, plain, plain_len, out, v->len, &out_len) == SEAL_OK) {
+        sodium_memzero(*owned, v->len);
+        free(*owned);
+        *owned = out;
+        v->p = out;
+        v->len = out_len;
+        out = NULL;
+        rc = 0;
+    }
+    if (plain != NULL)
+        sodium_free(plain);
+    free(out);
+    return rc;
+}
 
 static void batch_clear(struct batch *b)
 {
@@ -100,6 +143,14 @@ static int batch_add(void *ctx, const struct store_row *row)
             b->owned[b->n][j] = copy;
             r->v[j].p = copy;
         }
+    }
+    if (b->sealed_col >= 0 && b->sealed_col < row->n && b->ad_col < row->n &&
+        reseal(b, row, &r->v[b->sealed_col], &b->owned[b->n][b->sealed_col]) != 0) {
+        b->n++;   /* so that batch_clear frees it */
+        fprintf(stderr, "latch db copy: table %s: a sealed value does not open under the "
+                        "source's master key\n", b->table);
+        b->rc = STORE_EIO;
+        return 1;
     }
     b->n++;
     if (b->n == COPY_BATCH_ROWS && batch_flush(b) != STORE_OK)
@@ -173,9 +224,17 @@ static int open_side(struct side *s, const struct config *base, const char *url,
     }
     if (cli_open_store(&s->cfg, CLI_COMMAND_TIMEOUT_MS, 1, migrate, &s->cs) != 0)
         return -1;
-    /* A SQLite side keeps its key files beside the database. */
-    if (!s->cs.remote)
+    /* A SQLite side keeps its key files beside the database, the master
+     * key too (the target's is made when missing: it holds nothing yet). */
+    if (!s->cs.remote) {
         snprintf(s->cfg.data_dir, sizeof(s->cfg.data_dir), "%s", s->cs.sqlite_dir);
+        /* LATCH_MASTER_KEY_FILE names the PostgreSQL side's key; a SQLite
+         * side's is its own unless --from/--to-master-key names it. */
+        if (master_key_file == NULL)
+            s->cfg.master_key_file[0] = '\0';
+        if (cli_master_key(&s->cfg, &s->cs, migrate) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -282,6 +341,27 @@ static int cmd_copy(int argc, char **argv)
         memset(batch, 0, sizeof(*batch));
         batch->target = to.cs.store;
         batch->table = store_tables[i].name;
+        batch->sealed_col = -1;
+        batch->from_key = from.cs.master_key;
+        batch->to_key = to.cs.master_key;
+        if (strcmp(batch->table, "totp") == 0) {
+            batch->sealed_col = 1;
+            batch->ad_col = 0;
+            batch->ad_prefix = "totp:";
+        } else if (strcmp(batch->table, "outbox") == 0) {
+            batch->sealed_col = 2;
+            batch->ad_col = 0;
+            batch->ad_prefix = "";
+        }
+        if (batch->sealed_col >= 0 && (!from.cs.has_master_key || !to.cs.has_master_key)) {
+            int64_t n_sealed = 0;
+            if (STORE_CALL(from.cs.store, table_count, batch->table, &n_sealed) != STORE_OK ||
+                n_sealed > 0) {
+                fprintf(stderr, "latch db copy: table %s holds sealed rows: both sides need "
+                                "their master key\n", batch->table);
+                goto cleanup;
+            }
+        }
         rc = STORE_CALL(from.cs.store, table_rows, store_tables[i].name, batch_add, batch);
         if (rc == STORE_OK && batch->rc == STORE_OK)
             rc = batch_flush(batch);
@@ -295,6 +375,17 @@ static int cmd_copy(int argc, char **argv)
         }
         printf("%-16s %8lld\n", store_tables[i].name, (long long)batch->copied);
     }
+    /* Recovery-code digests are keyed by a key derived from the master key
+     * (auth/recovery.h); the codes themselves are nowhere, so they cannot
+     * be re-keyed.  TOTP secrets and mail were re-sealed above. */
+    if (from.cs.has_master_key && to.cs.has_master_key &&
+        sodium_memcmp(from.cs.master_key, to.cs.master_key, SEAL_KEY_BYTES) != 0 &&
+        STORE_CALL(from.cs.store, table_count, "recovery_codes", &n_from) == STORE_OK &&
+        n_from > 0)
+        fprintf(stderr, "latch db copy: warning: the target's master key is not the source's: "
+                        "the %lld recovery codes copied will not match (TOTP still works; "
+                        "users make new codes by turning TOTP off and on).  Give the target "
+                        "the source's master key to keep them.\n", (long long)n_from);
     rc = to.cs.store->ops->table_copy_done(to.cs.store);
     if (rc != STORE_OK) {
         fprintf(stderr, "latch db copy: finishing: %s\n", store_strerror(rc));

@@ -80,6 +80,82 @@ int cli_open_store(const struct config *cfg, int timeout_ms, int pool_size, int 
     return 0;
 }
 
+/* Whether key opens the sealed row the store holds (if any): 0 yes or
+ * none, 1 one exists and key is NULL, -1 it does not open. */
+static int opens_sealed(struct store *store, const unsigned char *key)
+{
+    unsigned char sealed[STORE_MAX_SEALED_BYTES], *plain;
+    char ad[STORE_MAIL_ID_BYTES + 32];
+    size_t len = 0, opened = 0;
+    int rc = STORE_CALL(store, sealed_any, ad, sizeof(ad), sealed, sizeof(sealed), &len);
+
+    if (rc == STORE_ENOTFOUND)
+        return 0;
+    if (rc != STORE_OK)
+        return -1;
+    if (key == NULL)
+        return 1;
+    plain = sodium_malloc(len);
+    if (plain == NULL)
+        return -1;
+    rc = seal_open(key, ad, sealed, len, plain, len, &opened) == SEAL_OK ? 0 : -1;
+    sodium_free(plain);
+    return rc;
+}
+
+int cli_master_key(const struct config *cfg, struct cli_store *s, int create)
+{
+    char path[PATH_MAX];
+    const char *why = "";
+    int rc, found;
+
+    if (s->remote)
+        return 0;
+    if (cfg->master_key_file[0] != '\0')
+        snprintf(path, sizeof(path), "%s", cfg->master_key_file);
+    else
+        snprintf(path, sizeof(path), "%s/master-key", cfg->data_dir);
+    rc = seal_load_master_key(path, s->master_key, &why);
+    if (rc == SEAL_ENOENT) {
+        found = opens_sealed(s->store, NULL);
+        if (found != 0) {
+            log_error("the master key %s is missing, but the database holds sealed rows (TOTP "
+                      "secrets or queued mail) that only it opens: restore the file (or set "
+                      "LATCH_MASTER_KEY_FILE to it)", path);
+            return -1;
+        }
+        /* Only the default place is created: a configured file that is
+         * missing is a mistake to report, not to paper over. */
+        if (!create || cfg->master_key_file[0] != '\0') {
+            if (cfg->master_key_file[0] != '\0') {
+                log_error("LATCH_MASTER_KEY_FILE %s: %s", path, why);
+                return -1;
+            }
+            return 0;
+        }
+        if (fsutil_mkdir(cfg->data_dir) != FSUTIL_OK ||
+            seal_create_master_key(path, &why) != SEAL_OK) {
+            log_error("cannot create the master key %s: %s", path, why);
+            return -1;
+        }
+        log_info("created the master key %s (it seals TOTP secrets and queued mail: back it "
+                 "up with the database)", path);
+        rc = seal_load_master_key(path, s->master_key, &why);
+    }
+    if (rc != SEAL_OK) {
+        log_error("master key %s: %s", path, why);
+        return -1;
+    }
+    if (opens_sealed(s->store, s->master_key) != 0) {
+        log_error("the master key %s is not the key this database's sealed rows (TOTP secrets, "
+                  "queued mail) were sealed with: they do not open", path);
+        sodium_memzero(s->master_key, sizeof(s->master_key));
+        return -1;
+    }
+    s->has_master_key = 1;
+    return 0;
+}
+
 void cli_close_store(struct cli_store *s)
 {
     store_close(s->store);

@@ -1,5 +1,5 @@
 /*
- * users.c - `latch user list|show|delete|disable|enable|unlock|set-role`:
+ * users.c - `latch user list|show|delete|disable|enable|unlock|set-role|mfa-reset`:
  * what an operator does to accounts from a shell, on the configured store
  * while the server runs.  Only store_ops are used, so it works on every
  * backend; a change that lowers a user's rights ends their logins as the
@@ -187,6 +187,30 @@ static int cmd_delete(struct store *store, const struct config *cfg, const struc
     return 0;
 }
 
+/* A user who lost their authenticator and recovery codes: the second
+ * factor goes, and with it every login (as the admin API's "mfa": false). */
+static int cmd_mfa_reset(struct store *store, const struct config *cfg, const struct store_user *u)
+{
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
+    struct store_user after;
+    int64_t now = now_s();
+    int rc;
+
+    change.mfa_off = 1;
+    change.end_logins = 1;
+    change.memo_until = memo_until(cfg, now);
+    rc = STORE_CALL(store, user_update, u->id, &change, now, &after);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "latch user mfa-reset: %s: %s\n", u->email,
+                rc == STORE_ENOTFOUND ? "no such user" : store_strerror(rc));
+        return 1;
+    }
+    events_mfa_changed(NULL, u->id, 0, "cli");
+    printf("%s: second factor %s; every login of the user ended\n", u->email,
+           u->mfa ? "removed" : "was not set (nothing to remove)");
+    return 0;
+}
+
 static int cmd_unlock(struct store *store, const struct store_user *u)
 {
     /* The lockout counter is keyed by the normalised email, as /login
@@ -205,7 +229,7 @@ static int cmd_unlock(struct store *store, const struct store_user *u)
 int cli_user(int argc, char **argv)
 {
     static const char *const subs[] = {"list", "show", "delete", "disable", "enable",
-                                       "unlock", "set-role"};
+                                       "unlock", "set-role", "mfa-reset"};
     const char *sub, *email_arg = NULL, *role = NULL, *json = NULL, *why;
     struct config_extra_flag extras[4];
     struct config cfg;
@@ -275,6 +299,8 @@ int cli_user(int argc, char **argv)
         status = cmd_update(sub, store, &cfg, &user, NULL, strcmp(sub, "disable") == 0);
     else if (strcmp(sub, "set-role") == 0)
         status = cmd_update(sub, store, &cfg, &user, role, -1);
+    else if (strcmp(sub, "mfa-reset") == 0)
+        status = cmd_mfa_reset(store, &cfg, &user);
     else
         status = cmd_unlock(store, &user);
 cleanup:

@@ -161,6 +161,55 @@ static const char *const migrations[] = {
     "  BEGIN PERFORM pg_notify('latch_users', OLD.id::text); RETURN NULL; END $$;"
     "CREATE TRIGGER users_notify AFTER UPDATE OR DELETE ON users"
     "  FOR EACH ROW EXECUTE FUNCTION latch_notify_users();",
+    /* 3: accounts people can keep (issue 11), as SQLite's schema 4.  Users
+     * that exist now start verified (the DEFAULT); self-registrations are
+     * inserted unverified.  Email tokens, mfa_tokens and recovery codes are
+     * digests only; TOTP secrets and outbox bodies are sealed. */
+    "ALTER TABLE users ADD COLUMN email_verified integer NOT NULL DEFAULT 1;"
+    "ALTER TABLE families ADD COLUMN amr text NOT NULL DEFAULT 'pwd';"
+    "CREATE TABLE email_tokens ("
+    "  digest bytea PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  kind integer NOT NULL CHECK (kind IN (1, 2)),"
+    "  password_gen bigint NOT NULL,"
+    "  created_at bigint NOT NULL,"
+    "  expires_at bigint NOT NULL"
+    ");"
+    "CREATE INDEX email_tokens_user ON email_tokens(user_id);"
+    "CREATE INDEX email_tokens_expires ON email_tokens(expires_at);"
+    "CREATE TABLE outbox ("
+    "  id text COLLATE \"C\" PRIMARY KEY,"
+    "  recipient text NOT NULL,"
+    "  sealed bytea NOT NULL,"
+    "  attempts bigint NOT NULL DEFAULT 0,"
+    "  next_attempt bigint NOT NULL,"
+    "  expires_at bigint NOT NULL,"
+    "  created_at bigint NOT NULL,"
+    "  lease_until bigint NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX outbox_due ON outbox(next_attempt);"
+    "CREATE TABLE totp ("
+    "  user_id bigint PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  sealed bytea NOT NULL,"
+    "  confirmed boolean NOT NULL DEFAULT false,"
+    "  last_step bigint NOT NULL DEFAULT -1,"
+    "  created_at bigint NOT NULL"
+    ");"
+    "CREATE TABLE recovery_codes ("
+    "  digest bytea PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at bigint NOT NULL"
+    ");"
+    "CREATE INDEX recovery_codes_user ON recovery_codes(user_id);"
+    "CREATE TABLE mfa_tokens ("
+    "  digest bytea PRIMARY KEY,"
+    "  user_id bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  password_gen bigint NOT NULL,"
+    "  expires_at bigint NOT NULL,"
+    "  failures bigint NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX mfa_tokens_user ON mfa_tokens(user_id);"
+    "CREATE INDEX mfa_tokens_expires ON mfa_tokens(expires_at);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -233,10 +282,53 @@ enum stmt_id {
     ST_SECRET_INSERT,
     ST_SECRET_GET,
     ST_SECRET_PUT,
+    ST_USER_REGISTER,
+    ST_USER_LOCK_GEN,
+    ST_TOKEN_INSERT,
+    ST_TOKEN_SUPERSEDE,
+    ST_TOKEN_FIND,
+    ST_TOKEN_TAKE_VERIFY,
+    ST_TOKEN_TAKE_RESET,
+    ST_USER_SET_VERIFIED,
+    ST_USER_SET_PASSWORD,
+    ST_MAIL_INSERT,
+    ST_MAIL_CLAIM,
+    ST_MAIL_DELETE,
+    ST_MAIL_RETRY,
+    ST_MAIL_EXPIRE,
+    ST_MAIL_STATS,
+    ST_TOTP_GET,
+    ST_TOTP_LOCK,
+    ST_TOTP_PUT,
+    ST_TOTP_CONFIRM,
+    ST_TOTP_USE_STEP,
+    ST_TOTP_DELETE,
+    ST_RECOVERY_INSERT,
+    ST_RECOVERY_DELETE_USER,
+    ST_RECOVERY_USE,
+    ST_MFA_INSERT,
+    ST_MFA_GET,
+    ST_MFA_CONSUME,
+    ST_MFA_FAIL,
+    ST_MFA_DROP_SPENT,
+    ST_MFA_DELETE_USER,
+    ST_PURGE_EMAIL_TOKENS,
+    ST_PURGE_MFA_TOKENS,
     ST_COUNT
 };
 
-#define USER_COLUMNS "id, email, role, password_hash, created_at, disabled, password_gen"
+#define PG_PREPARED_WORDS 2
+_Static_assert(ST_COUNT <= 64 * PG_PREPARED_WORDS, "the prepared-statement bitmap is too small");
+
+/* A user as store_user holds it; mfa: a confirmed TOTP enrolment. */
+#define USER_COLUMNS                                                                        \
+    "id, email, role, password_hash, created_at, disabled, password_gen, email_verified, "  \
+    "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = users.id AND t.confirmed)"
+
+/* The same, of users joined as u. */
+#define USER_COLUMNS_OF_U                                                                    \
+    "u.id, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.password_gen, "    \
+    "u.email_verified, EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.confirmed)"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
@@ -283,7 +375,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "SELECT 1 FROM refresh_tokens WHERE sid IN (SELECT sid FROM families WHERE user_id = $1) "
         "ORDER BY digest FOR UPDATE",
     [ST_FAMILY_INSERT] =
-        "INSERT INTO families (sid, user_id, created_at, password_gen) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO families (sid, user_id, created_at, password_gen, amr) "
+        "VALUES ($1, $2, $3, $4, $5)",
     [ST_FAMILY_SET_GEN] = "UPDATE families SET password_gen = $2 WHERE sid = $1",
     [ST_REFRESH_INSERT] =
         "INSERT INTO refresh_tokens (digest, sid, created_at, expires_at) VALUES ($1, $2, $3, $4)",
@@ -294,7 +387,8 @@ static const char *const stmt_sql[ST_COUNT] = {
      * the other, and the second reads the first's successor. */
     [ST_REFRESH_GET] =
         "SELECT r.sid, f.user_id, r.expires_at, r.used_at, r.successor, f.revoked_at, "
-        "f.created_at, u.disabled, f.password_gen = u.password_gen, u.email, u.role "
+        "f.created_at, u.disabled, f.password_gen = u.password_gen, u.email, u.role, "
+        "u.email_verified, f.amr "
         "FROM refresh_tokens r JOIN families f ON f.sid = r.sid JOIN users u ON u.id = f.user_id "
         "WHERE r.digest = $1 FOR UPDATE OF r",
     [ST_REFRESH_USE] = "UPDATE refresh_tokens SET used_at = $2, successor = $3 WHERE digest = $1",
@@ -373,13 +467,91 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_SECRET_GET] = "SELECT sealed FROM secrets WHERE name = $1",
     [ST_SECRET_PUT] = "INSERT INTO secrets (name, sealed) VALUES ($1, $2) "
                       "ON CONFLICT (name) DO UPDATE SET sealed = excluded.sealed",
+    [ST_USER_REGISTER] =
+        "INSERT INTO users (email, password_hash, role, created_at, updated_at, email_verified) "
+        "VALUES ($1, $2, $3, $4, $4, 0) RETURNING id",
+    /* The user row first (the lock order), for the generation a reset
+     * token is checked against. */
+    [ST_USER_LOCK_GEN] =
+        "SELECT password_gen, email FROM users WHERE id = $1 FOR NO KEY UPDATE",
+    [ST_TOKEN_INSERT] =
+        "INSERT INTO email_tokens (digest, user_id, kind, password_gen, created_at, expires_at) "
+        "SELECT $1, id, $3, password_gen, $4, $5 FROM users WHERE id = $2",
+    [ST_TOKEN_SUPERSEDE] = "DELETE FROM email_tokens WHERE user_id = $1 AND kind = $2",
+    [ST_TOKEN_FIND] =
+        "SELECT " USER_COLUMNS_OF_U " FROM email_tokens e JOIN users u ON u.id = e.user_id "
+        "WHERE e.digest = $1 AND e.kind = $2 AND e.expires_at > $3 "
+        "AND (e.kind <> 2 OR e.password_gen = u.password_gen)",
+    /* A delete that returns the row: of two uses of one token, the second
+     * waits on the row and then finds it gone. */
+    [ST_TOKEN_TAKE_VERIFY] =
+        "DELETE FROM email_tokens WHERE digest = $1 AND kind = 1 AND expires_at > $2 "
+        "RETURNING user_id",
+    [ST_TOKEN_TAKE_RESET] =
+        "DELETE FROM email_tokens WHERE digest = $1 AND kind = 2 AND expires_at > $2 "
+        "AND user_id = $3 AND password_gen = $4 RETURNING user_id",
+    [ST_USER_SET_VERIFIED] =
+        "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1 "
+        "RETURNING " USER_COLUMNS,
+    [ST_USER_SET_PASSWORD] =
+        "UPDATE users SET password_hash = $2, password_gen = password_gen + 1, "
+        "email_verified = 1, updated_at = $3 WHERE id = $1 RETURNING " USER_COLUMNS,
+    [ST_MAIL_INSERT] =
+        "INSERT INTO outbox (id, recipient, sealed, attempts, next_attempt, expires_at, "
+        "created_at, lease_until) VALUES ($1, $2, $3, 0, $4, $5, $4, 0)",
+    /* SKIP LOCKED: instances claiming at once take different rows, and the
+     * lease keeps a claimed row from the others until it is sent or
+     * retried (or the lease runs out because that instance died). */
+    [ST_MAIL_CLAIM] =
+        "UPDATE outbox SET lease_until = $2 WHERE id IN (SELECT id FROM outbox "
+        "WHERE next_attempt <= $1 AND lease_until <= $1 AND expires_at > $1 "
+        "ORDER BY next_attempt, id LIMIT $3 FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, recipient, sealed, attempts, created_at, expires_at",
+    [ST_MAIL_DELETE] = "DELETE FROM outbox WHERE id = $1",
+    [ST_MAIL_RETRY] =
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt = $2, lease_until = 0 "
+        "WHERE id = $1",
+    [ST_MAIL_EXPIRE] = "DELETE FROM outbox WHERE expires_at <= $1",
+    [ST_MAIL_STATS] = "SELECT count(*), coalesce(min(created_at), 0) FROM outbox",
+    [ST_TOTP_GET] = "SELECT sealed, confirmed, last_step FROM totp WHERE user_id = $1",
+    [ST_TOTP_LOCK] =
+        "SELECT sealed, confirmed, last_step FROM totp WHERE user_id = $1 FOR UPDATE",
+    [ST_TOTP_PUT] =
+        "INSERT INTO totp (user_id, sealed, confirmed, last_step, created_at) "
+        "SELECT id, $2, false, -1, $3 FROM users WHERE id = $1 "
+        "ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, "
+        "created_at = excluded.created_at, last_step = -1 WHERE NOT totp.confirmed "
+        "RETURNING 1",
+    [ST_TOTP_CONFIRM] =
+        "UPDATE totp SET confirmed = true, last_step = $2 WHERE user_id = $1 "
+        "AND NOT confirmed AND last_step < $2",
+    /* Compare-and-set: a concurrent update of the row waits, then the
+     * condition is checked again on the row it committed. */
+    [ST_TOTP_USE_STEP] =
+        "UPDATE totp SET last_step = $2 WHERE user_id = $1 AND confirmed AND last_step < $2",
+    [ST_TOTP_DELETE] = "DELETE FROM totp WHERE user_id = $1",
+    [ST_RECOVERY_INSERT] =
+        "INSERT INTO recovery_codes (digest, user_id, created_at) VALUES ($1, $2, $3)",
+    [ST_RECOVERY_DELETE_USER] = "DELETE FROM recovery_codes WHERE user_id = $1",
+    [ST_RECOVERY_USE] = "DELETE FROM recovery_codes WHERE digest = $1 AND user_id = $2",
+    [ST_MFA_INSERT] =
+        "INSERT INTO mfa_tokens (digest, user_id, password_gen, expires_at, failures) "
+        "VALUES ($1, $2, $3, $4, 0)",
+    [ST_MFA_GET] =
+        "SELECT user_id, password_gen FROM mfa_tokens WHERE digest = $1 AND expires_at > $2",
+    [ST_MFA_CONSUME] = "DELETE FROM mfa_tokens WHERE digest = $1 AND user_id = $2",
+    [ST_MFA_FAIL] = "UPDATE mfa_tokens SET failures = failures + 1 WHERE digest = $1",
+    [ST_MFA_DROP_SPENT] = "DELETE FROM mfa_tokens WHERE digest = $1 AND failures >= $2",
+    [ST_MFA_DELETE_USER] = "DELETE FROM mfa_tokens WHERE user_id = $1",
+    [ST_PURGE_EMAIL_TOKENS] = "DELETE FROM email_tokens WHERE expires_at <= $1",
+    [ST_PURGE_MFA_TOKENS] = "DELETE FROM mfa_tokens WHERE expires_at <= $1",
 };
 
 /* ---- the store, its pool and its calls ---- */
 
 struct pg_slot {
     PGconn *pg;           /* NULL: not connected (made on next use) */
-    uint64_t prepared;    /* bit id: statement id is prepared on pg */
+    uint64_t prepared[2]; /* bit id: statement id is prepared on pg */
     int busy;
 };
 
@@ -404,8 +576,8 @@ struct pg_call {
     struct pg_store *s;
     struct pg_slot *slot;        /* NULL: a connection outside the pool */
     PGconn *pg;
-    uint64_t *prepared;
-    uint64_t own_prepared;
+    uint64_t *prepared;          /* PG_PREPARED_WORDS words */
+    uint64_t own_prepared[2];
     int64_t deadline_ms;
     int broken;                  /* close the connection when given back */
     char state[6];               /* SQLSTATE of the last error; "" for none */
@@ -860,7 +1032,7 @@ static int q_run(struct pg_call *c, enum stmt_id id, const struct pg_params *p, 
     if (c->broken)
         return STORE_EUNAVAIL;
     snprintf(name, sizeof(name), "latch_%d", (int)id);
-    if ((*c->prepared & (UINT64_C(1) << id)) == 0) {
+    if ((c->prepared[id / 64] & (UINT64_C(1) << (id % 64))) == 0) {
         if (!PQsendPrepare(c->pg, name, stmt_sql[id], 0, NULL))
             return call_lost(c);
         rc = call_wait(c, &r);
@@ -868,7 +1040,7 @@ static int q_run(struct pg_call *c, enum stmt_id id, const struct pg_params *p, 
             rc = call_result(c, r, NULL);
         if (rc != STORE_OK)
             return rc;
-        *c->prepared |= UINT64_C(1) << id;
+        c->prepared[id / 64] |= UINT64_C(1) << (id % 64);
     }
     if (!PQsendQueryPrepared(c->pg, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
                              p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1))
@@ -955,7 +1127,7 @@ static void slot_set_conn(struct pg_store *s, struct pg_slot *slot, PGconn *pg)
 {
     pthread_mutex_lock(&s->lock);
     slot->pg = pg;
-    slot->prepared = 0;
+    memset(slot->prepared, 0, sizeof(slot->prepared));
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -1044,7 +1216,7 @@ static int call_start(struct pg_store *s, struct pg_call *c)
     }
     slot->busy = 1;
     pthread_mutex_unlock(&s->lock);
-    c->prepared = &slot->prepared;
+    c->prepared = slot->prepared;
     if (slot->pg != NULL && !idle_conn_alive(slot->pg)) {
         PQfinish(slot->pg);
         slot_set_conn(s, slot, NULL);
@@ -1179,6 +1351,8 @@ static void read_user(const PGresult *r, int row, struct store_user *out)
     out->created_at = get_i64(r, row, 4);
     out->disabled = (int)get_i64(r, row, 5);
     out->password_gen = get_i64(r, row, 6);
+    out->email_verified = (int)get_i64(r, row, 7);
+    out->mfa = (int)get_i64(r, row, 8);
 }
 
 /* Rows a command touched. */
@@ -1219,6 +1393,7 @@ static int pg_user_create(struct store *store, const char *email, const char *ha
         snprintf(out->role, sizeof(out->role), "%s", role);
         snprintf(out->password_hash, sizeof(out->password_hash), "%s", hash);
         out->created_at = now;
+        out->email_verified = 1;    /* users not self-registered start verified */
     } else if (rc == STORE_OK) {
         rc = STORE_EIO;
     }
@@ -1465,6 +1640,23 @@ static int revoke_user_in_tx(struct pg_call *c, int64_t user_id, const char *exc
     return rc;
 }
 
+/* Removes a user's second factor: TOTP, recovery codes, pending
+ * mfa_tokens; inside a transaction, after the user row. */
+static int mfa_off_in_tx(struct pg_call *c, int64_t id)
+{
+    static const enum stmt_id ids[] = {ST_TOTP_DELETE, ST_RECOVERY_DELETE_USER,
+                                       ST_MFA_DELETE_USER};
+    struct pg_params p;
+    size_t i;
+    int rc = STORE_OK;
+
+    p_reset(&p);
+    p_int(&p, id);
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]) && rc == STORE_OK; i++)
+        rc = q_run(c, ids[i], &p, NULL);
+    return rc;
+}
+
 static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user_change *change,
                           int64_t now, struct store_user *out)
 {
@@ -1484,6 +1676,9 @@ static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user
     new_disabled = change->disabled >= 0 ? change->disabled : disabled;
     if (rc == STORE_OK)
         rc = keeps_an_admin(c, id, new_role, new_disabled, role, disabled);
+    /* Before the update, whose RETURNING reads mfa. */
+    if (rc == STORE_OK && change->mfa_off)
+        rc = mfa_off_in_tx(c, id);
     if (rc == STORE_OK) {
         p_reset(&p);
         p_int(&p, id);
@@ -1495,7 +1690,7 @@ static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user
         if (rc == STORE_OK && PQntuples(r) != 1)
             rc = STORE_EIO;
     }
-    lowered = change->password_hash != NULL || change->disabled == 1 ||
+    lowered = change->password_hash != NULL || change->disabled == 1 || change->mfa_off ||
               (strcmp(role, "admin") == 0 && strcmp(new_role, "admin") != 0);
     if (rc == STORE_OK && change->end_logins && lowered) {
         rc = revoke_user_in_tx(c, id, change->keep_sid, change->keep_sid != NULL ? 0 : now, now,
@@ -1574,6 +1769,43 @@ static int pg_user_delete(struct store *store, int64_t id, int64_t now, int64_t 
 
 /* ---- families, refresh tokens, sessions ---- */
 
+/* Runs statement id and answers STORE_EREPLAY unless it touched one row. */
+static int run_once(struct pg_call *c, enum stmt_id id, const struct pg_params *p)
+{
+    PGresult *r = NULL;
+    int rc = q_run(c, id, p, &r);
+
+    if (rc == STORE_OK && changes(r) != 1)
+        rc = STORE_EREPLAY;
+    PQclear(r);
+    return rc;
+}
+
+/* The second step of a login (store_login.mfa_digest): the mfa_token is
+ * consumed, and the recovery code deleted or the TOTP step moved on, each
+ * only once (a concurrent use waits on the row, then finds it gone or
+ * moved on); inside the login's transaction, after the user row. */
+static int second_factor_in_tx(struct pg_call *c, const struct store_login *l)
+{
+    struct pg_params p;
+    int rc;
+
+    p_reset(&p);
+    p_bytes(&p, l->mfa_digest, STORE_DIGEST_BYTES);
+    p_int(&p, l->user_id);
+    if ((rc = run_once(c, ST_MFA_CONSUME, &p)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    if (l->recovery_digest != NULL) {
+        p_bytes(&p, l->recovery_digest, STORE_DIGEST_BYTES);
+        p_int(&p, l->user_id);
+        return run_once(c, ST_RECOVERY_USE, &p);
+    }
+    p_int(&p, l->user_id);
+    p_int(&p, l->totp_step);
+    return run_once(c, ST_TOTP_USE_STEP, &p);
+}
+
 static int login_commit_tx(struct pg_call *c, const struct store_login *l,
                            struct store_user *current)
 {
@@ -1599,12 +1831,17 @@ static int login_commit_tx(struct pg_call *c, const struct store_login *l,
         rc = STORE_ESTALE;
     else if (rc == STORE_OK && user.disabled)
         rc = STORE_EDISABLED;
+    else if (rc == STORE_OK && l->mfa_digest == NULL && user.mfa)
+        rc = STORE_ESTALE;   /* TOTP was confirmed while the password was checked */
+    if (rc == STORE_OK && l->mfa_digest != NULL)
+        rc = second_factor_in_tx(c, l);
     if (rc == STORE_OK) {
         p_reset(&p);
         p_text(&p, l->sid);
         p_int(&p, l->user_id);
         p_int(&p, l->now);
         p_int(&p, user.password_gen);
+        p_text(&p, l->amr != NULL ? l->amr : STORE_AMR_PWD);
         rc = q_run(c, ST_FAMILY_INSERT, &p, NULL);
     }
     if (rc == STORE_OK && l->refresh_digest != NULL) {
@@ -1723,6 +1960,8 @@ static int rotate_tx(struct pg_call *c, const struct rotate_args *a,
     user_ok = get_i64(r, 0, 7) == 0 && get_i64(r, 0, 8) == 1;
     get_text(r, 0, 9, found.email, sizeof(found.email));
     get_text(r, 0, 10, found.role, sizeof(found.role));
+    found.email_verified = (int)get_i64(r, 0, 11);
+    get_text(r, 0, 12, found.amr, sizeof(found.amr));
     PQclear(r);
 
     /* A family lives at most family_max_s from its login (ASVS 7.3.2). */
@@ -1928,8 +2167,9 @@ static int pg_revocations_since(struct store *store, int64_t after_seq, int64_t 
 static int pg_purge(struct store *store, int64_t now)
 {
     static const enum stmt_id purges[] = {ST_PURGE_REVOCATIONS, ST_PURGE_REFRESH,
-                                          ST_PURGE_SESSIONS, ST_PURGE_FAMILIES,
-                                          ST_PURGE_FAILURES};
+                                          ST_PURGE_SESSIONS,  ST_PURGE_FAMILIES,
+                                          ST_PURGE_FAILURES,  ST_PURGE_EMAIL_TOKENS,
+                                          ST_PURGE_MFA_TOKENS};
     struct pg_call c;
     struct pg_params p;
     size_t i;
@@ -2088,7 +2328,7 @@ static int listen_connect(struct pg_store *s, int64_t deadline_ms)
     memset(&c, 0, sizeof(c));
     c.s = s;
     c.deadline_ms = deadline_ms;
-    c.prepared = &c.own_prepared;
+    c.prepared = c.own_prepared;
     c.pg = pg_connect(s, deadline_ms, c.why, sizeof(c.why));
     if (c.pg == NULL)
         return STORE_EUNAVAIL;
@@ -2296,6 +2536,645 @@ static int pg_secret_put(struct store *store, const char *name, const unsigned c
     p_text(&p, name);
     p_bytes(&p, value, len);
     rc = q_run(&c, ST_SECRET_PUT, &p, NULL);
+    call_end(&c);
+    return tx_outcome(rc);
+}
+
+/* ---- mail and email tokens ---- */
+
+static int mail_insert(struct pg_call *c, const struct store_mail *m, int64_t now)
+{
+    struct pg_params p;
+
+    if (m->sealed_len > STORE_MAX_SEALED_BYTES)
+        return STORE_EIO;
+    p_reset(&p);
+    p_text(&p, m->id);
+    p_text(&p, m->recipient);
+    p_bytes(&p, m->sealed, m->sealed_len);
+    p_int(&p, now);
+    p_int(&p, m->expires_at);
+    return q_run(c, ST_MAIL_INSERT, &p, NULL);
+}
+
+/* An email token for user_id under its current password generation;
+ * STORE_ENOTFOUND when the user is gone. */
+static int token_insert(struct pg_call *c, int64_t user_id, enum store_token_kind kind,
+                        const unsigned char *digest, int64_t now, int64_t expires_at)
+{
+    struct pg_params p;
+    int rc;
+
+    p_reset(&p);
+    p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    p_int(&p, user_id);
+    p_int(&p, kind);
+    p_int(&p, now);
+    p_int(&p, expires_at);
+    rc = run_once(c, ST_TOKEN_INSERT, &p);
+    return rc == STORE_EREPLAY ? STORE_ENOTFOUND : rc;
+}
+
+struct register_args {
+    const char *email, *hash, *role;
+    int64_t now, token_expires_at;
+    const unsigned char *digest;
+    const struct store_mail *mail;
+};
+
+static int register_tx(struct pg_call *c, const struct register_args *a, int64_t *id)
+{
+    struct pg_params p;
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = tx_begin(c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_text(&p, a->email);
+    p_text(&p, a->hash);
+    p_text(&p, a->role);
+    p_int(&p, a->now);
+    rc = q_run(c, ST_USER_REGISTER, &p, &r);
+    if (rc == STORE_OK && PQntuples(r) != 1)
+        rc = STORE_EIO;
+    if (rc == STORE_OK)
+        *id = get_i64(r, 0, 0);
+    PQclear(r);
+    if (rc == STORE_OK)
+        rc = token_insert(c, *id, STORE_TOKEN_VERIFY, a->digest, a->now, a->token_expires_at);
+    if (rc == STORE_OK)
+        rc = mail_insert(c, a->mail, a->now);
+    return tx_end(c, rc);
+}
+
+static int pg_user_register(struct store *store, const char *email, const char *hash,
+                            const char *role, int64_t now, const unsigned char *token_digest,
+                            int64_t token_expires_at, const struct store_mail *mail,
+                            struct store_user *out)
+{
+    struct register_args a = {email, hash, role, now, token_expires_at, token_digest, mail};
+    struct pg_call c;
+    int64_t id = 0;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = register_tx(&c, &a, &id);
+    while (tx_again(&c, rc));
+    call_end(&c);
+    rc = tx_outcome(rc);
+    if (rc != STORE_OK)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->id = id;
+    snprintf(out->email, sizeof(out->email), "%s", email);
+    snprintf(out->role, sizeof(out->role), "%s", role);
+    snprintf(out->password_hash, sizeof(out->password_hash), "%s", hash);
+    out->created_at = now;
+    return STORE_OK;
+}
+
+struct token_issue_args {
+    int64_t user_id, expires_at, now;
+    enum store_token_kind kind;
+    const unsigned char *digest;
+    const struct store_mail *mail;
+};
+
+static int token_issue_tx(struct pg_call *c, const struct token_issue_args *a)
+{
+    struct pg_params p;
+    int rc;
+
+    if ((rc = tx_begin(c)) != STORE_OK)
+        return rc;
+    /* A newer reset request supersedes the older links. */
+    if (a->kind == STORE_TOKEN_RESET) {
+        p_reset(&p);
+        p_int(&p, a->user_id);
+        p_int(&p, a->kind);
+        rc = q_run(c, ST_TOKEN_SUPERSEDE, &p, NULL);
+    }
+    if (rc == STORE_OK)
+        rc = token_insert(c, a->user_id, a->kind, a->digest, a->now, a->expires_at);
+    if (rc == STORE_OK)
+        rc = mail_insert(c, a->mail, a->now);
+    return tx_end(c, rc);
+}
+
+static int pg_email_token_issue(struct store *store, int64_t user_id, enum store_token_kind kind,
+                                const unsigned char *digest, int64_t expires_at,
+                                const struct store_mail *mail, int64_t now)
+{
+    struct token_issue_args a = {user_id, expires_at, now, kind, digest, mail};
+    struct pg_call c;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = token_issue_tx(&c, &a);
+    while (tx_again(&c, rc));
+    call_end(&c);
+    return tx_outcome(rc);
+}
+
+static int pg_email_token_find(struct store *store, enum store_token_kind kind,
+                               const unsigned char *digest, int64_t now, struct store_user *out)
+{
+    struct pg_params p;
+
+    p_reset(&p);
+    p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    p_int(&p, kind);
+    p_int(&p, now);
+    return read_one_user(store, ST_TOKEN_FIND, &p, out);
+}
+
+static int verify_tx(struct pg_call *c, const unsigned char *digest, int64_t now,
+                     struct store_user *out)
+{
+    struct pg_params p;
+    PGresult *r = NULL;
+    int64_t user_id = 0;
+    int rc;
+
+    if ((rc = tx_begin(c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    p_int(&p, now);
+    rc = q_run(c, ST_TOKEN_TAKE_VERIFY, &p, &r);
+    if (rc == STORE_OK && PQntuples(r) != 1)
+        rc = STORE_ENOTFOUND;
+    if (rc == STORE_OK)
+        user_id = get_i64(r, 0, 0);
+    PQclear(r);
+    r = NULL;
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_int(&p, user_id);
+        p_int(&p, now);
+        rc = q_run(c, ST_USER_SET_VERIFIED, &p, &r);
+        if (rc == STORE_OK && PQntuples(r) != 1)
+            rc = STORE_ENOTFOUND;
+    }
+    rc = tx_end(c, rc);
+    if (rc == STORE_OK)
+        read_user(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_email_verify(struct store *store, const unsigned char *digest, int64_t now,
+                           struct store_user *out)
+{
+    struct pg_call c;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = verify_tx(&c, digest, now, out);
+    while (tx_again(&c, rc));
+    call_end(&c);
+    return tx_outcome(rc);
+}
+
+struct reset_args {
+    const unsigned char *digest;
+    int64_t user_id, now, memo_until;
+    const char *hash;
+    const struct store_mail *mail;
+};
+
+static int reset_tx(struct pg_call *c, const struct reset_args *a, struct store_user *out)
+{
+    char email[LATCH_MAX_EMAIL_BYTES + 1] = "";
+    struct pg_params p;
+    PGresult *r = NULL;
+    int64_t gen = 0;
+    int rc;
+
+    if ((rc = tx_begin(c)) != STORE_OK)
+        return rc;
+    /* The user row first: a password change racing with this one commits
+     * wholly before (and the token's generation no longer matches) or
+     * after. */
+    p_reset(&p);
+    p_int(&p, a->user_id);
+    rc = q_run(c, ST_USER_LOCK_GEN, &p, &r);
+    if (rc == STORE_OK && PQntuples(r) != 1)
+        rc = STORE_ENOTFOUND;
+    if (rc == STORE_OK) {
+        gen = get_i64(r, 0, 0);
+        get_text(r, 0, 1, email, sizeof(email));
+    }
+    PQclear(r);
+    r = NULL;
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_bytes(&p, a->digest, STORE_DIGEST_BYTES);
+        p_int(&p, a->now);
+        p_int(&p, a->user_id);
+        p_int(&p, gen);
+        rc = run_once(c, ST_TOKEN_TAKE_RESET, &p);
+        if (rc == STORE_EREPLAY)
+            rc = STORE_ENOTFOUND;
+    }
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_int(&p, a->user_id);
+        p_int(&p, STORE_TOKEN_RESET);
+        rc = q_run(c, ST_TOKEN_SUPERSEDE, &p, NULL);
+    }
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_int(&p, a->user_id);
+        p_text(&p, a->hash);
+        p_int(&p, a->now);
+        rc = q_run(c, ST_USER_SET_PASSWORD, &p, &r);
+        if (rc == STORE_OK && PQntuples(r) != 1)
+            rc = STORE_EIO;
+    }
+    if (rc == STORE_OK)
+        rc = revoke_user_in_tx(c, a->user_id, NULL, a->now, a->now, a->memo_until);
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_text(&p, email);
+        rc = q_run(c, ST_LOCKOUT_DELETE, &p, NULL);
+    }
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_int(&p, a->user_id);
+        rc = q_run(c, ST_MFA_DELETE_USER, &p, NULL);
+    }
+    if (rc == STORE_OK)
+        rc = mail_insert(c, a->mail, a->now);
+    rc = tx_end(c, rc);
+    if (rc == STORE_OK)
+        read_user(r, 0, out);
+    PQclear(r);
+    return rc;
+}
+
+static int pg_password_reset(struct store *store, const unsigned char *digest, int64_t user_id,
+                             const char *new_hash, int64_t now, int64_t memo_until,
+                             const struct store_mail *mail, struct store_user *out)
+{
+    struct reset_args a = {digest, user_id, now, memo_until, new_hash, mail};
+    struct pg_call c;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = reset_tx(&c, &a, out);
+    while (tx_again(&c, rc));
+    call_end(&c);
+    return tx_outcome(rc);
+}
+
+/* ---- the outbox ---- */
+
+static int pg_outbox_claim(struct store *store, int64_t now, int64_t lease_until, int limit,
+                           store_outbox_fn fn, void *ctx)
+{
+    struct store_outbox_row row;
+    struct pg_call c;
+    struct pg_params p;
+    PGresult *r = NULL;
+    int rc, i;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_int(&p, now);
+    p_int(&p, lease_until);
+    p_int(&p, limit);
+    rc = q_run(&c, ST_MAIL_CLAIM, &p, &r);
+    call_end(&c);
+    for (i = 0; rc == STORE_OK && i < PQntuples(r); i++) {
+        memset(&row, 0, sizeof(row));
+        get_text(r, i, 0, row.id, sizeof(row.id));
+        get_text(r, i, 1, row.recipient, sizeof(row.recipient));
+        row.sealed = (const unsigned char *)PQgetvalue(r, i, 2);
+        row.sealed_len = (size_t)PQgetlength(r, i, 2);
+        row.attempts = get_i64(r, i, 3);
+        row.created_at = get_i64(r, i, 4);
+        row.expires_at = get_i64(r, i, 5);
+        fn(ctx, &row);
+    }
+    PQclear(r);
+    return tx_outcome(rc);
+}
+
+/* One statement with params, no result wanted. */
+static int pg_one(struct store *store, enum stmt_id id, const struct pg_params *p,
+                  int64_t *changed)
+{
+    struct pg_call c;
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    rc = q_run(&c, id, p, &r);
+    call_end(&c);
+    if (rc == STORE_OK && changed != NULL)
+        *changed = changes(r);
+    PQclear(r);
+    return tx_outcome(rc);
+}
+
+static int pg_outbox_done(struct store *store, const char *id)
+{
+    struct pg_params p;
+
+    p_reset(&p);
+    p_text(&p, id);
+    return pg_one(store, ST_MAIL_DELETE, &p, NULL);
+}
+
+static int pg_outbox_retry(struct store *store, const char *id, int64_t next_attempt)
+{
+    struct pg_params p;
+
+    p_reset(&p);
+    p_text(&p, id);
+    p_int(&p, next_attempt);
+    return pg_one(store, ST_MAIL_RETRY, &p, NULL);
+}
+
+static int pg_outbox_expire(struct store *store, int64_t now, int64_t *dropped)
+{
+    struct pg_params p;
+
+    p_reset(&p);
+    p_int(&p, now);
+    return pg_one(store, ST_MAIL_EXPIRE, &p, dropped);
+}
+
+static int pg_outbox_stats(struct store *store, int64_t *pending, int64_t *oldest_created_at)
+{
+    struct pg_call c;
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    rc = q_run(&c, ST_MAIL_STATS, NULL, &r);
+    call_end(&c);
+    if (rc == STORE_OK && PQntuples(r) == 1) {
+        *pending = get_i64(r, 0, 0);
+        *oldest_created_at = get_i64(r, 0, 1);
+    } else if (rc == STORE_OK) {
+        rc = STORE_EIO;
+    }
+    PQclear(r);
+    return tx_outcome(rc);
+}
+
+/* ---- the second factor ---- */
+
+static int pg_totp_put(struct store *store, int64_t user_id, const unsigned char *sealed,
+                       size_t sealed_len, int64_t now)
+{
+    struct pg_call c;
+    struct pg_params p;
+    PGresult *r = NULL;
+    int rc;
+
+    if (sealed_len > STORE_MAX_TOTP_SEALED)
+        return STORE_EIO;
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_int(&p, user_id);
+    p_bytes(&p, sealed, sealed_len);
+    p_int(&p, now);
+    rc = q_run(&c, ST_TOTP_PUT, &p, &r);
+    /* No row back: the user is gone, or the upsert met a confirmed one. */
+    if (rc == STORE_OK && PQntuples(r) == 0) {
+        PQclear(r);
+        r = NULL;
+        p_reset(&p);
+        p_int(&p, user_id);
+        rc = q_run(&c, ST_USER_BY_ID, &p, &r);
+        if (rc == STORE_OK)
+            rc = PQntuples(r) == 1 ? STORE_ECONFLICT : STORE_ENOTFOUND;
+    }
+    call_end(&c);
+    PQclear(r);
+    return tx_outcome(rc);
+}
+
+static int read_totp(const PGresult *r, struct store_totp *out)
+{
+    size_t len;
+
+    if (PQntuples(r) != 1)
+        return STORE_ENOTFOUND;
+    len = (size_t)PQgetlength(r, 0, 0);
+    if (len > sizeof(out->sealed))
+        return STORE_EIO;
+    memcpy(out->sealed, PQgetvalue(r, 0, 0), len);
+    out->sealed_len = len;
+    out->confirmed = (int)get_i64(r, 0, 1);
+    out->last_step = get_i64(r, 0, 2);
+    return STORE_OK;
+}
+
+static int pg_totp_get(struct store *store, int64_t user_id, struct store_totp *out)
+{
+    struct pg_call c;
+    struct pg_params p;
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_int(&p, user_id);
+    rc = q_run(&c, ST_TOTP_GET, &p, &r);
+    call_end(&c);
+    if (rc == STORE_OK)
+        rc = read_totp(r, out);
+    PQclear(r);
+    return tx_outcome(rc);
+}
+
+struct confirm_args {
+    int64_t user_id, step, now;
+    const unsigned char (*digests)[STORE_DIGEST_BYTES];
+    int n;
+};
+
+static int confirm_tx(struct pg_call *c, const struct confirm_args *a)
+{
+    struct store_totp t;
+    struct pg_params p;
+    PGresult *r = NULL;
+    int rc, i;
+
+    if ((rc = tx_begin(c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_int(&p, a->user_id);
+    rc = q_run(c, ST_TOTP_LOCK, &p, &r);
+    if (rc == STORE_OK)
+        rc = read_totp(r, &t);
+    PQclear(r);
+    if (rc == STORE_OK && t.confirmed)
+        rc = STORE_ECONFLICT;
+    else if (rc == STORE_OK && a->step <= t.last_step)
+        rc = STORE_EREPLAY;
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_int(&p, a->user_id);
+        p_int(&p, a->step);
+        rc = run_once(c, ST_TOTP_CONFIRM, &p);
+    }
+    if (rc == STORE_OK) {
+        p_reset(&p);
+        p_int(&p, a->user_id);
+        rc = q_run(c, ST_RECOVERY_DELETE_USER, &p, NULL);
+    }
+    for (i = 0; i < a->n && rc == STORE_OK; i++) {
+        p_reset(&p);
+        p_bytes(&p, a->digests[i], STORE_DIGEST_BYTES);
+        p_int(&p, a->user_id);
+        p_int(&p, a->now);
+        rc = q_run(c, ST_RECOVERY_INSERT, &p, NULL);
+    }
+    sodium_memzero(&t, sizeof(t));
+    return tx_end(c, rc);
+}
+
+static int pg_totp_confirm(struct store *store, int64_t user_id, int64_t step,
+                           const unsigned char (*digests)[STORE_DIGEST_BYTES], int n, int64_t now)
+{
+    struct confirm_args a = {user_id, step, now, digests, n};
+    struct pg_call c;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = confirm_tx(&c, &a);
+    while (tx_again(&c, rc));
+    call_end(&c);
+    return tx_outcome(rc);
+}
+
+static int pg_totp_use_step(struct store *store, int64_t user_id, int64_t step)
+{
+    struct store_totp t;
+    struct pg_params p;
+    int64_t changed = 0;
+    int rc;
+
+    p_reset(&p);
+    p_int(&p, user_id);
+    p_int(&p, step);
+    rc = pg_one(store, ST_TOTP_USE_STEP, &p, &changed);
+    if (rc == STORE_OK && changed != 1)
+        rc = pg_totp_get(store, user_id, &t) == STORE_OK && t.confirmed ? STORE_EREPLAY
+                                                                       : STORE_ENOTFOUND;
+    sodium_memzero(&t, sizeof(t));
+    return rc;
+}
+
+static int pg_mfa_token_issue(struct store *store, const unsigned char *digest, int64_t user_id,
+                              int64_t password_gen, int64_t expires_at)
+{
+    struct pg_params p;
+
+    p_reset(&p);
+    p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    p_int(&p, user_id);
+    p_int(&p, password_gen);
+    p_int(&p, expires_at);
+    return pg_one(store, ST_MFA_INSERT, &p, NULL);
+}
+
+static int pg_mfa_token_get(struct store *store, const unsigned char *digest, int64_t now,
+                            int64_t *user_id, int64_t *password_gen)
+{
+    struct pg_call c;
+    struct pg_params p;
+    PGresult *r = NULL;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    p_reset(&p);
+    p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    p_int(&p, now);
+    rc = q_run(&c, ST_MFA_GET, &p, &r);
+    call_end(&c);
+    if (rc == STORE_OK && PQntuples(r) != 1)
+        rc = STORE_ENOTFOUND;
+    if (rc == STORE_OK) {
+        *user_id = get_i64(r, 0, 0);
+        *password_gen = get_i64(r, 0, 1);
+    }
+    PQclear(r);
+    return tx_outcome(rc);
+}
+
+static int pg_mfa_token_fail(struct store *store, const unsigned char *digest, int max_failures)
+{
+    struct pg_params p;
+    int rc;
+
+    /* Each statement is atomic: a failure counted by another instance in
+     * between only makes the delete find the count reached sooner. */
+    p_reset(&p);
+    p_bytes(&p, digest, STORE_DIGEST_BYTES);
+    rc = pg_one(store, ST_MFA_FAIL, &p, NULL);
+    if (rc != STORE_OK)
+        return rc;
+    p_int(&p, max_failures);
+    return pg_one(store, ST_MFA_DROP_SPENT, &p, NULL);
+}
+
+static int pg_sealed_any(struct store *store, char *ad, size_t ad_size, unsigned char *out,
+                         size_t out_size, size_t *out_len)
+{
+    static const char *const sql[] = {
+        "SELECT 'totp:' || user_id, sealed FROM totp LIMIT 1",
+        "SELECT id, sealed FROM outbox LIMIT 1",
+    };
+    struct pg_call c;
+    PGresult *r = NULL;
+    size_t i, len;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    rc = STORE_ENOTFOUND;
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == STORE_ENOTFOUND; i++) {
+        struct pg_params none;
+        p_reset(&none);
+        rc = q_params(&c, sql[i], &none, &r);
+        if (rc == STORE_OK && PQntuples(r) == 1) {
+            len = (size_t)PQgetlength(r, 0, 1);
+            if (len > out_size) {
+                rc = STORE_ENOMEM;
+            } else {
+                get_text(r, 0, 0, ad, ad_size);
+                memcpy(out, PQgetvalue(r, 0, 1), len);
+                *out_len = len;
+            }
+        } else if (rc == STORE_OK) {
+            rc = STORE_ENOTFOUND;
+        }
+        PQclear(r);
+        r = NULL;
+    }
     call_end(&c);
     return tx_outcome(rc);
 }
@@ -2614,6 +3493,24 @@ static const struct store_ops pg_ops = {
     .table_insert = pg_table_insert,
     .table_copy_done = pg_table_copy_done,
     .tables_clear = pg_tables_clear,
+    .user_register = pg_user_register,
+    .email_token_issue = pg_email_token_issue,
+    .email_token_find = pg_email_token_find,
+    .email_verify = pg_email_verify,
+    .password_reset = pg_password_reset,
+    .outbox_claim = pg_outbox_claim,
+    .outbox_done = pg_outbox_done,
+    .outbox_retry = pg_outbox_retry,
+    .outbox_expire = pg_outbox_expire,
+    .outbox_stats = pg_outbox_stats,
+    .totp_put = pg_totp_put,
+    .totp_get = pg_totp_get,
+    .totp_confirm = pg_totp_confirm,
+    .totp_use_step = pg_totp_use_step,
+    .mfa_token_issue = pg_mfa_token_issue,
+    .mfa_token_get = pg_mfa_token_get,
+    .mfa_token_fail = pg_mfa_token_fail,
+    .sealed_any = pg_sealed_any,
 };
 
 /* The schema version recorded in schema_migrations (0: none yet). */
@@ -2651,7 +3548,7 @@ static int prepare_schema(struct pg_store *s, int migrate, char *err, size_t err
 
     memset(&c, 0, sizeof(c));
     c.s = s;
-    c.prepared = &c.own_prepared;
+    c.prepared = c.own_prepared;
     c.deadline_ms = now_ms() + s->timeout_ms;
     c.pg = pg_connect(s, c.deadline_ms, c.why, sizeof(c.why));
     if (c.pg == NULL) {

@@ -15,6 +15,16 @@
 #include <string.h>
 #include <time.h>
 
+/* A user as store_user holds it; mfa: a confirmed TOTP enrolment. */
+#define USER_COLUMNS                                                                  \
+    "id, email, role, password_hash, created_at, disabled, password_gen, email_verified, " \
+    "EXISTS (SELECT 1 FROM totp t WHERE t.user_id = users.id AND t.confirmed = 1)"
+
+/* The same, of users joined as u. */
+#define USER_COLUMNS_OF_U                                                                    \
+    "u.id, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.password_gen, "    \
+    "u.email_verified, EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.confirmed = 1)"
+
 enum stmt_id {
     ST_USER_INSERT,
     ST_USER_IMPORT,
@@ -44,6 +54,36 @@ enum stmt_id {
     ST_LOCKOUT_GET,
     ST_LOCKOUT_PUT,
     ST_LOCKOUT_DELETE,
+    ST_USER_REGISTER,
+    ST_FAMILY_INSERT_AMR,
+    ST_TOKEN_INSERT,
+    ST_TOKEN_SUPERSEDE,
+    ST_TOKEN_FIND,
+    ST_TOKEN_DELETE,
+    ST_TOKEN_DELETE_USER_KIND,
+    ST_USER_SET_VERIFIED,
+    ST_USER_SET_PASSWORD,
+    ST_MAIL_INSERT,
+    ST_MAIL_DUE,
+    ST_MAIL_LEASE,
+    ST_MAIL_DELETE,
+    ST_MAIL_RETRY,
+    ST_MAIL_EXPIRE,
+    ST_MAIL_STATS,
+    ST_TOTP_GET,
+    ST_TOTP_PUT,
+    ST_TOTP_CONFIRM,
+    ST_TOTP_USE_STEP,
+    ST_TOTP_DELETE,
+    ST_RECOVERY_INSERT,
+    ST_RECOVERY_DELETE_USER,
+    ST_RECOVERY_USE,
+    ST_MFA_INSERT,
+    ST_MFA_GET,
+    ST_MFA_CONSUME,
+    ST_MFA_FAIL,
+    ST_MFA_DROP_SPENT,
+    ST_MFA_DELETE_USER,
     ST_COUNT
 };
 
@@ -55,13 +95,13 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT OR IGNORE INTO users (email, password_hash, role, created_at, updated_at, "
         "disabled) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
     [ST_USER_BY_EMAIL] =
-        "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE email = ?1",
+        "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
     [ST_USER_BY_ID] =
-        "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE id = ?1",
+        "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
     [ST_USER_REHASH] =
         "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND password_hash = ?2",
     [ST_USER_LIST] =
-        "SELECT id, email, role, password_hash, created_at, disabled, password_gen FROM users WHERE id > ?1 "
+        "SELECT " USER_COLUMNS " FROM users WHERE id > ?1 "
         "ORDER BY id LIMIT ?2",
     [ST_USER_ROLE] = "SELECT role, disabled, password_gen FROM users WHERE id = ?1",
     [ST_ENABLED_ADMINS] =
@@ -80,7 +120,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "VALUES (?1, ?2, ?3, ?3, ?4)",
     [ST_REFRESH_GET] =
         "SELECT r.sid, f.user_id, r.expires_at, r.used_at, r.successor, f.revoked_at, "
-        "f.created_at, u.disabled, f.password_gen = u.password_gen, u.email, u.role "
+        "f.created_at, u.disabled, f.password_gen = u.password_gen, u.email, u.role, "
+        "u.email_verified, f.amr "
         "FROM refresh_tokens r JOIN families f ON f.sid = r.sid JOIN users u ON u.id = f.user_id "
         "WHERE r.digest = ?1",
     [ST_REFRESH_USE] =
@@ -114,6 +155,64 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT OR REPLACE INTO login_failures (email, failures, window_start, locked_until) "
         "VALUES (?1, ?2, ?3, ?4)",
     [ST_LOCKOUT_DELETE] = "DELETE FROM login_failures WHERE email = ?1",
+    [ST_USER_REGISTER] =
+        "INSERT INTO users (email, password_hash, role, created_at, updated_at, email_verified) "
+        "VALUES (?1, ?2, ?3, ?4, ?4, 0)",
+    [ST_FAMILY_INSERT_AMR] =
+        "INSERT INTO families (sid, user_id, created_at, password_gen, amr) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_TOKEN_INSERT] =
+        "INSERT INTO email_tokens (digest, user_id, kind, password_gen, created_at, expires_at) "
+        "SELECT ?1, id, ?3, password_gen, ?4, ?5 FROM users WHERE id = ?2",
+    [ST_TOKEN_SUPERSEDE] = "DELETE FROM email_tokens WHERE user_id = ?1 AND kind = ?2",
+    [ST_TOKEN_FIND] =
+        "SELECT " USER_COLUMNS_OF_U " FROM email_tokens e JOIN users u ON u.id = e.user_id "
+        "WHERE e.digest = ?1 AND e.kind = ?2 AND e.expires_at > ?3 "
+        "AND (e.kind <> 2 OR e.password_gen = u.password_gen)",
+    [ST_TOKEN_DELETE] = "DELETE FROM email_tokens WHERE digest = ?1 AND kind = ?2",
+    [ST_TOKEN_DELETE_USER_KIND] = "DELETE FROM email_tokens WHERE user_id = ?1 AND kind = ?2",
+    [ST_USER_SET_VERIFIED] = "UPDATE users SET email_verified = 1, updated_at = ?2 WHERE id = ?1",
+    [ST_USER_SET_PASSWORD] =
+        "UPDATE users SET password_hash = ?2, password_gen = password_gen + 1, "
+        "email_verified = 1, updated_at = ?3 WHERE id = ?1",
+    [ST_MAIL_INSERT] =
+        "INSERT INTO outbox (id, recipient, sealed, attempts, next_attempt, expires_at, "
+        "created_at, lease_until) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?4, 0)",
+    [ST_MAIL_DUE] =
+        "SELECT id, recipient, sealed, attempts, created_at, expires_at FROM outbox "
+        "WHERE next_attempt <= ?1 AND lease_until <= ?1 AND expires_at > ?1 "
+        "ORDER BY next_attempt, id LIMIT ?2",
+    [ST_MAIL_LEASE] = "UPDATE outbox SET lease_until = ?2 WHERE id = ?1",
+    [ST_MAIL_DELETE] = "DELETE FROM outbox WHERE id = ?1",
+    [ST_MAIL_RETRY] =
+        "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, lease_until = 0 "
+        "WHERE id = ?1",
+    [ST_MAIL_EXPIRE] = "DELETE FROM outbox WHERE expires_at <= ?1",
+    [ST_MAIL_STATS] = "SELECT count(*), coalesce(min(created_at), 0) FROM outbox",
+    [ST_TOTP_GET] = "SELECT sealed, confirmed, last_step FROM totp WHERE user_id = ?1",
+    [ST_TOTP_PUT] =
+        "INSERT INTO totp (user_id, sealed, confirmed, last_step, created_at) "
+        "VALUES (?1, ?2, 0, -1, ?3) ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, "
+        "created_at = excluded.created_at, last_step = -1 WHERE totp.confirmed = 0",
+    [ST_TOTP_CONFIRM] =
+        "UPDATE totp SET confirmed = 1, last_step = ?2 WHERE user_id = ?1 AND confirmed = 0 "
+        "AND last_step < ?2",
+    [ST_TOTP_USE_STEP] =
+        "UPDATE totp SET last_step = ?2 WHERE user_id = ?1 AND confirmed = 1 AND last_step < ?2",
+    [ST_TOTP_DELETE] = "DELETE FROM totp WHERE user_id = ?1",
+    [ST_RECOVERY_INSERT] =
+        "INSERT INTO recovery_codes (digest, user_id, created_at) VALUES (?1, ?2, ?3)",
+    [ST_RECOVERY_DELETE_USER] = "DELETE FROM recovery_codes WHERE user_id = ?1",
+    [ST_RECOVERY_USE] = "DELETE FROM recovery_codes WHERE digest = ?1 AND user_id = ?2",
+    [ST_MFA_INSERT] =
+        "INSERT INTO mfa_tokens (digest, user_id, password_gen, expires_at, failures) "
+        "VALUES (?1, ?2, ?3, ?4, 0)",
+    [ST_MFA_GET] =
+        "SELECT user_id, password_gen FROM mfa_tokens WHERE digest = ?1 AND expires_at > ?2",
+    [ST_MFA_CONSUME] = "DELETE FROM mfa_tokens WHERE digest = ?1 AND user_id = ?2",
+    [ST_MFA_FAIL] = "UPDATE mfa_tokens SET failures = failures + 1 WHERE digest = ?1",
+    [ST_MFA_DROP_SPENT] = "DELETE FROM mfa_tokens WHERE digest = ?1 AND failures >= ?2",
+    [ST_MFA_DELETE_USER] = "DELETE FROM mfa_tokens WHERE user_id = ?1",
 };
 
 /*
@@ -183,6 +282,54 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN password_gen INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE families ADD COLUMN password_gen INTEGER NOT NULL DEFAULT 0;"
     "DROP TABLE rate_buckets;",
+    /* 4: accounts people can keep (issue 11).  Users that exist now were
+     * created before anyone could prove an address: they start verified
+     * (the DEFAULT), new self-registrations are inserted unverified.  Email
+     * tokens, mfa_tokens and recovery codes are digests only; TOTP secrets
+     * and outbox bodies are sealed under the master key. */
+    "ALTER TABLE users ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE families ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';"
+    "CREATE TABLE email_tokens ("
+    "  digest BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  kind INTEGER NOT NULL CHECK (kind IN (1, 2)),"
+    "  password_gen INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX email_tokens_user ON email_tokens(user_id);"
+    "CREATE TABLE outbox ("
+    "  id TEXT PRIMARY KEY,"
+    "  recipient TEXT NOT NULL,"
+    "  sealed BLOB NOT NULL,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  lease_until INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX outbox_due ON outbox(next_attempt);"
+    "CREATE TABLE totp ("
+    "  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+    "  sealed BLOB NOT NULL,"
+    "  confirmed INTEGER NOT NULL DEFAULT 0,"
+    "  last_step INTEGER NOT NULL DEFAULT -1,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE TABLE recovery_codes ("
+    "  digest BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  created_at INTEGER NOT NULL"
+    ");"
+    "CREATE INDEX recovery_codes_user ON recovery_codes(user_id);"
+    "CREATE TABLE mfa_tokens ("
+    "  digest BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+    "  password_gen INTEGER NOT NULL,"
+    "  expires_at INTEGER NOT NULL,"
+    "  failures INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX mfa_tokens_user ON mfa_tokens(user_id);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -327,6 +474,8 @@ static int read_user(sqlite3_stmt *st, struct store_user *out)
     out->created_at = sqlite3_column_int64(st, 4);
     out->disabled = sqlite3_column_int(st, 5);
     out->password_gen = sqlite3_column_int64(st, 6);
+    out->email_verified = sqlite3_column_int(st, 7);
+    out->mfa = sqlite3_column_int(st, 8);
     return STORE_OK;
 }
 
@@ -352,6 +501,7 @@ static int sq_user_create(struct store *store, const char *email, const char *ha
         snprintf(out->role, sizeof(out->role), "%s", role);
         snprintf(out->password_hash, sizeof(out->password_hash), "%s", hash);
         out->created_at = now;
+        out->email_verified = 1;    /* users not self-registered start verified */
         rc = STORE_OK;
     } else if (rc == SQLITE_CONSTRAINT) {
         rc = is_unique_violation(c->db) ? STORE_ECONFLICT : STORE_EIO;
@@ -566,6 +716,25 @@ static int current_role(struct conn *c, int64_t id, char *role, size_t role_size
 static int revoke_user_in_tx(struct conn *c, int64_t user_id, const char *except_sid,
                              int64_t cutoff, int64_t now, int64_t memo_until);
 
+/* Removes a user's second factor: TOTP, recovery codes, pending
+ * mfa_tokens; inside a transaction. */
+static int mfa_off_in_tx(struct conn *c, int64_t id)
+{
+    static const enum stmt_id ids[] = {ST_TOTP_DELETE, ST_RECOVERY_DELETE_USER,
+                                       ST_MFA_DELETE_USER};
+    sqlite3_stmt *st;
+    size_t i;
+    int rc = STORE_OK;
+
+    for (i = 0; i < sizeof(ids) / sizeof(ids[0]) && rc == STORE_OK; i++) {
+        if ((st = get_stmt(c, ids[i])) == NULL)
+            return STORE_EIO;
+        sqlite3_bind_int64(st, 1, id);
+        rc = run(st);
+    }
+    return rc;
+}
+
 static int sq_user_update(struct store *store, int64_t id, const struct store_user_change *change,
                           int64_t now, struct store_user *out)
 {
@@ -590,8 +759,10 @@ static int sq_user_update(struct store *store, int64_t id, const struct store_us
     rc = keeps_an_admin(c, id, new_role, new_disabled, role, disabled);
     if (rc != STORE_OK)
         return finish(c, rc);
-    lowered = change->password_hash != NULL || change->disabled == 1 ||
+    lowered = change->password_hash != NULL || change->disabled == 1 || change->mfa_off ||
               (strcmp(role, "admin") == 0 && strcmp(new_role, "admin") != 0);
+    if (change->mfa_off && (rc = mfa_off_in_tx(c, id)) != STORE_OK)
+        return finish(c, rc);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, new_role, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 3, new_disabled ? 1 : 0);
@@ -644,6 +815,41 @@ static int sq_user_delete(struct store *store, int64_t id, int64_t now, int64_t 
 
 /* ---- families, refresh tokens, sessions ---- */
 
+/* Runs a statement and answers STORE_EREPLAY unless it changed one row. */
+static int run_once(struct conn *c, sqlite3_stmt *st)
+{
+    int rc = run(st);
+
+    if (rc == STORE_OK && sqlite3_changes(c->db) != 1)
+        rc = STORE_EREPLAY;
+    return rc;
+}
+
+/* The second step of a login (store_login.mfa_digest): the mfa_token is
+ * consumed, and the recovery code deleted or the TOTP step moved on, each
+ * only once; inside the login's transaction. */
+static int second_factor_in_tx(struct conn *c, const struct store_login *l)
+{
+    sqlite3_stmt *mfa = get_stmt(c, ST_MFA_CONSUME), *rec = get_stmt(c, ST_RECOVERY_USE);
+    sqlite3_stmt *step = get_stmt(c, ST_TOTP_USE_STEP);
+    int rc;
+
+    if (mfa == NULL || rec == NULL || step == NULL)
+        return STORE_EIO;
+    sqlite3_bind_blob(mfa, 1, l->mfa_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(mfa, 2, l->user_id);
+    if ((rc = run_once(c, mfa)) != STORE_OK)
+        return rc;
+    if (l->recovery_digest != NULL) {
+        sqlite3_bind_blob(rec, 1, l->recovery_digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(rec, 2, l->user_id);
+        return run_once(c, rec);
+    }
+    sqlite3_bind_int64(step, 1, l->user_id);
+    sqlite3_bind_int64(step, 2, l->totp_step);
+    return run_once(c, step);
+}
+
 static int sq_login_commit(struct store *store, const struct store_login *l,
                            struct store_user *current)
 {
@@ -653,7 +859,7 @@ static int sq_login_commit(struct store *store, const struct store_login *l,
     int rc;
 
     CONN_AND_STMT(c, by_id, ST_USER_BY_ID);
-    CONN_AND_STMT(c, fam, ST_FAMILY_INSERT);
+    CONN_AND_STMT(c, fam, ST_FAMILY_INSERT_AMR);
     CONN_AND_STMT(c, ref, ST_REFRESH_INSERT);
     CONN_AND_STMT(c, ses, ST_SESSION_INSERT);
     CONN_AND_STMT(c, unlock, ST_LOCKOUT_DELETE);
@@ -669,11 +875,16 @@ static int sq_login_commit(struct store *store, const struct store_login *l,
         rc = STORE_ESTALE;
     else if (rc == STORE_OK && user.disabled)
         rc = STORE_EDISABLED;
+    else if (rc == STORE_OK && l->mfa_digest == NULL && user.mfa)
+        rc = STORE_ESTALE;   /* TOTP was confirmed while the password was checked */
+    if (rc == STORE_OK && l->mfa_digest != NULL)
+        rc = second_factor_in_tx(c, l);
     if (rc == STORE_OK) {
         sqlite3_bind_text(fam, 1, l->sid, -1, SQLITE_STATIC);
         sqlite3_bind_int64(fam, 2, l->user_id);
         sqlite3_bind_int64(fam, 3, l->now);
         sqlite3_bind_int64(fam, 4, user.password_gen);
+        sqlite3_bind_text(fam, 5, l->amr != NULL ? l->amr : STORE_AMR_PWD, -1, SQLITE_STATIC);
         rc = run(fam);
     }
     if (rc == STORE_OK && l->refresh_digest != NULL) {
@@ -776,6 +987,8 @@ static int sq_refresh_rotate(struct store *store, const unsigned char *digest,
     user_ok = sqlite3_column_int(get, 7) == 0 && sqlite3_column_int(get, 8) == 1;
     copy_text(found.email, sizeof(found.email), get, 9);
     copy_text(found.role, sizeof(found.role), get, 10);
+    found.email_verified = sqlite3_column_int(get, 11);
+    copy_text(found.amr, sizeof(found.amr), get, 12);
     done(get);
 
     /* A family lives at most family_max_s from its login (ASVS 7.3.2),
@@ -971,6 +1184,8 @@ static int sq_purge(struct store *store, int64_t now)
         "NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.sid = families.sid) AND "
         "NOT EXISTS (SELECT 1 FROM sessions s WHERE s.sid = families.sid)",
         "DELETE FROM login_failures WHERE locked_until <= ?1 AND window_start <= ?1 - 86400",
+        "DELETE FROM email_tokens WHERE expires_at <= ?1",
+        "DELETE FROM mfa_tokens WHERE expires_at <= ?1",
     };
     size_t i;
     int rc = STORE_OK;
@@ -1123,6 +1338,523 @@ static int sq_secret_get_or_put(struct store *store, const char *name,
     (void)out_size;
     (void)out_len;
     return STORE_ENOTSUP;
+}
+
+/* ---- mail and email tokens ---- */
+
+static int mail_insert(struct conn *c, const struct store_mail *m, int64_t now)
+{
+    sqlite3_stmt *st = get_stmt(c, ST_MAIL_INSERT);
+
+    if (st == NULL || m->sealed_len > STORE_MAX_SEALED_BYTES)
+        return STORE_EIO;
+    sqlite3_bind_text(st, 1, m->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, m->recipient, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 3, m->sealed, (int)m->sealed_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, m->expires_at);
+    return run(st);
+}
+
+/* Inserts an email token for user_id (its current password generation);
+ * STORE_ENOTFOUND when the user is gone. */
+static int token_insert(struct conn *c, int64_t user_id, enum store_token_kind kind,
+                        const unsigned char *digest, int64_t now, int64_t expires_at)
+{
+    sqlite3_stmt *st = get_stmt(c, ST_TOKEN_INSERT);
+
+    if (st == NULL)
+        return STORE_EIO;
+    sqlite3_bind_blob(st, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_int(st, 3, (int)kind);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, expires_at);
+    return run_once(c, st) == STORE_EREPLAY ? STORE_ENOTFOUND : STORE_OK;
+}
+
+static int sq_user_register(struct store *store, const char *email, const char *hash,
+                            const char *role, int64_t now, const unsigned char *token_digest,
+                            int64_t token_expires_at, const struct store_mail *mail,
+                            struct store_user *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+    struct store_user user;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_USER_REGISTER);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_text(st, 1, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    rc = run(st);
+    memset(&user, 0, sizeof(user));
+    if (rc == STORE_OK) {
+        user.id = sqlite3_last_insert_rowid(c->db);
+        rc = token_insert(c, user.id, STORE_TOKEN_VERIFY, token_digest, now, token_expires_at);
+    }
+    if (rc == STORE_OK)
+        rc = mail_insert(c, mail, now);
+    rc = finish(c, rc);
+    if (rc != STORE_OK)
+        return rc;
+    snprintf(user.email, sizeof(user.email), "%s", email);
+    snprintf(user.role, sizeof(user.role), "%s", role);
+    snprintf(user.password_hash, sizeof(user.password_hash), "%s", hash);
+    user.created_at = now;
+    *out = user;
+    sodium_memzero(&user, sizeof(user));
+    return STORE_OK;
+}
+
+static int sq_email_token_issue(struct store *store, int64_t user_id, enum store_token_kind kind,
+                                const unsigned char *digest, int64_t expires_at,
+                                const struct store_mail *mail, int64_t now)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *sup;
+    int rc = STORE_OK;
+
+    CONN_AND_STMT(c, sup, ST_TOKEN_SUPERSEDE);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    /* A newer reset request supersedes the older links. */
+    if (kind == STORE_TOKEN_RESET) {
+        sqlite3_bind_int64(sup, 1, user_id);
+        sqlite3_bind_int(sup, 2, (int)kind);
+        rc = run(sup);
+    }
+    if (rc == STORE_OK)
+        rc = token_insert(c, user_id, kind, digest, now, expires_at);
+    if (rc == STORE_OK)
+        rc = mail_insert(c, mail, now);
+    return finish(c, rc);
+}
+
+/* Reads the user of a live token into *out (inside or outside a
+ * transaction). */
+static int token_user(struct conn *c, enum store_token_kind kind, const unsigned char *digest,
+                      int64_t now, struct store_user *out)
+{
+    sqlite3_stmt *st = get_stmt(c, ST_TOKEN_FIND);
+    int rc;
+
+    if (st == NULL)
+        return STORE_EIO;
+    sqlite3_bind_blob(st, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)kind);
+    sqlite3_bind_int64(st, 3, now);
+    rc = read_user(st, out);
+    done(st);
+    return rc;
+}
+
+static int sq_email_token_find(struct store *store, enum store_token_kind kind,
+                               const unsigned char *digest, int64_t now, struct store_user *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+
+    if (c == NULL)
+        return STORE_EIO;
+    return token_user(c, kind, digest, now, out);
+}
+
+static int delete_token(struct conn *c, const unsigned char *digest, enum store_token_kind kind)
+{
+    sqlite3_stmt *st = get_stmt(c, ST_TOKEN_DELETE);
+
+    if (st == NULL)
+        return STORE_EIO;
+    sqlite3_bind_blob(st, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int(st, 2, (int)kind);
+    return run_once(c, st) == STORE_OK ? STORE_OK : STORE_ENOTFOUND;
+}
+
+static int sq_email_verify(struct store *store, const unsigned char *digest, int64_t now,
+                           struct store_user *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *set;
+    struct store_user user;
+    int rc;
+
+    CONN_AND_STMT(c, set, ST_USER_SET_VERIFIED);
+    /* BEGIN IMMEDIATE: of two uses of one token the second finds it gone. */
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    rc = token_user(c, STORE_TOKEN_VERIFY, digest, now, &user);
+    if (rc == STORE_OK)
+        rc = delete_token(c, digest, STORE_TOKEN_VERIFY);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(set, 1, user.id);
+        sqlite3_bind_int64(set, 2, now);
+        rc = run(set);
+    }
+    rc = finish(c, rc);
+    if (rc == STORE_OK) {
+        user.email_verified = 1;
+        *out = user;
+    }
+    sodium_memzero(&user, sizeof(user));
+    return rc;
+}
+
+static int sq_password_reset(struct store *store, const unsigned char *digest, int64_t user_id,
+                             const char *new_hash, int64_t now, int64_t memo_until,
+                             const struct store_mail *mail, struct store_user *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *set, *others, *unlock, *mfa;
+    struct store_user user;
+    int rc;
+
+    CONN_AND_STMT(c, set, ST_USER_SET_PASSWORD);
+    CONN_AND_STMT(c, others, ST_TOKEN_DELETE_USER_KIND);
+    CONN_AND_STMT(c, unlock, ST_LOCKOUT_DELETE);
+    CONN_AND_STMT(c, mfa, ST_MFA_DELETE_USER);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    /* The token is live only under the generation it was issued with: any
+     * password change since (another reset too) ends it. */
+    rc = token_user(c, STORE_TOKEN_RESET, digest, now, &user);
+    if (rc == STORE_OK && user.id != user_id)
+        rc = STORE_ENOTFOUND;
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(others, 1, user_id);
+        sqlite3_bind_int(others, 2, STORE_TOKEN_RESET);
+        rc = run(others);
+    }
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(set, 1, user_id);
+        sqlite3_bind_text(set, 2, new_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(set, 3, now);
+        rc = run(set);
+    }
+    if (rc == STORE_OK)
+        rc = revoke_user_in_tx(c, user_id, NULL, now, now, memo_until);
+    if (rc == STORE_OK) {
+        sqlite3_bind_text(unlock, 1, user.email, -1, SQLITE_TRANSIENT);
+        rc = run(unlock);
+    }
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(mfa, 1, user_id);
+        rc = run(mfa);
+    }
+    if (rc == STORE_OK)
+        rc = mail_insert(c, mail, now);
+    rc = finish(c, rc);
+    sodium_memzero(&user, sizeof(user));
+    if (rc != STORE_OK)
+        return rc;
+    return sq_user_by_id(store, user_id, out);
+}
+
+/* ---- the outbox ---- */
+
+static int sq_outbox_claim(struct store *store, int64_t now, int64_t lease_until, int limit,
+                           store_outbox_fn fn, void *ctx)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *due, *lease;
+    struct store_outbox_row row;
+    int rc;
+
+    CONN_AND_STMT(c, due, ST_MAIL_DUE);
+    CONN_AND_STMT(c, lease, ST_MAIL_LEASE);
+    /* BEGIN IMMEDIATE: two senders on one file (two processes) claim one
+     * after the other, and the second skips the first's leased rows. */
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_int64(due, 1, now);
+    sqlite3_bind_int(due, 2, limit);
+    while ((rc = sqlite3_step(due)) == SQLITE_ROW) {
+        memset(&row, 0, sizeof(row));
+        copy_text(row.id, sizeof(row.id), due, 0);
+        copy_text(row.recipient, sizeof(row.recipient), due, 1);
+        row.sealed = sqlite3_column_blob(due, 2);
+        row.sealed_len = (size_t)sqlite3_column_bytes(due, 2);
+        row.attempts = sqlite3_column_int64(due, 3);
+        row.created_at = sqlite3_column_int64(due, 4);
+        row.expires_at = sqlite3_column_int64(due, 5);
+        sqlite3_bind_text(lease, 1, row.id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(lease, 2, lease_until);
+        if (run(lease) != STORE_OK) {
+            rc = SQLITE_ERROR;
+            break;
+        }
+        fn(ctx, &row);
+    }
+    done(due);
+    return finish(c, rc == SQLITE_DONE ? STORE_OK : STORE_EIO);
+}
+
+static int sq_outbox_done(struct store *store, const char *id)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+
+    CONN_AND_STMT(c, st, ST_MAIL_DELETE);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    return run(st);
+}
+
+static int sq_outbox_retry(struct store *store, const char *id, int64_t next_attempt)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+
+    CONN_AND_STMT(c, st, ST_MAIL_RETRY);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, next_attempt);
+    return run(st);
+}
+
+static int sq_outbox_expire(struct store *store, int64_t now, int64_t *dropped)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_MAIL_EXPIRE);
+    sqlite3_bind_int64(st, 1, now);
+    rc = run(st);
+    if (rc == STORE_OK)
+        *dropped = sqlite3_changes(c->db);
+    return rc;
+}
+
+static int sq_outbox_stats(struct store *store, int64_t *pending, int64_t *oldest_created_at)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_MAIL_STATS);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *pending = sqlite3_column_int64(st, 0);
+        *oldest_created_at = sqlite3_column_int64(st, 1);
+    }
+    done(st);
+    return rc == SQLITE_ROW ? STORE_OK : STORE_EIO;
+}
+
+/* ---- the second factor ---- */
+
+static int user_exists(struct conn *c, int64_t id)
+{
+    char role[LATCH_MAX_ROLE_BYTES + 1];
+    int disabled;
+    int64_t gen;
+
+    return current_role(c, id, role, sizeof(role), &disabled, &gen);
+}
+
+static int sq_totp_put(struct store *store, int64_t user_id, const unsigned char *sealed,
+                       size_t sealed_len, int64_t now)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_TOTP_PUT);
+    if (sealed_len > STORE_MAX_TOTP_SEALED || begin(c) != STORE_OK)
+        return STORE_EIO;
+    rc = user_exists(c, user_id);
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(st, 1, user_id);
+        sqlite3_bind_blob(st, 2, sealed, (int)sealed_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, now);
+        /* The upsert changes nothing over a confirmed enrolment. */
+        rc = run_once(c, st) == STORE_EREPLAY ? STORE_ECONFLICT : STORE_OK;
+    }
+    return finish(c, rc);
+}
+
+static int sq_totp_get(struct store *store, int64_t user_id, struct store_totp *out)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+    int rc;
+    size_t len;
+
+    CONN_AND_STMT(c, st, ST_TOTP_GET);
+    sqlite3_bind_int64(st, 1, user_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        len = (size_t)sqlite3_column_bytes(st, 0);
+        if (len > sizeof(out->sealed)) {
+            rc = STORE_EIO;
+        } else {
+            memcpy(out->sealed, sqlite3_column_blob(st, 0), len);
+            out->sealed_len = len;
+            out->confirmed = sqlite3_column_int(st, 1);
+            out->last_step = sqlite3_column_int64(st, 2);
+            rc = STORE_OK;
+        }
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_totp_confirm(struct store *store, int64_t user_id, int64_t step,
+                           const unsigned char (*digests)[STORE_DIGEST_BYTES], int n, int64_t now)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *get, *confirm, *del, *ins;
+    int rc, i, confirmed = 0;
+    int64_t last = 0;
+
+    CONN_AND_STMT(c, get, ST_TOTP_GET);
+    CONN_AND_STMT(c, confirm, ST_TOTP_CONFIRM);
+    CONN_AND_STMT(c, del, ST_RECOVERY_DELETE_USER);
+    CONN_AND_STMT(c, ins, ST_RECOVERY_INSERT);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_int64(get, 1, user_id);
+    rc = sqlite3_step(get);
+    if (rc == SQLITE_ROW) {
+        confirmed = sqlite3_column_int(get, 1);
+        last = sqlite3_column_int64(get, 2);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
+    }
+    done(get);
+    if (rc == STORE_OK && confirmed)
+        rc = STORE_ECONFLICT;
+    else if (rc == STORE_OK && step <= last)
+        rc = STORE_EREPLAY;
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(confirm, 1, user_id);
+        sqlite3_bind_int64(confirm, 2, step);
+        rc = run_once(c, confirm);
+    }
+    if (rc == STORE_OK) {
+        sqlite3_bind_int64(del, 1, user_id);
+        rc = run(del);
+    }
+    for (i = 0; i < n && rc == STORE_OK; i++) {
+        sqlite3_bind_blob(ins, 1, digests[i], STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, user_id);
+        sqlite3_bind_int64(ins, 3, now);
+        rc = run(ins);
+    }
+    return finish(c, rc);
+}
+
+static int sq_totp_use_step(struct store *store, int64_t user_id, int64_t step)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    struct store_totp t;
+    sqlite3_stmt *st;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_TOTP_USE_STEP);
+    sqlite3_bind_int64(st, 1, user_id);
+    sqlite3_bind_int64(st, 2, step);
+    rc = run_once(c, st);
+    if (rc == STORE_EREPLAY && (sq_totp_get(store, user_id, &t) != STORE_OK || !t.confirmed))
+        rc = STORE_ENOTFOUND;
+    sodium_memzero(&t, sizeof(t));
+    return rc;
+}
+
+static int sq_mfa_token_issue(struct store *store, const unsigned char *digest, int64_t user_id,
+                              int64_t password_gen, int64_t expires_at)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+
+    CONN_AND_STMT(c, st, ST_MFA_INSERT);
+    sqlite3_bind_blob(st, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, user_id);
+    sqlite3_bind_int64(st, 3, password_gen);
+    sqlite3_bind_int64(st, 4, expires_at);
+    return run(st);
+}
+
+static int sq_mfa_token_get(struct store *store, const unsigned char *digest, int64_t now,
+                            int64_t *user_id, int64_t *password_gen)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st;
+    int rc;
+
+    CONN_AND_STMT(c, st, ST_MFA_GET);
+    sqlite3_bind_blob(st, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *user_id = sqlite3_column_int64(st, 0);
+        *password_gen = sqlite3_column_int64(st, 1);
+        rc = STORE_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
+    }
+    done(st);
+    return rc;
+}
+
+static int sq_mfa_token_fail(struct store *store, const unsigned char *digest, int max_failures)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *fail, *drop;
+    int rc;
+
+    CONN_AND_STMT(c, fail, ST_MFA_FAIL);
+    CONN_AND_STMT(c, drop, ST_MFA_DROP_SPENT);
+    if (begin(c) != STORE_OK)
+        return STORE_EIO;
+    sqlite3_bind_blob(fail, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+    rc = run(fail);
+    if (rc == STORE_OK) {
+        sqlite3_bind_blob(drop, 1, digest, STORE_DIGEST_BYTES, SQLITE_STATIC);
+        sqlite3_bind_int(drop, 2, max_failures);
+        rc = run(drop);
+    }
+    return finish(c, rc);
+}
+
+static int sq_sealed_any(struct store *store, char *ad, size_t ad_size, unsigned char *out,
+                         size_t out_size, size_t *out_len)
+{
+    static const char *const sql[] = {
+        "SELECT 'totp:' || user_id, sealed FROM totp LIMIT 1",
+        "SELECT id, sealed FROM outbox LIMIT 1",
+    };
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    sqlite3_stmt *st = NULL;
+    size_t i, len;
+    int rc = STORE_ENOTFOUND;
+
+    if (c == NULL)
+        return STORE_EIO;
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == STORE_ENOTFOUND; i++) {
+        if (sqlite3_prepare_v2(c->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return STORE_EIO;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            len = (size_t)sqlite3_column_bytes(st, 1);
+            if (len > out_size) {
+                rc = STORE_ENOMEM;
+            } else {
+                copy_text(ad, ad_size, st, 0);
+                memcpy(out, sqlite3_column_blob(st, 1), len);
+                *out_len = len;
+                rc = STORE_OK;
+            }
+        } else {
+            rc = rc == SQLITE_DONE ? STORE_ENOTFOUND : STORE_EIO;
+        }
+        sqlite3_finalize(st);
+    }
+    return rc;
 }
 
 /* ---- moving between backends ---- */
@@ -1368,6 +2100,24 @@ static const struct store_ops sqlite_ops = {
     .table_insert = sq_table_insert,
     .table_copy_done = sq_table_copy_done,
     .tables_clear = sq_tables_clear,
+    .user_register = sq_user_register,
+    .email_token_issue = sq_email_token_issue,
+    .email_token_find = sq_email_token_find,
+    .email_verify = sq_email_verify,
+    .password_reset = sq_password_reset,
+    .outbox_claim = sq_outbox_claim,
+    .outbox_done = sq_outbox_done,
+    .outbox_retry = sq_outbox_retry,
+    .outbox_expire = sq_outbox_expire,
+    .outbox_stats = sq_outbox_stats,
+    .totp_put = sq_totp_put,
+    .totp_get = sq_totp_get,
+    .totp_confirm = sq_totp_confirm,
+    .totp_use_step = sq_totp_use_step,
+    .mfa_token_issue = sq_mfa_token_issue,
+    .mfa_token_get = sq_mfa_token_get,
+    .mfa_token_fail = sq_mfa_token_fail,
+    .sealed_any = sq_sealed_any,
 };
 
 int store_sqlite_open(struct store **out, const char *path, char *err, size_t err_size)
@@ -1418,6 +2168,7 @@ const char *store_strerror(int err)
     case STORE_EDISABLED: return "the account is disabled";
     case STORE_EUNAVAIL: return "the database is unavailable";
     case STORE_ENOTSUP: return "not kept by this backend";
+    case STORE_EREPLAY: return "already used";
     default: return "unknown error";
     }
 }

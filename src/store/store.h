@@ -33,6 +33,8 @@ enum store_err {
     STORE_EDISABLED = -7,    /* the account is disabled */
     STORE_EUNAVAIL = -8,     /* the database did not answer in time or is unreachable */
     STORE_ENOTSUP = -9,      /* this backend does not keep that (SQLite: keys, secrets) */
+    STORE_EREPLAY = -10,     /* a single-use value (TOTP step, recovery code, mfa_token)
+                              * was used already */
 };
 
 const char *store_strerror(int err);
@@ -51,6 +53,8 @@ struct store_user {
      * password): a login or refresh that began under another generation is
      * stale. */
     int64_t password_gen;
+    int email_verified;                  /* the address was proven (issue 11) */
+    int mfa;                             /* a confirmed TOTP second factor */
 };
 
 struct store;
@@ -66,12 +70,21 @@ enum store_rotate_outcome {
     STORE_ROTATE_INVALID = 3, /* unknown, expired or revoked */
 };
 
+/* How a login was authenticated: the JWT's amr claim (RFC 8176), kept
+ * with the family so that a refresh issues the same. */
+#define STORE_AMR_BYTES 32
+#define STORE_AMR_PWD "pwd"
+#define STORE_AMR_OTP "pwd otp"              /* space-separated values */
+#define STORE_AMR_RECOVERY "pwd recovery"
+
 /* What refresh_rotate found: the family and its user as they are now. */
 struct store_refresh {
     int64_t user_id;
     char sid[STORE_SID_BYTES + 1];
     char email[LATCH_MAX_EMAIL_BYTES + 1];
     char role[LATCH_MAX_ROLE_BYTES + 1];
+    int email_verified;
+    char amr[STORE_AMR_BYTES + 1];
 };
 
 /* A login to record once its password has verified (login_commit). */
@@ -86,6 +99,18 @@ struct store_login {
     const char *lockout_key;              /* its failure counter is cleared; NULL: none */
     const char *rehash;                   /* a new hash of the same password; NULL: none */
     int64_t now;
+    /* The second step of a login with TOTP (issue 11).  mfa_digest NULL: a
+     * password-only login, refused with STORE_ESTALE when the user has a
+     * confirmed TOTP (it was enabled while the password was checked).
+     * Otherwise the mfa_token with that digest is consumed, and either the
+     * recovery code with recovery_digest is deleted or, when that is NULL,
+     * totp_step becomes the user's last accepted step (only if later than
+     * it); a token, code or step already used is STORE_EREPLAY and nothing
+     * is recorded. */
+    const unsigned char *mfa_digest;
+    const unsigned char *recovery_digest;
+    int64_t totp_step;
+    const char *amr;                      /* NULL: STORE_AMR_PWD */
 };
 
 struct store_session {
@@ -173,7 +198,14 @@ struct store_table {
  * sessions(digest, sid, created_at, last_seen, expires_at)
  * revocations(seq, kind, key, value, expires_at)
  * login_failures(email, failures, window_start, locked_until)
- * In that order, parents before children. */
+ * email_tokens(digest, user_id, kind, password_gen, created_at, expires_at)
+ * outbox(id, recipient, sealed, attempts, next_attempt, expires_at, created_at,
+ *        lease_until)
+ * totp(user_id, sealed, confirmed, last_step, created_at)
+ * recovery_codes(digest, user_id, created_at)
+ * mfa_tokens(digest, user_id, password_gen, expires_at, failures)
+ * In that order, parents before children (users gained email_verified and
+ * families amr at the end of their columns). */
 extern const struct store_table store_tables[];
 extern const int store_n_tables;
 typedef int (*store_row_fn)(void *ctx, const struct store_row *row);   /* non-zero stops */
@@ -199,9 +231,53 @@ struct store_user_change {
     int end_logins;
     const char *keep_sid;     /* NULL: none */
     int64_t memo_until;
+    /* Removes the second factor (TOTP, recovery codes, pending mfa_tokens)
+     * in the same transaction; with end_logins it counts as lowering the
+     * account's protection, so its logins end too. */
+    int mfa_off;
 };
 
-#define STORE_USER_CHANGE_INIT {NULL, -1, NULL, -1, 0, NULL, 0}
+#define STORE_USER_CHANGE_INIT {NULL, -1, NULL, -1, 0, NULL, 0, 0}
+
+/* ---- issue 11: mail, email tokens, the second factor ---- */
+
+/* What an email token is for. */
+enum store_token_kind {
+    STORE_TOKEN_VERIFY = 1,   /* proves the address (24 h) */
+    STORE_TOKEN_RESET = 2,    /* sets a new password (30 min) */
+};
+
+#define STORE_MAIL_ID_BYTES 40
+/* A mail to queue in the outbox with the change that carries it.  The body
+ * is sealed by the caller under the master key with id as associated data:
+ * the store never holds a link in clear. */
+struct store_mail {
+    const char *id;                       /* unique, [A-Za-z0-9_-] */
+    const char *recipient;
+    const unsigned char *sealed;
+    size_t sealed_len;                    /* at most STORE_MAX_SEALED_BYTES */
+    int64_t expires_at;                   /* dropped unsent after this (its token's end) */
+};
+
+/* An outbox row handed to the sender (values the store's during the
+ * callback). */
+struct store_outbox_row {
+    char id[STORE_MAIL_ID_BYTES + 1];
+    char recipient[LATCH_MAX_EMAIL_BYTES + 1];
+    const unsigned char *sealed;
+    size_t sealed_len;
+    int64_t attempts, created_at, expires_at;
+};
+typedef void (*store_outbox_fn)(void *ctx, const struct store_outbox_row *row);
+
+/* A user's TOTP enrolment. */
+#define STORE_MAX_TOTP_SEALED 160
+struct store_totp {
+    unsigned char sealed[STORE_MAX_TOTP_SEALED];
+    size_t sealed_len;
+    int confirmed;
+    int64_t last_step;        /* the last accepted time step; -1: none */
+};
 
 struct store_ops {
     const char *name;
@@ -328,6 +404,95 @@ struct store_ops {
     /* Stores value under name, replacing what was there (latch db copy). */
     int (*secret_put)(struct store *store, const char *name, const unsigned char *value,
                       size_t len);
+
+    /* ---- mail and email tokens (issue 11) ---- */
+    /* user_create for a self-registration: the user starts with
+     * email_verified false, and a verification token (digest, expiring at
+     * token_expires_at) and its mail are recorded in the same transaction. */
+    int (*user_register)(struct store *store, const char *email, const char *password_hash,
+                         const char *role, int64_t now, const unsigned char *token_digest,
+                         int64_t token_expires_at, const struct store_mail *mail,
+                         struct store_user *out);
+    /* Records an email token of kind for user_id (under the user's current
+     * password generation) and queues mail, in one transaction.  A reset
+     * token supersedes the user's older reset tokens (they are deleted).
+     * STORE_ENOTFOUND when the user is gone. */
+    int (*email_token_issue)(struct store *store, int64_t user_id, enum store_token_kind kind,
+                             const unsigned char *digest, int64_t expires_at,
+                             const struct store_mail *mail, int64_t now);
+    /* The user of a live token of kind (not expired at now; a reset token
+     * only while the user's password generation is still the one it was
+     * issued under); STORE_ENOTFOUND otherwise.  Consumes nothing. */
+    int (*email_token_find)(struct store *store, enum store_token_kind kind,
+                            const unsigned char *digest, int64_t now, struct store_user *out);
+    /* Consumes a live verification token and marks its user's address
+     * verified, atomically: of two requests with one token, one succeeds.
+     * *out: the user after.  STORE_ENOTFOUND for an unknown, used or
+     * expired token. */
+    int (*email_verify)(struct store *store, const unsigned char *digest, int64_t now,
+                        struct store_user *out);
+    /* A password reset, in one transaction: consumes the live reset token
+     * with digest (it must belong to user_id and to the user's current
+     * password generation, else STORE_ENOTFOUND and nothing changes),
+     * deletes the user's other reset tokens, sets new_hash (a new password
+     * generation), marks the address verified, ends every login (families
+     * revoked, a USER cutoff at now, log rows kept until memo_until), clears
+     * the lockout counter of the user's email, deletes pending mfa_tokens,
+     * and queues mail (the notification).  *out: the user after. */
+    int (*password_reset)(struct store *store, const unsigned char *digest, int64_t user_id,
+                          const char *new_hash, int64_t now, int64_t memo_until,
+                          const struct store_mail *mail, struct store_user *out);
+    /* Claims up to limit due mails (next attempt at or before now, not
+     * claimed by a live lease) for the caller until lease_until and calls fn
+     * for each: instances sharing the store never claim one row at once. */
+    int (*outbox_claim)(struct store *store, int64_t now, int64_t lease_until, int limit,
+                        store_outbox_fn fn, void *ctx);
+    /* A mail was sent: its row goes. */
+    int (*outbox_done)(struct store *store, const char *id);
+    /* A send failed: counts the attempt, next try at next_attempt. */
+    int (*outbox_retry)(struct store *store, const char *id, int64_t next_attempt);
+    /* Deletes mails whose token expired (expires_at <= now); *dropped
+     * receives how many. */
+    int (*outbox_expire)(struct store *store, int64_t now, int64_t *dropped);
+    /* Mails waiting, and the creation time of the oldest (0 when none). */
+    int (*outbox_stats)(struct store *store, int64_t *pending, int64_t *oldest_created_at);
+
+    /* ---- the second factor (issue 11) ---- */
+    /* Stores a new, unconfirmed TOTP secret (sealed by the caller, the
+     * user's "totp:<id>" as associated data), replacing an unconfirmed one;
+     * STORE_ECONFLICT when a confirmed one exists, STORE_ENOTFOUND when the
+     * user is gone. */
+    int (*totp_put)(struct store *store, int64_t user_id, const unsigned char *sealed,
+                    size_t sealed_len, int64_t now);
+    /* The user's enrolment; STORE_ENOTFOUND when there is none. */
+    int (*totp_get)(struct store *store, int64_t user_id, struct store_totp *out);
+    /* Confirms the unconfirmed enrolment with the step of a correct code and
+     * replaces the user's recovery codes with n digests, atomically.
+     * STORE_ENOTFOUND: no enrolment; STORE_ECONFLICT: already confirmed;
+     * STORE_EREPLAY: step is not later than the last accepted one. */
+    int (*totp_confirm)(struct store *store, int64_t user_id, int64_t step,
+                        const unsigned char (*digests)[STORE_DIGEST_BYTES], int n, int64_t now);
+    /* Compare-and-set of a confirmed enrolment's last accepted step: sets
+     * step only when it is later; STORE_EREPLAY otherwise (so one code is
+     * accepted once, whichever instance sees it), STORE_ENOTFOUND without a
+     * confirmed enrolment. */
+    int (*totp_use_step)(struct store *store, int64_t user_id, int64_t step);
+    /* The first step of a login with TOTP: records an mfa_token (digest)
+     * for user_id under the generation the password verified with. */
+    int (*mfa_token_issue)(struct store *store, const unsigned char *digest, int64_t user_id,
+                           int64_t password_gen, int64_t expires_at);
+    /* The user and password generation of a live mfa_token; STORE_ENOTFOUND
+     * for an unknown, used or expired one. */
+    int (*mfa_token_get)(struct store *store, const unsigned char *digest, int64_t now,
+                         int64_t *user_id, int64_t *password_gen);
+    /* Counts a wrong code against an mfa_token; the max_failures-th ends it
+     * (the row goes). */
+    int (*mfa_token_fail)(struct store *store, const unsigned char *digest, int max_failures);
+    /* One sealed value the store holds (a TOTP secret or an outbox body)
+     * with the associated data it was sealed under, to check the master key
+     * at start; STORE_ENOTFOUND when nothing sealed is kept. */
+    int (*sealed_any)(struct store *store, char *ad, size_t ad_size, unsigned char *out,
+                      size_t out_size, size_t *out_len);
 
     /* ---- moving between backends (latch db copy) ---- */
     /* Calls fn for every row of table (one of store_tables), in primary-key

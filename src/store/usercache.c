@@ -12,6 +12,7 @@ struct entry {
     int64_t expires_ms;
     int64_t created_at;
     int disabled;
+    int email_verified, mfa;
     char role[LATCH_MAX_ROLE_BYTES + 1];
     char email[LATCH_MAX_EMAIL_BYTES + 1];
 };
@@ -102,6 +103,8 @@ int usercache_get(struct usercache *cache, int64_t id, int64_t now_ms, struct st
         memcpy(out->role, e->role, sizeof(out->role));
         out->created_at = e->created_at;
         out->disabled = e->disabled;
+        out->email_verified = e->email_verified;
+        out->mfa = e->mfa;
         hit = 1;
         break;
     }
@@ -149,6 +152,8 @@ void usercache_put(struct usercache *cache, const struct store_user *user, int64
         victim->expires_ms = now_ms + cache->ttl_ms;
         victim->created_at = user->created_at;
         victim->disabled = user->disabled;
+        victim->email_verified = user->email_verified;
+        victim->mfa = user->mfa;
         memcpy(victim->role, user->role, sizeof(victim->role));
         memcpy(victim->email, user->email, sizeof(victim->email));
     }

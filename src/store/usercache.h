@@ -2,7 +2,8 @@
  * usercache.h - a bounded in-process cache of user rows, so that GET
  * /profile reads no store for a user seen a moment ago.
  *
- * Entries hold what /profile shows (id, email, role, created_at, disabled)
+ * Entries hold what /profile shows (id, email, role, created_at, disabled,
+ * email_verified, mfa)
  * and never a password hash.  An entry lives at most ttl_ms (1 s by
  * default): changes made by another process (another instance, the CLI)
  * show within that even without a notification, and PostgreSQL's

@@ -177,6 +177,52 @@ def framing_seeds():
         write("fuzz_framing", name, data)
 
 
+def totp_seeds():
+    """Each input is a base32 text, a TOTP code, a recovery code and (split
+    at its first NUL) an issuer and email for the URI (fuzz_totp.c)."""
+    for name, data in {
+        "b32-rfc-padded": b"MZXW6YTBOI======",
+        "b32-lower": b"mzxw6ytboi",
+        "b32-bad-pad": b"MZXW6Y==",
+        "b32-secret": b"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ",
+        "code-now": b"050471",        # RFC 6238 B, T = 1111111111 (fuzz_totp.c's NOW)
+        "code-prev": b"081804",
+        "code-short": b"05047",
+        "code-space": b"050 471",
+        "recovery": b"abcde-fghjk",
+        "recovery-typed": b" OIL23 45678 ",
+        "recovery-u": b"abcde-fghju",
+        "uri-hostile": b"Acme & Co?x=1#f\x00a+b&secret=AAAA@example.com",
+        "uri-colon": b"a:b\x00c:d@example.com",
+        "uri-utf8": "Bücher\x00jürgen@example.com".encode(),
+    }.items():
+        write("fuzz_totp", name, data)
+
+
+def mailfmt_seeds():
+    """First byte bit 0: the rest is the body; else body, subject, to, from,
+    mail id separated by NUL (fuzz_mailfmt.c)."""
+    def fields(*parts):
+        return b"\x00" + b"\x00".join(p.encode() if isinstance(p, str) else p for p in parts)
+    long_line = "word " * 250 + "end"
+    for name, data in {
+        "plain": fields("Hello,\n\nopen https://latch.example/v#t=x\n", "Verify your email",
+                        "alice@example.com", "no-reply@latch.example", "42"),
+        "crlf-body": fields("a\r\nb\r\n.\r\n..x", "S"),
+        "lone-cr": fields("a\rb", "S"),
+        "long-line": fields(long_line, "S"),
+        "long-utf8": fields("é" * 700, "S"),
+        "subject-inject": fields("b", "Hi\r\nBcc: eve@evil.example"),
+        "to-inject": fields("b", "S", "alice@example.com>\r\nRCPT TO:<eve@evil.example"),
+        "to-display": fields("b", "S", "Alice <alice@example.com>"),
+        "from-quoted": fields("b", "S", "alice@example.com", "\"a b\"@x.example"),
+        "id-bad": fields("b", "S", "alice@example.com", "a@b.example", "4 2>"),
+        "body-raw-nul": b"\x01a\x00b\nc",
+        "body-raw-utf8": b"\x01\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91\xed\xa0\x80",
+    }.items():
+        write("fuzz_mailfmt", name, data)
+
+
 if __name__ == "__main__":
     jws_seeds()
     b64url_seeds()
@@ -184,3 +230,5 @@ if __name__ == "__main__":
     config_seeds()
     body_seeds()
     framing_seeds()
+    totp_seeds()
+    mailfmt_seeds()

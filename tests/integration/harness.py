@@ -150,7 +150,8 @@ ALL_SERVERS = []             # every LatchServer created; their .lines are the l
 # Shorter values are too common to mean anything (a test's deliberately
 # short password "short" may well be part of a word in a log line).
 MIN_SECRET_CHARS = 8
-_SECRET_FIELDS = ("password", "current_password", "new_password", "refresh_token", "token")
+_SECRET_FIELDS = ("password", "current_password", "new_password", "refresh_token", "token",
+                  "mfa_token", "recovery_code", "secret", "otpauth_uri")
 _PEM_LINE_RE = re.compile(r"^[A-Za-z0-9+/=]{16,}$")
 
 
@@ -214,6 +215,8 @@ def _note_json_body(body, kind):
         for name in _SECRET_FIELDS:
             if isinstance(obj.get(name), str):
                 note_secret("%s %s" % (kind, name), obj[name])
+        for code in obj.get("recovery_codes") or []:
+            note_secret("%s recovery code" % kind, code)
 
 
 _COOKIE_RE = re.compile(r"latch_session=([A-Za-z0-9_\-]+)")
@@ -798,7 +801,11 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
     except subprocess.TimeoutExpired as e:
         raise AssertionError("latch %s did not exit within %ss (stderr: %r)"
                              % (" ".join(args), timeout, e.stderr))
-    CLI_LOGS.append(("latch %s" % " ".join(args), "%s\n%s" % (proc.stdout, proc.stderr)))
+    # `latch mail list` prints the waiting mails on purpose, links included
+    # (its job, behind the master key): its stdout is that output, not a
+    # log; its stderr is checked like every other command's.
+    shown = "" if list(args[:2]) == ["mail", "list"] else proc.stdout
+    CLI_LOGS.append(("latch %s" % " ".join(args), "%s\n%s" % (shown, proc.stderr)))
     for i, arg in enumerate(args):
         if arg in ("--data-dir",) and i + 1 < len(args):
             note_data_dir(args[i + 1])
@@ -809,6 +816,29 @@ def run_latch(args, stdin_text=None, env=None, timeout=30):
                                  % (" ".join(args), reports[0], vg_log,
                                     "\n".join(reports[1:40])))
     return proc
+
+
+# latch-probe (tests/tools/probe.c): the test driver of the issue-11 building
+# blocks (mail, TOTP, QR), built beside the latch binary by `make test`.
+PROBE_BIN = os.environ.get("LATCH_PROBE_BIN",
+                           os.path.join(os.path.dirname(LATCH_BIN), "latch-probe"))
+
+
+def run_probe(args, timeout=60):
+    """Runs `latch-probe ARGS...`; returns subprocess.CompletedProcess (text).
+    Skips under valgrind when the probe was not built there."""
+    if not os.path.exists(PROBE_BIN):
+        if VALGRIND:
+            raise unittest.SkipTest("latch-probe is built for the sanitizer build only")
+        raise AssertionError("latch-probe not found at %s (make %s)" % (PROBE_BIN, PROBE_BIN))
+    try:
+        return subprocess.run([PROBE_BIN] + list(args), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, errors="replace",
+                              timeout=timeout * TIME_SCALE, cwd=REPO_ROOT,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("latch-probe %s did not exit within %ss (stderr: %r)"
+                             % (" ".join(args[:1]), timeout, e.stderr))
 
 
 def make_admin(srv, password="admin password 1", env=None):
@@ -1153,7 +1183,8 @@ class LatchTestCase(unittest.TestCase):
 
     def assertProfileOk(self, resp, user=None):
         body = self.assertJson(resp, 200)
-        self.assertEqual(sorted(body), ["created_at", "email", "id", "role"], _describe(resp))
+        self.assertEqual(sorted(body), ["created_at", "email", "email_verified", "id", "mfa",
+                                        "role"], _describe(resp))
         if user is not None:
             self.assertEqual(body["id"], user["id"])
             self.assertEqual(body["email"], user["email"])

@@ -12,7 +12,7 @@ from harness import (BAD_LOGIN, EMAIL_TAKEN, INSUFFICIENT_ROLE, LAST_ADMIN, REFR
 
 PASSWORD = "correct horse battery"
 ADMIN_PASSWORD = "admin password 1"
-USER_KEYS = ["created_at", "disabled", "email", "id", "role"]
+USER_KEYS = ["created_at", "disabled", "email", "email_verified", "id", "mfa", "role"]
 ACCOUNT_DISABLED = {"error": "Forbidden", "message": "Account disabled"}
 
 server = None

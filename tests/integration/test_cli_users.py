@@ -52,6 +52,7 @@ class UserCommands(harness.LatchTestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         users = json.loads(result.stdout)
         self.assertIn({"id": user["id"], "email": email, "role": "user", "disabled": False,
+                       "email_verified": False, "mfa": False,
                        "created_at": users[[u["id"] for u in users].index(user["id"])]
                        ["created_at"]}, users)
         self.assertTrue(all("listme-" in u["email"] for u in users))
@@ -146,7 +147,8 @@ class UserCommands(harness.LatchTestCase):
         self.assertEqual(body["next"], None)
         self.assertEqual([u["id"] for u in body["users"]], [user["id"]])
         self.assertEqual(sorted(body["users"][0]),
-                         ["created_at", "disabled", "email", "id", "role"])
+                         ["created_at", "disabled", "email", "email_verified", "id", "mfa",
+                          "role"])
         resp = harness.admin_req(self.server, "GET", "/admin/users?email=" +
                                  harness.unique_email("nobody"), token)
         self.assertJson(resp, 200, {"users": [], "next": None})

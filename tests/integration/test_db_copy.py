@@ -6,7 +6,10 @@ keys is copied into PostgreSQL; a latch on PostgreSQL then accepts a token
 and a refresh token issued before the copy, still refuses the revoked one,
 publishes the same keys, and every table's count matches; the copy back into
 a new SQLite file works the same.  The target must be empty unless --force;
-a password inside a URL is refused; the source is left as it was.
+a password inside a URL is refused; the source is left as it was.  The
+tables of issue 11 go too: a TOTP user (its secret re-sealed under the
+target's master key) logs in with a code after each move, and the mail
+waiting in the outbox opens there (`latch mail list`).
 Runs on the PostgreSQL pass (it needs both backends).
 """
 
@@ -18,11 +21,38 @@ import time
 import unittest
 import uuid
 
+import json
+
+import pyotp
+
 import harness
 from harness import LatchTestCase, bearer
 
+
+def enrol_totp(srv, token):
+    """TOTP on for the token's user, confirmed with the previous step's code;
+    returns the secret."""
+    headers = dict(bearer(token), **{"Content-Type": "application/json"})
+    resp = srv.post("/mfa/totp", headers=headers,
+                    data=json.dumps({"password": PASSWORD}).encode())
+    assert resp.status_code == 200, resp.text
+    secret = resp.json()["secret"]
+    code = pyotp.TOTP(secret).at(time.time() - 30)
+    resp = srv.post("/mfa/totp/confirm", headers=headers, data=json.dumps({"code": code}).encode())
+    assert resp.status_code == 200, resp.text
+    return secret
+
+
+def totp_login(test, srv, email, secret, offset_steps):
+    step = test.assertJson(srv.login(email, PASSWORD), 200)
+    test.assertTrue(step.get("mfa_required"), step)
+    code = pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
+    return test.assertJson(srv.post_json("/login/mfa", {"mfa_token": step["mfa_token"],
+                                                       "code": code}), 200)
+
 PASSWORD = "correct horse battery"
-TABLES = ["users", "families", "refresh_tokens", "sessions", "revocations", "login_failures"]
+TABLES = ["users", "families", "refresh_tokens", "sessions", "revocations", "login_failures",
+          "email_tokens", "outbox", "totp", "recovery_codes", "mfa_tokens"]
 SQLITE_ONLY = {"LATCH_DATABASE_URL": None, "LATCH_MASTER_KEY_FILE": None,
                "LATCH_JWT_ALG": "EdDSA", "LATCH_KEY_PREPUBLISH_S": "0"}
 
@@ -92,6 +122,9 @@ class CopyRoundTrip(LatchTestCase):
                              204)
             for _ in range(3):
                 src.new_user()
+            _, totp_email, totp_token = src.new_user()
+            secret = enrol_totp(src, totp_token)
+            self.assertJson(src.login(totp_email, PASSWORD), 200)   # leaves an mfa_token
             proc = harness.key_rotate(src.data_dir, env=SQLITE_ONLY)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             src.proc.send_signal(signal.SIGHUP)       # load the rotated keys now
@@ -122,6 +155,10 @@ class CopyRoundTrip(LatchTestCase):
                     "/refresh", {"refresh_token": live["refresh_token"]}), 200)
                 self.assertProfileOk(dst.profile(refreshed["token"]), user)
                 self.assertJson(dst.login(email, PASSWORD), 200)
+                totp_login(self, dst, totp_email, secret, 0)
+            listed = harness.run_latch(["mail", "list"], env=pg_env)
+            self.assertEqual(listed.returncode, 0, listed.stderr)
+            self.assertIn("verify-email#token=", listed.stdout)
 
             # The target holds users now: refused without --force.
             proc = copy("sqlite:" + db, pg_url, env=env)
@@ -142,6 +179,7 @@ class CopyRoundTrip(LatchTestCase):
                 self.assertEqual(sorted(harness.jwks_kids(back)), jwks)
                 self.assertProfileOk(back.profile(live["token"]), user)
                 self.assertInvalidToken(back.profile(revoked["token"]))
+                totp_login(self, back, totp_email, secret, 1)
         finally:
             drop_pg_database(pg_name)
             shutil.rmtree(work, ignore_errors=True)

@@ -202,7 +202,8 @@ class RepeatedSingletons(FramingCase):
         resp = self.assertServed(head(["Host: x", "Authorization: Bearer " + token,
                                        "Origin: https://a.example", "Cookie: a=b",
                                        "Cookie: c=d"], path="/profile"))
-        self.assertEqual(sorted(resp.json()), ["created_at", "email", "id", "role"])
+        self.assertEqual(sorted(resp.json()), ["created_at", "email", "email_verified", "id",
+                                               "mfa", "role"])
 
 
 class SessionCookieTwice(FramingCase):
@@ -232,7 +233,8 @@ class SessionCookieTwice(FramingCase):
         token = self.session_token()
         resp = self.assertServed(head(["Host: x", "Cookie: a=b",
                                        "Cookie: c=d; latch_session=" + token], path="/profile"))
-        self.assertEqual(sorted(resp.json()), ["created_at", "email", "id", "role"])
+        self.assertEqual(sorted(resp.json()), ["created_at", "email", "email_verified", "id",
+                                               "mfa", "role"])
 
     def test_authorization_wins_over_duplicated_cookie(self):
         """The cookies are not read when a Bearer token is sent (authn.h)."""

@@ -70,8 +70,8 @@ class LoginOk(LatchTestCase):
                         "iat %s not in [%s, %s]" % (claims["iat"], before, after))
         self.assertEqual(claims["exp"] - claims["iat"], 900)
         self.assertNotIn("aud", claims)
-        self.assertTrue(set(claims) <= {"sub", "userId", "email", "role", "iat", "exp",
-                                        "jti", "iss", "sid", "nbf"},
+        self.assertTrue(set(claims) <= {"sub", "userId", "email", "email_verified", "role", "iat",
+                                        "exp", "jti", "iss", "sid", "nbf"},
                         "unexpected claims %s" % sorted(claims))
 
     def test_jti_random_128_bits_base64url(self):

@@ -313,6 +313,7 @@ class TextLogsAndSwitches(harness.LatchTestCase):
             self.assertEqual(len(found), 1)
 
     def test_500_leaves_an_error_line_naming_the_failed_store_call(self):
+        harness.backend.skip_unless_sqlite(self, "it holds SQLite's write lock")
         # Another process holds SQLite's write lock past latch's busy
         # timeout: the login's lockout reservation fails, the login answers
         # 500, and the log says which store call failed for which request.

@@ -35,6 +35,7 @@ class ProfileOk(LatchTestCase):
     def test_profile_200(self):
         body = self.assertProfileOk(SERVER.profile(TOKEN), USER)
         self.assertEqual(body, {"id": USER["id"], "email": EMAIL, "role": "user",
+                                "email_verified": False, "mfa": False,
                                 "created_at": body["created_at"]})
 
     def test_created_at_rfc3339_and_recent(self):

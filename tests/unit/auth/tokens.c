@@ -116,7 +116,9 @@ TEST(tokens_issued_payload_has_every_claim)
         rc = jws_verify(tok, len, tokens_lookup, key, &p);
     jws_key_free(key);
     CHECK_INT(rc, 0);
-    CHECK_INT(json_object_size(p), 8);
+    CHECK_INT(json_object_size(p), 9);
+    CHECK(json_is_false(json_object_get(p, "email_verified")));
+    CHECK(json_object_get(p, "amr") == NULL);   /* a password-only login */
     CHECK_STR(json_string_value(json_object_get(p, "sub")), "7");
     v = json_object_get(p, "userId");
     CHECK(json_is_integer(v));
@@ -135,6 +137,42 @@ TEST(tokens_issued_payload_has_every_claim)
     CHECK(b64url_decode(jti, sizeof(jti), &jti_len, json_string_value(v), 22) == 0);
     CHECK_INT(jti_len, LATCH_JTI_BYTES);
     json_decref(p);
+}
+
+/* Issue 11: email_verified as a boolean claim, amr (RFC 8176) as an
+ * array after a second factor, and email_verified read back. */
+TEST(tokens_email_verified_and_amr_claims)
+{
+    struct jws_key *key = tokens_key();
+    struct token_subject subject = {.user_id = 7, .email = "b@example.org", .role = "user",
+                                    .email_verified = 1, .amr = "pwd otp"};
+    struct token_claims claims;
+    char tok[TOKENS_MAX_ISSUED_BYTES];
+    size_t len = 0;
+    json_t *p = NULL, *amr;
+    int rc;
+
+    CHECK(key != NULL);
+    rc = tokens_issue(key, &tokens_policy, &subject, TOKENS_NOW, tok, sizeof(tok), &len);
+    if (rc == TOKENS_OK)
+        rc = jws_verify(tok, len, tokens_lookup, key, &p);
+    if (rc == 0)
+        rc = tokens_verify(tok, len, tokens_lookup, key, &tokens_policy, TOKENS_NOW, &claims);
+    jws_key_free(key);
+    CHECK_INT(rc, 0);
+    CHECK(json_is_true(json_object_get(p, "email_verified")));
+    amr = json_object_get(p, "amr");
+    CHECK(json_is_array(amr));
+    CHECK_INT(json_array_size(amr), 2);
+    CHECK_STR(json_string_value(json_array_get(amr, 0)), "pwd");
+    CHECK_STR(json_string_value(json_array_get(amr, 1)), "otp");
+    CHECK_INT(claims.email_verified, 1);
+    json_decref(p);
+    /* Absent counts as false; anything but a boolean is refused. */
+    CHECK_INT(tokens_check_with("email_verified", NULL, TOKENS_NOW), TOKENS_OK);
+    CHECK_INT(tokens_check_with("email_verified", json_string("true"), TOKENS_NOW),
+              TOKENS_ECLAIMS);
+    CHECK_INT(tokens_check_with("email_verified", json_true(), TOKENS_NOW), TOKENS_OK);
 }
 
 TEST(tokens_jti_differs_between_tokens)

@@ -13,6 +13,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -1202,6 +1203,377 @@ CONTRACT(secret_first_writer_wins)
     }
 }
 
+
+/* ---- issue 11: email tokens, the outbox, the second factor ---- */
+
+static struct store_mail mail_of(const char *id, const char *to, int64_t expires_at)
+{
+    static const unsigned char sealed[] = "sealed body, not a link";
+    struct store_mail m;
+
+    m.id = id;
+    m.recipient = to;
+    m.sealed = sealed;
+    m.sealed_len = sizeof(sealed);
+    m.expires_at = expires_at;
+    return m;
+}
+
+struct mail_list {
+    int n;
+    char ids[16][STORE_MAIL_ID_BYTES + 1];
+    int64_t attempts[16];
+    size_t sealed_len[16];
+};
+
+static void collect_mail(void *ctx, const struct store_outbox_row *row)
+{
+    struct mail_list *l = ctx;
+
+    if (l->n < 16) {
+        snprintf(l->ids[l->n], sizeof(l->ids[0]), "%s", row->id);
+        l->attempts[l->n] = row->attempts;
+        l->sealed_len[l->n++] = row->sealed_len;
+    }
+}
+
+/* A row written the way latch wrote users before issue 11 (no
+ * email_verified): it reads as verified, which is what the migration gives
+ * the users that exist when it runs (ADD COLUMN ... DEFAULT 1). */
+CONTRACT(users_from_before_verification_count_as_verified)
+{
+    static const char sql[] =
+        "INSERT INTO users (email, password_hash, role, created_at, updated_at) "
+        "VALUES ('old@example.com', 'h', 'user', 1, 1)";
+    struct store_user got;
+    sqlite3 *db = NULL;
+    int rc;
+
+    if (f->pg) {
+        rc = fx_pg_exec(f->conninfo, sql);
+    } else {
+        rc = sqlite3_open(f->path, &db) == SQLITE_OK &&
+                     sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+                 ? 0
+                 : -1;
+        sqlite3_close(db);
+    }
+    CHECK_INT(rc, 0);
+    CHECK_INT(store_user_by_email(*s, "old@example.com", &got), STORE_OK);
+    CHECK_INT(got.email_verified, 1);
+    CHECK_INT(got.mfa, 0);
+}
+
+CONTRACT(register_and_verify_email)
+{
+    unsigned char t1[STORE_DIGEST_BYTES], t2[STORE_DIGEST_BYTES];
+    struct store_mail m = mail_of("mail-1", "ada@example.com", 2000);
+    struct store_user u, got, dup;
+    int64_t pending = -1, oldest = -1;
+
+    (void)f;
+    digest_of(t1, 1);
+    digest_of(t2, 2);
+    CHECK_INT(STORE_CALL(*s, user_register, "ada@example.com", "h", "user", 1000, t1, 1000 + 86400,
+                         &m, &u),
+              STORE_OK);
+    CHECK(u.id > 0);
+    CHECK_INT(u.email_verified, 0);
+    CHECK_INT(store_user_by_id(*s, u.id, &got), STORE_OK);
+    CHECK_INT(got.email_verified, 0);
+    CHECK_INT(got.mfa, 0);
+    /* The mail was queued with the user, in the same transaction. */
+    CHECK_INT(STORE_CALL(*s, outbox_stats, &pending, &oldest), STORE_OK);
+    CHECK_INT(pending, 1);
+    CHECK_INT(oldest, 1000);
+    /* A taken email queues nothing. */
+    m.id = "mail-2";
+    CHECK_INT(STORE_CALL(*s, user_register, "ada@example.com", "h", "user", 1000, t2, 99999, &m,
+                         &dup),
+              STORE_ECONFLICT);
+    CHECK_INT(STORE_CALL(*s, outbox_stats, &pending, &oldest), STORE_OK);
+    CHECK_INT(pending, 1);
+    /* Users made otherwise start verified. */
+    CHECK_INT(store_user_create(*s, "bob@example.com", "h", "user", 1000, &dup), STORE_OK);
+    CHECK_INT(store_user_by_id(*s, dup.id, &got), STORE_OK);
+    CHECK_INT(got.email_verified, 1);
+    /* The token: found while live, of its kind only; used once. */
+    CHECK_INT(STORE_CALL(*s, email_token_find, STORE_TOKEN_VERIFY, t1, 1001, &got), STORE_OK);
+    CHECK_INT(got.id, u.id);
+    CHECK_INT(STORE_CALL(*s, email_token_find, STORE_TOKEN_RESET, t1, 1001, &got),
+              STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, email_verify, t1, 1000 + 86400, &got), STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, email_verify, t1, 1002, &got), STORE_OK);
+    CHECK_INT(got.id, u.id);
+    CHECK_INT(got.email_verified, 1);
+    CHECK_INT(STORE_CALL(*s, email_verify, t1, 1003, &got), STORE_ENOTFOUND);
+    CHECK_INT(store_user_by_id(*s, u.id, &got), STORE_OK);
+    CHECK_INT(got.email_verified, 1);
+    /* A verify token issued later works too; an unknown user gets none. */
+    m.id = "mail-3";
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_VERIFY, t2, 5000, &m, 1004),
+              STORE_OK);
+    m.id = "mail-4";
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id + 100, STORE_TOKEN_VERIFY, t1, 5000, &m,
+                         1004),
+              STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, outbox_stats, &pending, &oldest), STORE_OK);
+    CHECK_INT(pending, 2);
+    CHECK_INT(count_of(*s, "email_tokens"), 1);
+}
+
+CONTRACT(password_reset_is_single_use_and_ends_logins)
+{
+    unsigned char r1[STORE_DIGEST_BYTES], r2[STORE_DIGEST_BYTES], r3[STORE_DIGEST_BYTES],
+        ref[STORE_DIGEST_BYTES], succ[STORE_DIGEST_BYTES];
+    struct store_mail m = mail_of("m1", "ada@example.com", 5000);
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
+    struct store_user u, other, got, cur;
+    struct store_login l;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+    int64_t retry = 0;
+
+    (void)f;
+    digest_of(r1, 11);
+    digest_of(r2, 12);
+    digest_of(r3, 13);
+    digest_of(ref, 14);
+    digest_of(succ, 15);
+    CHECK_INT(store_user_create(*s, "ada@example.com", "old", "user", 1000, &u), STORE_OK);
+    CHECK_INT(store_user_create(*s, "bob@example.com", "h", "user", 1000, &other), STORE_OK);
+    l = login_for(&u, "fam-a", ref, NULL);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 1000, 5, 600, 600, &retry),
+              STORE_OK);
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_RESET, r1, 3000, &m, 1000),
+              STORE_OK);
+    /* A newer request supersedes the older link. */
+    m.id = "m2";
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_RESET, r2, 3000, &m, 1001),
+              STORE_OK);
+    CHECK_INT(STORE_CALL(*s, email_token_find, STORE_TOKEN_RESET, r1, 1002, &got),
+              STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, email_token_find, STORE_TOKEN_RESET, r2, 1002, &got), STORE_OK);
+    /* Another user's id, an expired token: nothing changes. */
+    m.id = "m3";
+    CHECK_INT(STORE_CALL(*s, password_reset, r2, other.id, "new", 1003, 9000, &m, &got),
+              STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, password_reset, r2, u.id, "new", 3000, 9000, &m, &got),
+              STORE_ENOTFOUND);
+    CHECK_INT(store_user_by_id(*s, u.id, &got), STORE_OK);
+    CHECK_STR(got.password_hash, "old");
+    CHECK_INT(STORE_CALL(*s, password_reset, r2, u.id, "new", 1003, 9000, &m, &got), STORE_OK);
+    CHECK_STR(got.password_hash, "new");
+    CHECK_INT(got.password_gen, u.password_gen + 1);
+    CHECK_INT(got.email_verified, 1);
+    CHECK_INT(count_of(*s, "login_failures"), 0);
+    /* Once only; the login before it is over. */
+    m.id = "m4";
+    CHECK_INT(STORE_CALL(*s, password_reset, r2, u.id, "newer", 1004, 9000, &m, &got),
+              STORE_ENOTFOUND);
+    CHECK_INT(rotate(*s, ref, succ, 1005, &outcome, &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATE_INVALID);
+    /* Any password change ends a reset token issued before it. */
+    m.id = "m5";
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_RESET, r3, 3000, &m, 1006),
+              STORE_OK);
+    change.password_hash = "by-admin";
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1007, &got), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, email_token_find, STORE_TOKEN_RESET, r3, 1008, &got),
+              STORE_ENOTFOUND);
+    m.id = "m6";
+    CHECK_INT(STORE_CALL(*s, password_reset, r3, u.id, "x", 1008, 9000, &m, &got),
+              STORE_ENOTFOUND);
+    CHECK_INT(store_user_by_id(*s, u.id, &got), STORE_OK);
+    CHECK_STR(got.password_hash, "by-admin");
+}
+
+CONTRACT(outbox_claim_retry_done_expire)
+{
+    struct store_mail m1 = mail_of("a1", "ada@example.com", 5000);
+    struct store_mail m2 = mail_of("a2", "ada@example.com", 1500);
+    unsigned char t1[STORE_DIGEST_BYTES], t2[STORE_DIGEST_BYTES];
+    struct store_user u;
+    struct mail_list got;
+    int64_t dropped = -1, pending = -1, oldest = -1;
+
+    (void)f;
+    digest_of(t1, 21);
+    digest_of(t2, 22);
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h", "user", 1000, &u), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_VERIFY, t1, 5000, &m1, 1000),
+              STORE_OK);
+    CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_VERIFY, t2, 1500, &m2, 1001),
+              STORE_OK);
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(STORE_CALL(*s, outbox_claim, 1002, 1062, 10, collect_mail, &got), STORE_OK);
+    CHECK_INT(got.n, 2);
+    CHECK_STR(got.ids[0], "a1");
+    CHECK(got.sealed_len[0] > 0);
+    /* Leased: not claimed again until the lease runs out. */
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(STORE_CALL(*s, outbox_claim, 1003, 1063, 10, collect_mail, &got), STORE_OK);
+    CHECK_INT(got.n, 0);
+    CHECK_INT(STORE_CALL(*s, outbox_retry, "a1", 1100), STORE_OK);
+    /* a2's lease ran out (a sender that died): claimed again; a1 waits
+     * for its next attempt. */
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(STORE_CALL(*s, outbox_claim, 1099, 1159, 10, collect_mail, &got), STORE_OK);
+    CHECK_INT(got.n, 1);
+    CHECK_STR(got.ids[0], "a2");
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(STORE_CALL(*s, outbox_claim, 1100, 1160, 10, collect_mail, &got), STORE_OK);
+    CHECK_INT(got.n, 1);
+    CHECK_STR(got.ids[0], "a1");
+    CHECK_INT(got.attempts[0], 1);
+    CHECK_INT(STORE_CALL(*s, outbox_done, "a1"), STORE_OK);
+    /* a2's lease ran out, but so did its token: dropped, never sent. */
+    memset(&got, 0, sizeof(got));
+    CHECK_INT(STORE_CALL(*s, outbox_claim, 1500, 1560, 10, collect_mail, &got), STORE_OK);
+    CHECK_INT(got.n, 0);
+    CHECK_INT(STORE_CALL(*s, outbox_expire, 1500, &dropped), STORE_OK);
+    CHECK_INT(dropped, 1);
+    CHECK_INT(STORE_CALL(*s, outbox_stats, &pending, &oldest), STORE_OK);
+    CHECK_INT(pending, 0);
+    CHECK_INT(oldest, 0);
+}
+
+CONTRACT(totp_enrol_confirm_and_steps)
+{
+    unsigned char codes[3][STORE_DIGEST_BYTES], sealed[60];
+    struct store_totp t;
+    struct store_user u, got;
+    char ad[64];
+    size_t len = 0;
+
+    (void)f;
+    memset(sealed, 7, sizeof(sealed));
+    digest_of(codes[0], 31);
+    digest_of(codes[1], 32);
+    digest_of(codes[2], 33);
+    CHECK_INT(STORE_CALL(*s, sealed_any, ad, sizeof(ad), sealed, sizeof(sealed), &len),
+              STORE_ENOTFOUND);
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h", "user", 1000, &u), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, totp_put, u.id + 100, sealed, sizeof(sealed), 1000), STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, totp_get, u.id, &t), STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, totp_put, u.id, sealed, sizeof(sealed), 1000), STORE_OK);
+    /* Unconfirmed: replaced by a new enrolment, and the user has no mfa. */
+    sealed[0] = 8;
+    CHECK_INT(STORE_CALL(*s, totp_put, u.id, sealed, sizeof(sealed), 1001), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, totp_get, u.id, &t), STORE_OK);
+    CHECK_INT(t.confirmed, 0);
+    CHECK_INT(t.last_step, -1);
+    CHECK_INT((int)t.sealed_len, (int)sizeof(sealed));
+    CHECK_INT(t.sealed[0], 8);
+    CHECK_INT(store_user_by_id(*s, u.id, &got), STORE_OK);
+    CHECK_INT(got.mfa, 0);
+    CHECK_INT(STORE_CALL(*s, totp_use_step, u.id, 50), STORE_ENOTFOUND);
+    CHECK_INT(STORE_CALL(*s, totp_confirm, u.id, 50, codes, 3, 1002), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, totp_confirm, u.id, 51, codes, 3, 1002), STORE_ECONFLICT);
+    CHECK_INT(STORE_CALL(*s, totp_put, u.id, sealed, sizeof(sealed), 1003), STORE_ECONFLICT);
+    CHECK_INT(count_of(*s, "recovery_codes"), 3);
+    CHECK_INT(store_user_by_id(*s, u.id, &got), STORE_OK);
+    CHECK_INT(got.mfa, 1);
+    CHECK_INT(store_user_by_email(*s, "ada@example.com", &got), STORE_OK);
+    CHECK_INT(got.mfa, 1);
+    /* Steps only move forward: the confirming step and older are spent. */
+    CHECK_INT(STORE_CALL(*s, totp_use_step, u.id, 50), STORE_EREPLAY);
+    CHECK_INT(STORE_CALL(*s, totp_use_step, u.id, 49), STORE_EREPLAY);
+    CHECK_INT(STORE_CALL(*s, totp_use_step, u.id, 51), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, totp_use_step, u.id, 51), STORE_EREPLAY);
+    CHECK_INT(STORE_CALL(*s, totp_get, u.id, &t), STORE_OK);
+    CHECK_INT(t.last_step, 51);
+    CHECK_INT(STORE_CALL(*s, sealed_any, ad, sizeof(ad), sealed, sizeof(sealed), &len), STORE_OK);
+    CHECK(strncmp(ad, "totp:", 5) == 0);
+    CHECK_INT((int)len, (int)sizeof(sealed));
+}
+
+CONTRACT(mfa_login_second_step)
+{
+    unsigned char m1[STORE_DIGEST_BYTES], m2[STORE_DIGEST_BYTES], m3[STORE_DIGEST_BYTES],
+        rec[2][STORE_DIGEST_BYTES], sealed[60], ref[STORE_DIGEST_BYTES], succ[STORE_DIGEST_BYTES];
+    struct store_user_change change = STORE_USER_CHANGE_INIT;
+    struct store_user u, cur, got;
+    struct store_login l;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+    int64_t uid = 0, gen = -1;
+    int i;
+
+    (void)f;
+    memset(sealed, 1, sizeof(sealed));
+    digest_of(m1, 41);
+    digest_of(m2, 42);
+    digest_of(m3, 43);
+    digest_of(rec[0], 44);
+    digest_of(rec[1], 45);
+    digest_of(ref, 46);
+    digest_of(succ, 47);
+    CHECK_INT(store_user_create(*s, "ada@example.com", "h", "user", 1000, &u), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, totp_put, u.id, sealed, sizeof(sealed), 1000), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, totp_confirm, u.id, 10, rec, 2, 1000), STORE_OK);
+    /* The password alone no longer makes a login. */
+    l = login_for(&u, "fam-pwd", NULL, NULL);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_ESTALE);
+    CHECK_INT(STORE_CALL(*s, mfa_token_issue, m1, u.id, u.password_gen, 1300), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, mfa_token_get, m1, 1000, &uid, &gen), STORE_OK);
+    CHECK_INT(uid, u.id);
+    CHECK_INT(gen, u.password_gen);
+    CHECK_INT(STORE_CALL(*s, mfa_token_get, m1, 1300, &uid, &gen), STORE_ENOTFOUND);
+    /* A spent step: nothing recorded, the mfa_token stays. */
+    l = login_for(&u, "fam-otp", ref, NULL);
+    l.mfa_digest = m1;
+    l.totp_step = 10;
+    l.amr = STORE_AMR_OTP;
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_EREPLAY);
+    CHECK_INT(STORE_CALL(*s, mfa_token_get, m1, 1001, &uid, &gen), STORE_OK);
+    l.totp_step = 11;
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, mfa_token_get, m1, 1001, &uid, &gen), STORE_ENOTFOUND);
+    /* The mfa_token once; the refresh keeps the amr. */
+    l.sid = "fam-otp-2";
+    l.totp_step = 12;
+    l.refresh_digest = NULL;
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_EREPLAY);
+    CHECK_INT(rotate(*s, ref, succ, 1002, &outcome, &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATED);
+    CHECK_STR(found.amr, "pwd otp");
+    CHECK_INT(found.email_verified, 1);
+    /* A recovery code once. */
+    CHECK_INT(STORE_CALL(*s, mfa_token_issue, m2, u.id, u.password_gen, 1300), STORE_OK);
+    l = login_for(&u, "fam-rec", NULL, NULL);
+    l.mfa_digest = m2;
+    l.recovery_digest = rec[0];
+    l.amr = STORE_AMR_RECOVERY;
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, mfa_token_issue, m3, u.id, u.password_gen, 1300), STORE_OK);
+    l.mfa_digest = m3;
+    l.sid = "fam-rec-2";
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_EREPLAY);
+    CHECK_INT(count_of(*s, "recovery_codes"), 1);
+    /* Five wrong codes end an mfa_token. */
+    for (i = 0; i < 4; i++)
+        CHECK_INT(STORE_CALL(*s, mfa_token_fail, m3, 5), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, mfa_token_get, m3, 1001, &uid, &gen), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, mfa_token_fail, m3, 5), STORE_OK);
+    CHECK_INT(STORE_CALL(*s, mfa_token_get, m3, 1001, &uid, &gen), STORE_ENOTFOUND);
+    /* mfa off (an admin): the factor, the codes and the logins go. */
+    CHECK_INT(STORE_CALL(*s, mfa_token_issue, m3, u.id, u.password_gen, 1300), STORE_OK);
+    change.mfa_off = 1;
+    change.end_logins = 1;
+    change.memo_until = 9000;
+    CHECK_INT(STORE_CALL(*s, user_update, u.id, &change, 1010, &got), STORE_OK);
+    CHECK_INT(got.mfa, 0);
+    CHECK_INT(count_of(*s, "totp"), 0);
+    CHECK_INT(count_of(*s, "recovery_codes"), 0);
+    CHECK_INT(count_of(*s, "mfa_tokens"), 0);
+    CHECK_INT(rotate(*s, succ, ref, 1011, &outcome, &found), STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATE_INVALID);
+    l = login_for(&u, "fam-after", NULL, NULL);
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+}
+
 /* ---- moving between backends ---- */
 
 /* A table's rows, deep-copied. */
@@ -1372,6 +1744,21 @@ CONTRACT(tables_copy_round_trip)
     CHECK_INT(STORE_CALL(*s, token_revoke, "", 9000), STORE_OK);   /* an empty text value */
     CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 1000, 5, 60, 60, &retry),
               STORE_OK);
+    {
+        unsigned char tok[STORE_DIGEST_BYTES], mfa[STORE_DIGEST_BYTES], sealed[60],
+            codes[2][STORE_DIGEST_BYTES];
+        struct store_mail m = mail_of("copy-mail", "ada@example.com", 9000);
+        digest_of(tok, 90);
+        digest_of(mfa, 91);
+        digest_of(codes[0], 92);
+        digest_of(codes[1], 93);
+        memset(sealed, 0xAB, sizeof(sealed));
+        CHECK_INT(STORE_CALL(*s, email_token_issue, u.id, STORE_TOKEN_RESET, tok, 9000, &m, 1004),
+                  STORE_OK);
+        CHECK_INT(STORE_CALL(*s, totp_put, u.id, sealed, sizeof(sealed), 1004), STORE_OK);
+        CHECK_INT(STORE_CALL(*s, totp_confirm, u.id, 5, codes, 2, 1004), STORE_OK);
+        CHECK_INT(STORE_CALL(*s, mfa_token_issue, mfa, u.id, 0, 9000), STORE_OK);
+    }
     memset(&revs, 0, sizeof(revs));
     CHECK_INT(STORE_CALL(*s, revocations_since, 0, 0, collect_rev, &revs, &max_seq), STORE_OK);
     for (i = 0; i < store_n_tables; i++)
@@ -1860,4 +2247,178 @@ CONTRACT(race_revocation_follower_misses_nothing)
 
     (void)s;
     WITH_INSTANCES(f, &in, follow_race(&in));
+}
+
+/* Four instances accept one TOTP step at once: one wins. */
+static void step_body(struct store *s, struct racer *r)
+{
+    r->results[r->n++] = STORE_CALL(s, totp_use_step, *(int64_t *)r->race->arg, 77);
+}
+
+static void step_race(struct store *s, struct instances *in)
+{
+    unsigned char sealed[60] = {0};
+    struct racer racers[RACERS];
+    struct store_user u;
+    int i, ok = 0, replay = 0;
+
+    CHECK_INT(store_user_create(s, "ada@example.com", "h", "user", 1000, &u), STORE_OK);
+    CHECK_INT(STORE_CALL(s, totp_put, u.id, sealed, sizeof(sealed), 1000), STORE_OK);
+    CHECK_INT(STORE_CALL(s, totp_confirm, u.id, 10, NULL, 0, 1000), STORE_OK);
+    race_run(in, RACERS, racers, step_body, &u.id);
+    for (i = 0; i < RACERS; i++) {
+        ok += racers[i].results[0] == STORE_OK;
+        replay += racers[i].results[0] == STORE_EREPLAY;
+    }
+    CHECK_INT(ok, 1);
+    CHECK_INT(replay, RACERS - 1);
+}
+
+CONTRACT(race_totp_step_accepted_once)
+{
+    struct instances in;
+
+    WITH_INSTANCES(f, &in, step_race(*s, &in));
+}
+
+/* Four logins with one recovery code (each its own mfa_token): one. */
+struct recovery_race {
+    struct store_user u;
+    unsigned char code[STORE_DIGEST_BYTES];
+    unsigned char mfa[RACERS][STORE_DIGEST_BYTES];
+};
+
+static void recovery_body(struct store *s, struct racer *r)
+{
+    struct recovery_race *rr = r->race->arg;
+    struct store_user cur;
+    struct store_login l;
+    char sid[32];
+
+    snprintf(sid, sizeof(sid), "fam-%d", r->index);
+    l = login_for(&rr->u, sid, NULL, NULL);
+    l.mfa_digest = rr->mfa[r->index];
+    l.recovery_digest = rr->code;
+    l.amr = STORE_AMR_RECOVERY;
+    r->results[r->n++] = STORE_CALL(s, login_commit, &l, &cur);
+}
+
+static void recovery_race(struct store *s, struct instances *in)
+{
+    unsigned char sealed[60] = {0}, codes[1][STORE_DIGEST_BYTES];
+    struct racer racers[RACERS];
+    struct recovery_race rr;
+    int i, ok = 0, replay = 0;
+
+    digest_of(rr.code, 51);
+    memcpy(codes[0], rr.code, sizeof(rr.code));
+    CHECK_INT(store_user_create(s, "ada@example.com", "h", "user", 1000, &rr.u), STORE_OK);
+    CHECK_INT(STORE_CALL(s, totp_put, rr.u.id, sealed, sizeof(sealed), 1000), STORE_OK);
+    CHECK_INT(STORE_CALL(s, totp_confirm, rr.u.id, 10, codes, 1, 1000), STORE_OK);
+    for (i = 0; i < RACERS; i++) {
+        digest_of(rr.mfa[i], 60 + i);
+        CHECK_INT(STORE_CALL(s, mfa_token_issue, rr.mfa[i], rr.u.id, 0, 5000), STORE_OK);
+    }
+    race_run(in, RACERS, racers, recovery_body, &rr);
+    for (i = 0; i < RACERS; i++) {
+        ok += racers[i].results[0] == STORE_OK;
+        replay += racers[i].results[0] == STORE_EREPLAY;
+    }
+    CHECK_INT(ok, 1);
+    CHECK_INT(replay, RACERS - 1);
+    CHECK_INT(count_of(s, "families"), 1);
+}
+
+CONTRACT(race_recovery_code_works_once)
+{
+    struct instances in;
+
+    WITH_INSTANCES(f, &in, recovery_race(*s, &in));
+}
+
+/* Four uses of one verification link at once: one. */
+static void verify_body(struct store *s, struct racer *r)
+{
+    struct store_user got;
+
+    r->results[r->n++] = STORE_CALL(s, email_verify, (const unsigned char *)r->race->arg, 1001,
+                                    &got);
+}
+
+static void verify_race(struct store *s, struct instances *in)
+{
+    unsigned char t[STORE_DIGEST_BYTES];
+    struct store_mail m = mail_of("v1", "ada@example.com", 5000);
+    struct racer racers[RACERS];
+    struct store_user u;
+    int i, ok = 0;
+
+    digest_of(t, 71);
+    CHECK_INT(STORE_CALL(s, user_register, "ada@example.com", "h", "user", 1000, t, 5000, &m, &u),
+              STORE_OK);
+    race_run(in, RACERS, racers, verify_body, t);
+    for (i = 0; i < RACERS; i++) {
+        ok += racers[i].results[0] == STORE_OK;
+        if (racers[i].results[0] != STORE_OK)
+            CHECK_INT(racers[i].results[0], STORE_ENOTFOUND);
+    }
+    CHECK_INT(ok, 1);
+}
+
+CONTRACT(race_verification_link_used_once)
+{
+    struct instances in;
+
+    WITH_INSTANCES(f, &in, verify_race(*s, &in));
+}
+
+/* Four senders claim at once: every mail is claimed by exactly one. */
+static void claim_body(struct store *s, struct racer *r)
+{
+    struct mail_list got;
+    int i;
+
+    memset(&got, 0, sizeof(got));
+    r->results[r->n++] = STORE_CALL(s, outbox_claim, 1001, 1061, 16, collect_mail, &got);
+    for (i = 0; i < got.n && r->n < 32; i++)
+        r->values[r->n++] = got.ids[i][1];    /* "m<letter>": the letter */
+}
+
+static void claim_race(struct store *s, struct instances *in)
+{
+    unsigned char t[STORE_DIGEST_BYTES];
+    struct racer racers[RACERS];
+    struct store_user u;
+    char id[8];
+    int i, k, seen[12] = {0}, total = 0;
+
+    CHECK_INT(store_user_create(s, "ada@example.com", "h", "user", 1000, &u), STORE_OK);
+    for (i = 0; i < 12; i++) {
+        struct store_mail m;
+        snprintf(id, sizeof(id), "m%c", 'a' + i);
+        m = mail_of(id, "ada@example.com", 5000);
+        digest_of(t, 80 + i);
+        CHECK_INT(STORE_CALL(s, email_token_issue, u.id, STORE_TOKEN_VERIFY, t, 5000, &m, 1000),
+                  STORE_OK);
+    }
+    race_run(in, RACERS, racers, claim_body, NULL);
+    for (i = 0; i < RACERS; i++) {
+        CHECK_INT(racers[i].results[0], STORE_OK);
+        for (k = 1; k < racers[i].n; k++) {
+            int letter = (int)racers[i].values[k] - 'a';
+            if (letter >= 0 && letter < 12)
+                seen[letter]++;
+            total++;
+        }
+    }
+    CHECK_INT(total, 12);
+    for (i = 0; i < 12; i++)
+        CHECK_INT(seen[i], 1);
+}
+
+CONTRACT(race_outbox_claims_each_mail_once)
+{
+    struct instances in;
+
+    WITH_INSTANCES(f, &in, claim_race(*s, &in));
 }
