@@ -151,6 +151,9 @@ login_email=login@bench.test
 login_password=correct-horse-battery
 export LATCH_JWT_SECRET=$secret
 export LATCH_MAX_CONN_PER_IP=0 LATCH_IP_RATE_PER_MIN=0
+# Tokens are minted offline once and must outlive the whole run (latch refuses a token whose
+# lifetime exceeds its access TTL, issue 9).
+export LATCH_ACCESS_TTL_S=14400
 unset LATCH_ARGON2_MEMORY_KIB LATCH_ARGON2_ITERATIONS LATCH_HASH_WORKERS LATCH_THREADS \
       LATCH_LISTEN LATCH_DATA_DIR LATCH_DB LATCH_JWT_ALG LATCH_TOKEN_CACHE_ENTRIES || true
 argon2_memory_kib=19456     # latch's defaults (the OWASP minimum), used for the login cases
