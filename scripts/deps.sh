@@ -3,7 +3,7 @@
 # are present.  Usage: scripts/deps.sh [build|deb|test|all]   (default: build)
 set -eu
 
-build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev"
+build_pkgs="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev"
 # make deb: dpkg-shlibdeps (dpkg-dev), strip (binutils); the package's
 # postinst needs adduser.
 deb_pkgs="dpkg-dev binutils adduser"

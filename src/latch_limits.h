@@ -35,8 +35,6 @@
 /* Response header lines a handler adds, in bytes -> the response fails and
  * the client gets a 500. */
 #define LATCH_MAX_RESPONSE_HEAD_BYTES (8 * 1024)
-/* libmicrohttpd's memory pool per connection (the adapter being replaced). */
-#define LATCH_CONN_MEMORY_BYTES      (16 * 1024)
 
 /* Connections. */
 #define LATCH_DEFAULT_MAX_CONNECTIONS   16384
@@ -61,8 +59,10 @@
 /* Head buffers an HTTP thread keeps for reuse when connections go idle;
  * more are freed. */
 #define LATCH_SPARE_HEAD_BUFFERS        64
-/* How often the libmicrohttpd adapter's reaper looks for expired deadlines. */
-#define LATCH_DEADLINE_CHECK_MS         250
+/* Responses a thread keeps for reuse once they are sent; more are freed. */
+#define LATCH_SPARE_RESPONSES           64
+/* Out of file descriptors: an HTTP thread stops accepting for this long. */
+#define LATCH_ACCEPT_PAUSE_MS           100
 #define LATCH_SHUTDOWN_GRACE_S          10    /* in-flight requests finish within this */
 
 /* Credentials. */

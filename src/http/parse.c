@@ -142,7 +142,7 @@ static int parse_field_line(const char *buf, size_t len, size_t *pos, struct fra
                             const char **reason)
 {
     size_t i = *pos, name, colon, value, value_end;
-    int end;
+    const char *lf, *cr;
 
     /* 5.2: obs-fold is refused outright, not glued onto anything; before the
      * first field the same bytes are white space after the start-line, which
@@ -162,26 +162,28 @@ static int parse_field_line(const char *buf, size_t len, size_t *pos, struct fra
     while (i < len && is_ows(buf[i]))
         i++;
     value = i;
-    while (i < len && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\0')
-        i++;
-    if (i >= len)
-        return HTTP_PARSE_INCOMPLETE;
-    /* RFC 9110 5.5: NUL (and CR, LF) are never part of a value. */
-    if (buf[i] == '\0')
+    /* The value runs to the line's LF (memchr: values such as a Bearer token
+     * are most of a head's bytes); RFC 9110 5.5: no NUL, and no CR but the
+     * one of the CRLF, inside it. */
+    lf = memchr(buf + i, '\n', len - i);
+    value_end = lf != NULL ? (size_t)(lf - buf) : len;
+    if (memchr(buf + value, '\0', value_end - value) != NULL)
         return bad(reason, MALFORMED_FIELD);
-    value_end = i;
-    end = line_end(buf, len, i);
-    if (end == 0)
+    cr = memchr(buf + value, '\r', value_end - value);
+    if (cr != NULL && (size_t)(cr - buf) + 1 < value_end)
+        return bad(reason, MALFORMED_FIELD);     /* a bare CR */
+    if (lf == NULL)
         return HTTP_PARSE_INCOMPLETE;
-    if (end < 0)
-        return bad(reason, MALFORMED_FIELD);
+    i = value_end + 1;
+    if (cr != NULL)
+        value_end--;                             /* the CR of the CRLF */
     while (value_end > value && is_ows(buf[value_end - 1]))
         value_end--;
     f->name = buf + name;
     f->name_len = colon - name;
     f->value = buf + value;
     f->value_len = value_end - value;
-    *pos = i + (size_t)end;
+    *pos = i;
     return 0;
 }
 
@@ -228,6 +230,25 @@ int http_parse_head(const char *buf, size_t len, size_t last_len, struct http_he
             return rc;
         h.n_fields++;
     }
+    *head = h;
+    return (int)i;
+}
+
+int http_parse_request_line(const char *buf, size_t len, struct http_head *head)
+{
+    struct http_head h;
+    const char *reason = NULL;
+    size_t i = 0;
+    int rc, end;
+
+    while ((end = line_end(buf, len, i)) > 0)
+        i += (size_t)end;
+    if (end == 0)
+        return HTTP_PARSE_INCOMPLETE;
+    memset(&h, 0, sizeof(h));
+    rc = parse_request_line(buf, len, &i, &h, &reason);
+    if (rc != 0)
+        return rc;
     *head = h;
     return (int)i;
 }

@@ -73,6 +73,12 @@ struct http_head {
 int http_parse_head(const char *buf, size_t len, size_t last_len, struct http_head *head,
                     struct framing_field *fields, size_t max_fields, const char **reason);
 
+/* The request line alone (after any empty lines), for naming a request whose
+ * head was refused: its length up to the end of its line (> 0) with
+ * head->method, target and minor_version set (n_fields 0), or a negative
+ * result as above; *head untouched then. */
+int http_parse_request_line(const char *buf, size_t len, struct http_head *head);
+
 /*
  * The chunked transfer coding (RFC 9112 7.1), decoded incrementally: the
  * state lives in struct http_chunked (zeroed to start), the body bytes go

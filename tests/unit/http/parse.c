@@ -77,7 +77,8 @@ TEST(parse_every_prefix_is_incomplete)
 
 TEST(parse_stops_at_the_end_of_the_first_head)
 {
-    static const char two[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char two[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /b HTTP/1.1\r\nHost: x\r\n\r\n";
     struct parsed p;
 
     CHECK_INT(parse(&p, two), (int)(strlen(two) / 2));
