@@ -118,7 +118,8 @@ for case in verify profile; do
         sleep 1
         stop_latch
         dump=$(ls -t "$work"/cg.*.1 | head -1)
-        total=$(callgrind_annotate "$dump" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+        total=$(callgrind_annotate "$dump" 2>/dev/null |
+            sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
         {
             echo "# valgrind --tool=callgrind, $requests keep-alive GET /$case (1,000 HS256 tokens,"
             echo "# each seen once before counting): $((total / requests)) instructions/request"
@@ -126,7 +127,8 @@ for case in verify profile; do
                 sed -n '/file:function/,$p' | sed -n '3,42p' | sed 's/  *$//'
         } >"$out_dir/callgrind-$case.txt"
         rm -f "$work"/cg.*
-        log "$case callgrind: $((total / requests)) instructions/request ($out_dir/callgrind-$case.txt)"
+        log "$case callgrind: $((total / requests)) instructions/request" \
+            "($out_dir/callgrind-$case.txt)"
     fi
 done
 echo "$out_dir"

@@ -436,6 +436,11 @@ for alg in EdDSA ES256 RS256; do
     asym_algs+=("$lower")
 done
 meta_set asym_algs "${asym_algs[*]:-}"
+# nginx again for each algorithm's pool, so that it reads the same (longer) requests: an RS256
+# token is three times an HS256 one.
+for a in "${asym_algs[@]+"${asym_algs[@]}"}"; do
+    add_contender "nginx-$a" "${c_port[nginx]}" "${c_pids[nginx]}" "$work/tokens-$a.txt" ""
+done
 
 # The cases: NAME PATH MODE CONTENDERS...  (issue 14's targets: the pool cases; the access
 # log's cost beside /verify, PostgreSQL beside /profile, Express once for scale.)
@@ -446,7 +451,7 @@ cases+=("profile-hs256-pool /profile tokens latch nginx $pg_contender express")
 if [ "$verify_available" = 1 ]; then
     cases+=("verify-hs256-pool /verify tokens latch nginx latch-log")
     for a in "${asym_algs[@]+"${asym_algs[@]}"}"; do
-        cases+=("verify-$a-pool /verify tokens latch-$a")
+        cases+=("verify-$a-pool /verify tokens latch-$a nginx-$a")
     done
 fi
 printf '%s\n' "${cases[@]}" >"$raw/cases.txt"
