@@ -5,7 +5,7 @@
 ifeq ($(origin CC),default)
 CC = cc
 endif
-PKGS     = libmicrohttpd openssl libsodium jansson sqlite3 libpq libxcrypt libqrencode libcurl
+PKGS     = openssl libsodium jansson sqlite3 libpq libxcrypt libqrencode libcurl
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
            -Wno-missing-field-initializers
 # The version lives in src/latch_version.h; the commit is what git says of

@@ -13,6 +13,8 @@
   wrk ...                        one wrk run with server CPU accounting (see cmd_wrk)
   idle-conns ...                 hold N idle keep-alive connections and measure RSS growth
   startup ...                    time from exec to the first answered /healthz
+  drive --url U --tokens F --requests N   N keep-alive GETs of U, one after another, with
+                                 the pool's tokens in turn (bench/profile.sh)
 """
 import argparse
 import base64
@@ -414,6 +416,27 @@ def cmd_startup(args):
     return 0
 
 
+def cmd_drive(args):
+    """N GETs of one URL on one keep-alive connection, rotating the token pool; exits 1 on
+    any status but 200."""
+    host, port, path = split_url(args.url)
+    with open(args.tokens) as f:
+        tokens = [line.strip() for line in f if line.strip()]
+    requests = [(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {t}\r\n\r\n"
+                 ).encode() for t in tokens]
+    sock = socket.create_connection((host, port), timeout=60)
+    try:
+        for i in range(args.requests):
+            sock.sendall(requests[i % len(requests)])
+            status = read_http_response(sock)
+            if status != 200:
+                print(f"bench: drive got {status}", file=sys.stderr)
+                return 1
+    finally:
+        sock.close()
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -423,11 +446,11 @@ def main():
     s = sub.add_parser("seed"); s.add_argument("url"); s.add_argument("n", type=int)
     s.add_argument("password"); s.set_defaults(fn=cmd_seed)
     s = sub.add_parser("mint-offline"); s.add_argument("out"); s.add_argument("n", type=int)
-    s.add_argument("users", type=int); s.add_argument("--ttl-s", type=int, default=7200)
+    s.add_argument("users", type=int); s.add_argument("--ttl-s", type=int, default=14400)
     s.add_argument("--issuer", default="latch"); s.set_defaults(fn=cmd_mint_offline)
     s = sub.add_parser("mint-keys"); s.add_argument("data_dir"); s.add_argument("out")
     s.add_argument("n", type=int); s.add_argument("users", type=int)
-    s.add_argument("--ttl-s", type=int, default=3600); s.add_argument("--issuer", default="latch")
+    s.add_argument("--ttl-s", type=int, default=14400); s.add_argument("--issuer", default="latch")
     s.set_defaults(fn=cmd_mint_keys)
     s = sub.add_parser("mint-login"); s.add_argument("url"); s.add_argument("out")
     s.add_argument("n", type=int); s.add_argument("users", type=int); s.add_argument("password")
@@ -446,6 +469,9 @@ def main():
     s.add_argument("--pid", type=int, required=True); s.add_argument("--count", type=int, default=10000)
     s.add_argument("--sources", type=int, default=16); s.add_argument("--settle-s", type=float, default=1.0)
     s.set_defaults(fn=cmd_idle_conns)
+    s = sub.add_parser("drive"); s.add_argument("--url", required=True)
+    s.add_argument("--tokens", required=True); s.add_argument("--requests", type=int, default=1000)
+    s.set_defaults(fn=cmd_drive)
     s = sub.add_parser("startup"); s.add_argument("--bin", required=True)
     s.add_argument("--data-dir", required=True); s.add_argument("--runs", type=int, default=11)
     s.set_defaults(fn=cmd_startup)

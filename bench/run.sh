@@ -6,7 +6,7 @@
 #   --latch BIN          latch binary (build-bench/release/latch)
 #   --latch-rev TEXT     what the binary was built from, for the report (git HEAD of this tree)
 #   --duration S         seconds per wrk run (10)
-#   --rounds N           rounds of interleaved contenders; medians are reported (5)
+#   --rounds N           rounds of interleaved contenders; medians are reported (9)
 #   --connections N      wrk keep-alive connections for the request-path cases (64)
 #   --tokens N           distinct tokens in the rotated pool (10000)
 #   --users N            users the tokens belong to (1000)
@@ -16,10 +16,18 @@
 #   --out DIR            where benchmarks.md, benchmarks.png and raw/ go (default: a new temp dir)
 #   --title TEXT         a word for the report's heading (bench)
 #   --no-install         do not install missing Debian / npm packages
+#   --no-pg              skip the PostgreSQL contender (needs scripts/pg-cluster.sh's server)
+#   --profile-before DIR, --profile-after DIR
+#                        bench/profile.sh outputs (perf-*.txt, callgrind-*.txt) to quote in the
+#                        report (bench/profiles/before and after), with bench/changes.md (what
+#                        each change bought)
 #
-# Method (issue 6): request-path servers are pinned to CPU 0 (taskset -c 0) and wrk to CPU 1;
-# contenders run interleaved in each round (A B C, A B C, ...); every run records requests/s and
-# the server's CPU time per request (utime+stime from /proc/<pid>/stat, all its processes).
+# Method (issues 6, 14): request-path servers are pinned to CPU 0 (taskset -c 0) and wrk to
+# CPU 1; contenders run interleaved in each round (A B C, A B C, ...); every run records
+# requests/s and the server's CPU time per request (utime+stime from /proc/<pid>/stat, all its
+# processes); the report gives medians with each case's spread (min-max).  Every latch runs
+# with LATCH_ACCESS_LOG=0 (nginx runs with access_log off) except latch-log; every contender
+# with a token pool gets one pass over the whole pool before the rounds (the caches warm).
 # Login and the login-storm latency run unpinned.  Everything started here is stopped on exit.
 set -euo pipefail
 
@@ -31,7 +39,7 @@ helper="$py $here/bench.py"
 latch_bin=$root/build-bench/release/latch
 latch_rev=
 duration_s=10
-rounds=5
+rounds=9
 connections=64
 token_count=10000
 user_count=1000
@@ -41,6 +49,9 @@ argon2_runs=21
 out_dir=
 title=bench
 install=1
+use_pg=1
+profile_before=$here/profiles/before    # bench/profile.sh --out bench/profiles/{before,after}
+profile_after=$here/profiles/after
 
 while [ $# -gt 0 ]; do
     case $1 in
@@ -57,7 +68,10 @@ while [ $# -gt 0 ]; do
         --out) out_dir=$2; shift 2 ;;
         --title) title=$2; shift 2 ;;
         --no-install) install=0; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --no-pg) use_pg=0; shift ;;
+        --profile-before) profile_before=$2; shift 2 ;;
+        --profile-after) profile_after=$2; shift 2 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -127,10 +141,12 @@ stop_pid() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
 }
+pg_dir=
 cleanup() {
     local pid
     for pid in "${started_pids[@]}"; do stop_pid "$pid"; done
     started_pids=()
+    if [ -n "$pg_dir" ]; then "$root/scripts/pg-cluster.sh" stop "$pg_dir" >/dev/null 2>&1 || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -151,6 +167,12 @@ login_email=login@bench.test
 login_password=correct-horse-battery
 export LATCH_JWT_SECRET=$secret
 export LATCH_MAX_CONN_PER_IP=0 LATCH_IP_RATE_PER_MIN=0
+# Like nginx's access_log off: the request path is measured without the access log (one
+# contender, latch-log, keeps it to show its cost).
+export LATCH_ACCESS_LOG=0
+# Tokens are minted offline once and must outlive the whole run (latch refuses a token whose
+# lifetime exceeds its access TTL, issue 9).
+export LATCH_ACCESS_TTL_S=14400
 unset LATCH_ARGON2_MEMORY_KIB LATCH_ARGON2_ITERATIONS LATCH_HASH_WORKERS LATCH_THREADS \
       LATCH_LISTEN LATCH_DATA_DIR LATCH_DB LATCH_JWT_ALG LATCH_TOKEN_CACHE_ENTRIES || true
 argon2_memory_kib=19456     # latch's defaults (the OWASP minimum), used for the login cases
@@ -205,8 +227,8 @@ meta_set node_version "$(node --version)"
 meta_set express_version "$(node -p 'require(process.argv[1]).version' "$here/peers/express/node_modules/express/package.json")"
 meta_set jsonwebtoken_version "$(node -p 'require(process.argv[1]).version' "$here/peers/express/node_modules/jsonwebtoken/package.json")"
 meta_set bcryptjs_version "$(node -p 'require(process.argv[1]).version' "$here/peers/express/node_modules/bcryptjs/package.json")"
-meta_set mhd_version "$(pkg-config --modversion libmicrohttpd 2>/dev/null || echo unknown)"
-meta_set conn_memory_bytes "$(sed -n 's/^#define LATCH_CONN_MEMORY_BYTES[[:space:]]*\(.*\)/\1/p' "$root/src/latch_limits.h" | sed 's:/\*.*::' | head -1)"
+meta_set openssl_version "$(pkg-config --modversion openssl 2>/dev/null || echo unknown)"
+meta_set head_bytes "$(sed -n 's/^#define LATCH_MAX_HEAD_BYTES[[:space:]]*\(.*\)/\1/p' "$root/src/latch_limits.h" | sed 's:/\*.*::' | head -1)"
 meta_set duration_s "$duration_s"
 meta_set rounds "$rounds"
 meta_set connections "$connections"
@@ -217,12 +239,13 @@ meta_set argon2_memory_kib "$argon2_memory_kib"
 meta_set argon2_iterations "$argon2_iterations"
 
 # ---------------------------------------------------------------------------------------------
-# The physical limit of login: one Argon2id verify at the configured parameters.
-cc -O2 -o "$work/argon2_limit" "$here/argon2_limit.c" $(pkg-config --cflags --libs libsodium)
-log "timing $argon2_runs Argon2id verifies ($argon2_memory_kib KiB, $argon2_iterations iterations)"
-argon2_line=$("$work/argon2_limit" "$argon2_memory_kib" "$argon2_iterations" "$argon2_runs")
+# The physical limit of login: Argon2id verifies at the configured parameters, on one idle
+# core and on every core at once (the limit, issue 14).
+cc -O2 -pthread -o "$work/argon2_limit" "$here/argon2_limit.c" $(pkg-config --cflags --libs libsodium)
+log "timing $argon2_runs Argon2id verifies ($argon2_memory_kib KiB, $argon2_iterations iterations), then on $(nproc) threads at once"
+argon2_line=$("$work/argon2_limit" "$argon2_memory_kib" "$argon2_iterations" "$argon2_runs" "$(nproc)")
 meta_set argon2_line "$argon2_line"
-record_cmd "$work/argon2_limit $argon2_memory_kib $argon2_iterations $argon2_runs"
+record_cmd "$work/argon2_limit $argon2_memory_kib $argon2_iterations $argon2_runs $(nproc)"
 
 # ---------------------------------------------------------------------------------------------
 # Users: user1..N@bench.test through POST /register on a latch with cheap hashing (they are only
@@ -341,6 +364,47 @@ $helper get "http://127.0.0.1:$port/profile" "$first_token" >/dev/null ||
     { log "the Express peer refused a minted token"; exit 1; }
 add_contender express "$port" "$express_pid" "$work/tokens-hs256.txt" ""
 
+# The access log's cost: the same latch with LATCH_ACCESS_LOG=1 (lines to a file).
+port=$(free_port)
+start_server latch-log "$work/latch-log.log" env LATCH_ACCESS_LOG=1 taskset -c 0 "$latch_bin" serve \
+    --listen "127.0.0.1:$port" --data-dir "$data"
+wait_ready "http://127.0.0.1:$port/healthz" "$server_pid" latch-log
+add_contender latch-log "$port" "$server_pid" "$work/tokens-hs256.txt" "$(probe_metrics "$port")"
+
+# PostgreSQL (issue 10's second store): a throwaway cluster, the same users registered through
+# latch (ids 1..N, as on SQLite), the same tokens.  Only latch's CPU is counted, not the
+# database server's (another process, like nginx's upstreams would be).
+pg_available=0
+if [ "$use_pg" = 1 ]; then
+    pg_dir=$(mktemp -d /tmp/latch-bench-pg.XXXXXX)
+    if pg_url=$("$root/scripts/pg-cluster.sh" start "$pg_dir" 2>"$work/pg.err"); then
+        "$latch_bin" key master-init "$work/master.key" >/dev/null
+        pg_env=(LATCH_DATABASE_URL="$pg_url" LATCH_MASTER_KEY_FILE="$work/master.key")
+        mkdir -p "$work/pg-data"
+        port=$(free_port)
+        # shellcheck disable=SC2086
+        start_server latch-pg-seed "$work/pg-seed.log" env "${pg_env[@]}" $cheap_argon2 "$latch_bin" serve \
+            --listen "127.0.0.1:$port" --data-dir "$work/pg-data"
+        if wait_ready "http://127.0.0.1:$port/healthz" "$server_pid" latch-pg-seed &&
+           $helper seed "http://127.0.0.1:$port" "$user_count" "$bench_password"; then
+            stop_server "$server_pid"
+            port=$(free_port)
+            start_server latch-pg "$work/latch-pg.log" env "${pg_env[@]}" taskset -c 0 "$latch_bin" serve \
+                --listen "127.0.0.1:$port" --data-dir "$work/pg-data"
+            wait_ready "http://127.0.0.1:$port/healthz" "$server_pid" latch-pg
+            add_contender latch-pg "$port" "$server_pid" "$work/tokens-hs256.txt" "$(probe_metrics "$port")"
+            pg_available=1
+            meta_set pg_version "$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | sed 's/^[^0-9]*//')"
+        else
+            stop_server "$server_pid"
+            unavailable+=("profile-hs256-pool|latch-pg|not available: seeding users on PostgreSQL failed")
+        fi
+    else
+        unavailable+=("profile-hs256-pool|latch-pg|not available: no PostgreSQL cluster ($(head -c 200 "$work/pg.err"))")
+    fi
+fi
+meta_set pg_available "$pg_available"
+
 # Asymmetric algorithms: a latch per algorithm on a copy of the users; tokens signed offline with its key
 # (the keys live inside latch), at cheap hashing parameters so that minting is quick.
 asym_algs=()
@@ -353,14 +417,14 @@ for alg in EdDSA ES256 RS256; do
         taskset -c 0 "$latch_bin" serve --listen "127.0.0.1:$port" --data-dir "$adata"
     apid=$server_pid
     if ! wait_ready "http://127.0.0.1:$port/healthz" "$apid" "latch-$lower" 2>/dev/null; then
-        unavailable+=("profile-$lower|latch|not available: latch refused LATCH_JWT_ALG=$alg at start")
+        unavailable+=("verify-$lower-pool|latch|not available: latch refused LATCH_JWT_ALG=$alg at start")
         stop_server "$apid"
         continue
     fi
     $helper mint-login "http://127.0.0.1:$port" "$work/tokens-$lower.txt" 1 "$user_count" "$bench_password"
     got=$($helper token-alg "$work/tokens-$lower.txt")
     if [ "$got" != "$alg" ]; then
-        unavailable+=("profile-$lower|latch|not available: with LATCH_JWT_ALG=$alg latch issues $got tokens")
+        unavailable+=("verify-$lower-pool|latch|not available: with LATCH_JWT_ALG=$alg latch issues $got tokens")
         stop_server "$apid"
         continue
     fi
@@ -370,44 +434,26 @@ for alg in EdDSA ES256 RS256; do
     $helper mint-keys "$adata" "$work/tokens-$lower.txt" "$token_count" "$user_count"
     add_contender "latch-$lower" "$port" "$apid" "$work/tokens-$lower.txt" "$(probe_metrics "$port")"
     asym_algs+=("$lower")
-    # The same keys without the verified-token cache: LATCH_TOKEN_CACHE_ENTRIES=0 (or 1, the
-    # smallest a server may insist on, which a 10,000-token pool defeats just as well).
-    for entries in 0 1; do
-        port=$(free_port)
-        start_server "latch-$lower-nocache" "$work/latch-$lower-nocache.log" env LATCH_JWT_ALG="$alg" \
-            LATCH_TOKEN_CACHE_ENTRIES=$entries taskset -c 0 "$latch_bin" serve \
-            --listen "127.0.0.1:$port" --data-dir "$adata"
-        npid=$server_pid
-        if wait_ready "http://127.0.0.1:$port/healthz" "$npid" "latch-$lower-nocache" 2>/dev/null &&
-           $helper get "http://127.0.0.1:$port/profile" "$(head -1 "$work/tokens-$lower.txt")" >/dev/null; then
-            add_contender "latch-$lower-nocache" "$port" "$npid" "$work/tokens-$lower.txt" "$(probe_metrics "$port")"
-            meta_set "nocache_entries_$lower" "$entries"
-            break
-        fi
-        stop_server "$npid"
-    done
 done
-[ ${#asym_algs[@]} -gt 0 ] || true
 meta_set asym_algs "${asym_algs[*]:-}"
-
-# The cases: NAME PATH MODE CONTENDERS...
-cases=()
-cases+=("profile-hs256-pool /profile tokens latch nginx express")
-cases+=("profile-hs256-single /profile single latch nginx express")
-if [ "$verify_available" = 1 ]; then
-    cases+=("verify-hs256-pool /verify tokens latch nginx express")
-    cases+=("verify-hs256-single /verify single latch nginx express")
-fi
+# nginx again for each algorithm's pool, so that it reads the same (longer) requests: an RS256
+# token is three times an HS256 one.
 for a in "${asym_algs[@]+"${asym_algs[@]}"}"; do
-    nc=
-    [ -n "${c_port[latch-$a-nocache]:-}" ] && nc="latch-$a-nocache"
-    cases+=("profile-$a-pool /profile tokens latch-$a $nc")
-    cases+=("profile-$a-single /profile single latch-$a")
-    if [ "$verify_available" = 1 ]; then
-        cases+=("verify-$a-pool /verify tokens latch-$a $nc")
-        cases+=("verify-$a-single /verify single latch-$a")
-    fi
+    add_contender "nginx-$a" "${c_port[nginx]}" "${c_pids[nginx]}" "$work/tokens-$a.txt" ""
 done
+
+# The cases: NAME PATH MODE CONTENDERS...  (issue 14's targets: the pool cases; the access
+# log's cost beside /verify, PostgreSQL beside /profile, Express once for scale.)
+pg_contender=
+[ "$pg_available" = 1 ] && pg_contender=latch-pg
+cases=()
+cases+=("profile-hs256-pool /profile tokens latch nginx $pg_contender express")
+if [ "$verify_available" = 1 ]; then
+    cases+=("verify-hs256-pool /verify tokens latch nginx latch-log")
+    for a in "${asym_algs[@]+"${asym_algs[@]}"}"; do
+        cases+=("verify-$a-pool /verify tokens latch-$a nginx-$a")
+    done
+fi
 printf '%s\n' "${cases[@]}" >"$raw/cases.txt"
 printf '%s\n' "${unavailable[@]+"${unavailable[@]}"}" >"$raw/unavailable.txt"
 
@@ -417,6 +463,16 @@ wrk_cmd() {  # PORT PATH MODE TOKENS DURATION -> the command line of one request
 }
 display() { sed -e "s#$here#bench#g" -e "s#$work/##g" -e 's#http://127.0.0.1:[0-9]*#http://127.0.0.1:PORT#'; }
 
+# Warm-up: every latch sees every token of its pool once (token cache and user cache warm,
+# issue 14: asymmetric pools are measured warm), then a short wrk run warms every contender.
+for name in "${contenders[@]}"; do
+    case $name in latch*)
+        log "warming $name: one pass over its $(wc -l <"${c_tokens[$name]}") tokens"
+        record_cmd "$helper drive --url http://127.0.0.1:PORT/profile --tokens TOKENS --requests $token_count"
+        $helper drive --url "http://127.0.0.1:${c_port[$name]}/profile" --tokens "${c_tokens[$name]}" \
+            --requests "$token_count" >/dev/null ;;
+    esac
+done
 warm_s=$(( duration_s >= 10 ? 3 : 1 ))
 log "warming up every contender (${warm_s} s each)"
 for name in "${contenders[@]}"; do
@@ -447,7 +503,10 @@ done
 # Phase B: login throughput and /profile latency under a login storm, latch unpinned with its
 # default hashing parameters and workers (one per CPU).
 port=$(free_port)
-start_server latch-login "$work/latch-login.log" "$latch_bin" serve --listen "127.0.0.1:$port" --data-dir "$data"
+# The account lockout reserves an attempt per login in flight before hashing (issue 9): with
+# 8 logins in flight at 5 attempts the rest would be refused, so its bound is raised here.
+start_server latch-login "$work/latch-login.log" env LATCH_LOCKOUT_ATTEMPTS=1000 "$latch_bin" serve \
+    --listen "127.0.0.1:$port" --data-dir "$data"
 lpid=$server_pid
 wait_ready "http://127.0.0.1:$port/healthz" "$lpid" latch-login
 meta_set login_log_line "$(grep -m1 'listening on' "$work/latch-login.log" || true)"
@@ -508,6 +567,15 @@ $helper startup --bin "$latch_bin" --data-dir "$data" --runs "$startup_runs" >"$
 meta_set startup_json "$(cat "$raw/startup.json")"
 
 # ---------------------------------------------------------------------------------------------
+for which in before after; do
+    dir=profile_$which
+    if [ -n "${!dir}" ] && [ -d "${!dir}" ]; then
+        mkdir -p "$raw/profile-$which"
+        cp "${!dir}"/*.txt "$raw/profile-$which/" 2>/dev/null || true
+    fi
+done
+[ -f "$here/changes.md" ] && cp "$here/changes.md" "$raw/changes.md"
+
 log "writing the report"
 $py "$here/report.py" --raw "$raw" --out "$out_dir"
 log "report: $out_dir/benchmarks.md and $out_dir/benchmarks.png"

@@ -5,7 +5,7 @@ set -eu
 
 # python3-yaml: the build converts docs/openapi.yaml into the JSON that
 # GET /openapi.json serves (scripts/openapi-json.py).
-build_pkgs="gcc make pkg-config libmicrohttpd-dev libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libcrypt-dev libqrencode-dev libcurl4-openssl-dev python3-yaml"
+build_pkgs="gcc make pkg-config libssl-dev libsodium-dev libjansson-dev libsqlite3-dev libpq-dev libcrypt-dev libqrencode-dev libcurl4-openssl-dev python3-yaml"
 # make deb: dpkg-shlibdeps (dpkg-dev), strip (binutils); the package's
 # postinst needs adduser.
 deb_pkgs="dpkg-dev binutils adduser"

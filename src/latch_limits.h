@@ -19,12 +19,22 @@
 #define LATCH_MAX_JSON_DEPTH         8            /* request bodies are flat objects -> 400 */
 
 /*
- * libmicrohttpd keeps one memory pool per connection for the request line,
- * headers and the response headers.  It must hold a request whose headers
- * are just under LATCH_MAX_HEADER_BYTES plus the library's own bookkeeping,
- * and it is the bulk of an idle connection's memory.
+ * The request line and header section, as received, must fit in this many
+ * bytes (the connection's head buffer, src/http/server.c): a request line
+ * that does not -> 414, a header section that does not -> 431.  It holds a
+ * head whose fields are just under LATCH_MAX_HEADER_BYTES with room for the
+ * request line and the separators.  A connection holds such a buffer only
+ * while it reads or answers a request, never while it idles.
  */
-#define LATCH_CONN_MEMORY_BYTES      (16 * 1024)
+#define LATCH_MAX_HEAD_BYTES         (16 * 1024)
+/* A chunk-size line with its extensions, or one trailer line -> 400. */
+#define LATCH_MAX_CHUNK_LINE_BYTES   1024
+/* Query-string arguments a request's handlers can look up; later ones are
+ * ignored (latch's routes read one or two). */
+#define LATCH_MAX_QUERY_ARGS         32
+/* Response header lines a handler adds, in bytes -> the response fails and
+ * the client gets a 500. */
+#define LATCH_MAX_RESPONSE_HEAD_BYTES (8 * 1024)
 
 /* Connections. */
 #define LATCH_DEFAULT_MAX_CONNECTIONS   16384
@@ -36,8 +46,23 @@
 #define LATCH_DEFAULT_HEADER_TIMEOUT_S  0
 /* A whole request body must arrive within this of its head -> closed. */
 #define LATCH_DEFAULT_BODY_TIMEOUT_S    30
-/* How often the connections past those deadlines are looked for. */
-#define LATCH_DEADLINE_CHECK_MS         250
+/* After an answer that closes the connection while the client may still
+ * be sending (an unread body, a refused head), latch stops writing and
+ * reads and drops what comes for at most this long or this many bytes
+ * before it closes, so that the client reads the answer instead of a reset
+ * (a lingering close). */
+#define LATCH_LINGER_MS                 2000
+#define LATCH_MAX_LINGER_BYTES          (64 * 1024)
+/* Connections one HTTP thread accepts in a row before it serves the ones
+ * it has (the other threads accept meanwhile). */
+#define LATCH_ACCEPT_BATCH              32
+/* Head buffers an HTTP thread keeps for reuse when connections go idle;
+ * more are freed. */
+#define LATCH_SPARE_HEAD_BUFFERS        64
+/* Responses a thread keeps for reuse once they are sent; more are freed. */
+#define LATCH_SPARE_RESPONSES           64
+/* Out of file descriptors: an HTTP thread stops accepting for this long. */
+#define LATCH_ACCEPT_PAUSE_MS           100
 #define LATCH_SHUTDOWN_GRACE_S          10    /* in-flight requests finish within this */
 
 /* Credentials. */

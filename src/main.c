@@ -502,7 +502,6 @@ static int cmd_serve(int argc, char **argv)
         }
         opts.tls_cert_pem = tls.cert_pem;
         opts.tls_key_pem = tls.key_pem;
-        opts.tls_priorities = TLS_PRIORITIES;
     }
     opts.listen_fd = listen_fd;
     opts.threads = threads;

@@ -6,8 +6,8 @@
 #include "api/router.h"
 
 #include "util/b64url.h"
+#include "util/idrand.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,7 +58,9 @@ static struct access_state *begin(struct http_request *req, const struct app *ap
     } else {
         unsigned char raw[ACCESS_ID_RANDOM_BYTES];
 
-        randombytes_buf(raw, sizeof(raw));
+        /* Not getrandom(2) per request (libsodium's randombytes_buf): a
+         * request id is no secret, only unguessable (util/idrand.h). */
+        idrand_buf(raw, sizeof(raw));
         b64url_encode(st->pub.request_id, sizeof(st->pub.request_id), raw, sizeof(raw));
     }
     client_ip(app, req, st->client);

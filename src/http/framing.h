@@ -22,12 +22,13 @@
  *   FRAMING_BODY_TOO_LARGE: the head is fine but Content-Length exceeds
  *        LATCH_MAX_BODY_BYTES (the router answers 413 after 404/405).
  *
- * Why the prefix rule: libmicrohttpd 0.9.75 appends an obs-fold continuation
- * line (RFC 9112 5.2) to the previous field's *name*, so "Content-Length:"
- * followed by " 69" arrives as the name "Content-Length69" with an empty
- * value.  A fold that brings white space shows as a name that is not a
- * token; a fold of one word does not, and is caught here only when it lands
- * on a name latch acts upon.
+ * Why the prefix rule: libmicrohttpd 0.9.75 (latch's HTTP library until
+ * issue 14) appended an obs-fold continuation line (RFC 9112 5.2) to the
+ * previous field's *name*, so "Content-Length:" followed by " 69" arrived as
+ * the name "Content-Length69" with an empty value.  latch's own parser
+ * (parse.h) refuses every fold, empty name and white space before a colon
+ * before this runs; the name rules stay as a second line of defence, and
+ * keep this verdict right for any caller that hands in fields.
  */
 #ifndef LATCH_HTTP_FRAMING_H
 #define LATCH_HTTP_FRAMING_H

@@ -1,31 +1,36 @@
 /*
- * server.h - latch's HTTP server, an adapter over libmicrohttpd (the only
- * code that includes it).  Handlers see struct http_request and build
- * struct http_response; they never see the library's types.
+ * server.h - latch's HTTP/1.1 server (server.c, with the request parser
+ * parse.c, the head checks framing.c and TLS tls.c).  Handlers see struct
+ * http_request and build struct http_response; nothing else of the server
+ * is theirs to see.
  *
- * The adapter enforces the request-shape limits of latch_limits.h before a
- * handler runs (the rules are in framing.h): header bytes and count (431),
- * URL length (414), and 400 for a header name that is not a token or that
- * extends Content-Length, Transfer-Encoding, Host, Authorization, Cookie,
- * Content-Type or Origin (an obs-fold glued on by libmicrohttpd), an
- * HTTP/1.1 request without Host, repeated Host, Content-Length,
+ * The server enforces the request-shape limits of latch_limits.h before a
+ * handler runs (the rules are in parse.h and framing.h): a request line and
+ * header section within LATCH_MAX_HEAD_BYTES (414 for a request line that is
+ * longer, else 431), header bytes and count (431), URL length (414), and 400
+ * for a malformed request line, a header name that is not a token (also
+ * empty, or with white space before the colon), an obs-fold line, a NUL or
+ * bare CR, an HTTP/1.1 request without Host, repeated Host, Content-Length,
  * Authorization, Origin or Content-Type, a Transfer-Encoding other than
- * chunked, and both Content-Length and Transfer-Encoding.  The connection is
- * closed after these answers.  It reads the body up to LATCH_MAX_BODY_BYTES;
- * a larger one is not read and the handler is called with
- * http_request_body_too_large() true, so the router can still answer 404 or
- * 405 first.
+ * chunked, both Content-Length and Transfer-Encoding, a malformed chunked
+ * body; 505 for a major version other than 1.  Each of these answers has
+ * latch's JSON error shape, goes through decorate and complete like any
+ * other, and closes the connection.  It reads the body up to
+ * LATCH_MAX_BODY_BYTES; a larger one is not read (Content-Length) or is read
+ * and dropped (chunked, up to LATCH_MAX_DISCARD_BYTES), and the handler is
+ * called with http_request_body_too_large() true, so the router can still
+ * answer 404 or 405 first.
  *
  * Deadlines: a connection must deliver a whole request head within
  * header_timeout_s of its accept or of the end of its previous response, and
  * the body within body_timeout_s of the head, however it trickles; past them
  * it is closed without an answer and counted.  A request whose handler runs
- * or that was deferred has no deadline.  The idle timeout (no byte at all
- * for idle_timeout_s) is the library's own and applies besides.
+ * or that was deferred has no deadline.  A connection that sends and reads
+ * nothing for idle_timeout_s is closed besides.
  *
  * A handler answers with http_request_respond(), either before it returns or
- * later from another thread after http_request_defer() (the connection is
- * suspended meanwhile and other requests keep being served).
+ * later from another thread after http_request_defer() (the connection waits
+ * meanwhile and other requests keep being served).
  */
 #ifndef LATCH_HTTP_SERVER_H
 #define LATCH_HTTP_SERVER_H
@@ -69,9 +74,8 @@ struct http_server_options {
     unsigned idle_timeout_s;
     unsigned header_timeout_s;     /* whole request head; 0: no deadline */
     unsigned body_timeout_s;       /* whole body, from the head; 0: no deadline */
-    const char *tls_cert_pem;      /* NULL: plain HTTP */
+    const char *tls_cert_pem;      /* NULL: plain HTTP; else PEM text (tls.h's settings) */
     const char *tls_key_pem;
-    const char *tls_priorities;    /* GnuTLS priority string */
     http_handler_fn handler;
     http_decorate_fn decorate;     /* may be NULL */
     http_complete_fn complete;     /* may be NULL */
@@ -98,9 +102,11 @@ struct http_server_stats {
 void http_server_stats(struct http_server *server, struct http_server_stats *out);
 
 /* Graceful stop: stops accepting, waits (at most grace_s) for in-flight
- * requests to be answered, then closes every connection and frees. */
+ * requests to be answered, then closes every connection and frees (the
+ * listening socket too). */
 void http_server_stop(struct http_server *server, int grace_s);
-/* Stops accepting new connections only. */
+/* Stops accepting new connections; the connections open are served on, and
+ * each closes after its next answer. */
 void http_server_quiesce(struct http_server *server);
 
 /* Request accessors; returned strings live as long as the request. */
@@ -122,7 +128,10 @@ void *http_request_ctx(struct http_request *req);
 /* The peer's address as text ("127.0.0.1", "::1"); "" if unknown. */
 const char *http_request_peer_ip(const struct http_request *req);
 
-/* Responses.  The body is copied. */
+/* Responses, from any thread.  The body is copied.  A header whose name is
+ * not a token or whose value has CR or LF, or one past
+ * LATCH_MAX_RESPONSE_HEAD_BYTES, is refused (-1) and the response stays as
+ * it was.  The server adds Date, Content-Length and Connection. */
 struct http_response *http_response_new(int status, const char *content_type,
                                         const char *body, size_t body_len);
 int http_response_header(struct http_response *resp, const char *name, const char *value);

@@ -1,6 +1,7 @@
 /*
  * fuzz_framing - the request-head verdict (src/http/framing.c) that the
- * adapter computes from the fields libmicrohttpd parsed.
+ * HTTP server computes from the fields parse.c found (fuzz_http_parse covers
+ * the parser).
  *
  * Input: the first byte's bit 0 is the HTTP minor version (0 or 1); the rest
  * is split at '\n' into fields, each at its first ':' into name and value

@@ -223,6 +223,65 @@ def mailfmt_seeds():
         write("fuzz_mailfmt", name, data)
 
 
+def malformed_corpus():
+    """(name, raw bytes) of every request in the integration tests' malformed
+    corpus (tests/integration/test_malformed.py), loaded with a stand-in for
+    its harness module so that only the standard library is needed."""
+    import sys
+    import types
+
+    def http_request_bytes(method, path, headers=None, body=None, version="HTTP/1.1",
+                           host="127.0.0.1"):
+        lines = ["%s %s %s" % (method, path, version)]
+        if host is not None:
+            lines.append("Host: %s" % host)
+        for name, value in (headers or []):
+            lines.append("%s: %s" % (name, value))
+        if body is not None and not any(n.lower() in ("content-length", "transfer-encoding")
+                                        for n, _ in (headers or [])):
+            lines.append("Content-Length: %d" % len(body))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+    stub = types.ModuleType("harness")
+    stub.http_request_bytes = http_request_bytes
+    stub.LatchTestCase = object
+    saved = sys.modules.get("harness")
+    sys.modules["harness"] = stub
+    try:
+        path = os.path.join(HERE, "..", "integration", "test_malformed.py")
+        scope = {"__name__": "test_malformed_seeds"}
+        with open(path) as f:
+            exec(compile(f.read(), path, "exec"), scope)
+    finally:
+        if saved is None:
+            del sys.modules["harness"]
+        else:
+            sys.modules["harness"] = saved
+    return [(name, data) for name, data, _ in scope["CORPUS"]]
+
+
+def http_parse_seeds():
+    """First byte even: a request head (and what follows); odd: a chunked
+    body (fuzz_http_parse.c).  Every request of the malformed corpus, cut
+    to FUZZ_MAX_LEN, plus the chunked bodies in it and a few of our own."""
+    max_len = 8192
+    for name, data in malformed_corpus():
+        write("fuzz_http_parse", "corpus-" + name, (b"\x00" + data)[:max_len])
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if sep and b"chunked" in head.lower() and body:
+            write("fuzz_http_parse", "chunked-" + name, (b"\x01" + body)[:max_len])
+    for name, data in {
+        "pipelined": b"\x00GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        "bare-lf": b"\x00\nGET /healthz HTTP/1.0\nA: b\n\n",
+        "obs-fold": b"\x00GET / HTTP/1.1\r\nHost: x\r\nX-Foo:\r\n bar\r\n\r\n",
+        "empty-name-after-field": b"\x00GET / HTTP/1.1\r\nHost: x\r\n: v\r\n\r\n",
+        "chunked-ext-trailer": b"\x05" + b"5;a=b\r\nhello\r\n0\r\nX-T: 1\r\n\r\nGET",
+        "chunked-bare-lf": b"\x03" + b"2\n{}\n0\n\n",
+        "chunked-overflow": b"\x01" + b"fffffffffffffffffffff\r\n",
+    }.items():
+        write("fuzz_http_parse", name, data)
+
+
 if __name__ == "__main__":
     jws_seeds()
     b64url_seeds()
@@ -232,3 +291,4 @@ if __name__ == "__main__":
     framing_seeds()
     totp_seeds()
     mailfmt_seeds()
+    http_parse_seeds()

@@ -1,6 +1,7 @@
-"""Absolute deadlines for request heads and bodies (issue 9).
+"""Absolute deadlines for request heads and bodies (issue 9; kept by latch's
+own HTTP layer since issue 14, src/http/server.c).
 
-libmicrohttpd's idle timer restarts with every byte, so a head trickled one
+libmicrohttpd's idle timer restarted with every byte, so a head trickled one
 line every 2 s was never closed and was finally served: 64 addresses with
 256 connections each could hold every slot.  latch now closes a connection
 that has not delivered a whole head LATCH_HEADER_TIMEOUT_S after its accept
@@ -10,8 +11,9 @@ for a hashing worker has no deadline.  Both kinds of close are counted in
 /metrics.
 
 The module's server runs with both timeouts at 2 s (the idle timeout stays
-at its 60 s default, so every close seen here is a deadline's).  The reaper
-looks every 250 ms: a close is expected between 2 s and 2 s + slack.
+at its 60 s default, so every close seen here is a deadline's).  Each HTTP
+thread wakes at its next deadline: a close is expected between 2 s and
+2 s + slack.
 """
 
 import socket

@@ -1,6 +1,7 @@
 """Request checks in their contract order: 404, 405 (Allow), 413, 415, then
-authentication, then validation; header limits (431); protocol traps of
-libmicrohttpd 0.9.75 that latch rejects itself; HEAD; keep-alive."""
+authentication, then validation; header limits (431); the protocol traps
+latch rejected on top of libmicrohttpd 0.9.75, which its own HTTP layer
+(issue 14) keeps rejecting; HEAD; keep-alive."""
 
 import json
 

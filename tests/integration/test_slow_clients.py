@@ -215,7 +215,7 @@ class SlowClients(LatchTestCase):
         # Warm up every path the honest client and the attackers use, on
         # every server thread, so that lazily opened descriptors (a database
         # connection per thread, ...) are in the baseline.  Bursts of held
-        # connections spread the accepts over all of libmicrohttpd's threads.
+        # connections spread the accepts over all of the HTTP threads.
         _, email, token = server.new_user(prefix="honest")
         warm = Honest(server, token)
         for _ in range(3):
