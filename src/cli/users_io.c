@@ -3,8 +3,14 @@
  * from another system, and taking them out again.
  *
  * The format is JSON lines, one user each:
- *   {"email", "password_hash", "role"?, "created_at"?, "disabled"?}
- * created_at is seconds since the epoch or an RFC 3339 UTC time.  Hashes are
+ *   {"email", "password_hash", "role"?, "created_at"?, "disabled"?,
+ *    "email_verified"?, "mfa"?}
+ * created_at is seconds since the epoch or an RFC 3339 UTC time;
+ * email_verified defaults to true (imported users start verified, as users
+ * an admin creates do).  "mfa" is what export says of a user's second
+ * factor: a TOTP secret never leaves the store (it is sealed under the
+ * master key and would be a second password in clear), so such a user
+ * enrols again after an import, and both commands say how many that is.  Hashes are
  * kept as they are: latch verifies bcrypt, Argon2id/Argon2i, PBKDF2-SHA256
  * (Django's and passlib's forms) and its own, and replaces a foreign one
  * with Argon2id at the user's first successful login.
@@ -39,6 +45,7 @@ struct pending {
     char hash[LATCH_MAX_IMPORT_HASH_BYTES + 1];
     char role[LATCH_MAX_ROLE_BYTES + 1];
     long line;
+    int mfa;         /* the line says the user had a second factor */
 };
 
 struct import_state {
@@ -47,7 +54,7 @@ struct import_state {
     struct store_import_user users[IMPORT_BATCH];
     int created[IMPORT_BATCH];
     int n;
-    long imported, existing, refused;
+    long imported, existing, refused, mfa_dropped;
 };
 
 /* An RFC 3339 UTC time ("2024-05-01T12:00:00Z", fractions ignored) or a
@@ -93,9 +100,10 @@ static int flush(struct import_state *st)
         return -1;
     }
     for (i = 0; i < st->n; i++) {
-        if (st->created[i])
+        if (st->created[i]) {
             st->imported++;
-        else
+            st->mfa_dropped += st->batch[i].mfa;
+        } else
             st->existing++;
         sodium_memzero(st->batch[i].hash, sizeof(st->batch[i].hash));
     }
@@ -112,7 +120,7 @@ static int take_line(struct import_state *st, const char *text, size_t len, long
     json_error_t jerr;
     const char *email, *hash, *role = "user";
     int64_t created = (int64_t)time(NULL);
-    int disabled = 0, rc = -1;
+    int disabled = 0, verified = 1, rc = -1;
 
     doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(doc)) {
@@ -153,6 +161,14 @@ static int take_line(struct import_state *st, const char *text, size_t len, long
         *why = "\"email_verified\" must be true or false";
         goto cleanup;
     }
+    if (v != NULL)
+        verified = json_is_true(v);
+    v = json_object_get(doc, "mfa");
+    if (v != NULL && !json_is_boolean(v)) {
+        *why = "\"mfa\" must be true or false";
+        goto cleanup;
+    }
+    p->mfa = json_is_true(v);
     snprintf(p->hash, sizeof(p->hash), "%s", hash);
     snprintf(p->role, sizeof(p->role), "%s", role);
     p->line = line;
@@ -161,6 +177,7 @@ static int take_line(struct import_state *st, const char *text, size_t len, long
     st->users[st->n].role = p->role;
     st->users[st->n].created_at = created;
     st->users[st->n].disabled = disabled;
+    st->users[st->n].email_verified = verified;
     st->n++;
     rc = 0;
 cleanup:
@@ -228,6 +245,10 @@ static int cmd_import(struct store *store, const char *path, int strict)
     printf("imported %ld users, skipped %ld existing emails and %ld unusable lines "
            "(%ld lines in %.2f s)\n", st->imported, st->existing, st->refused, n_line,
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    if (st->mfa_dropped > 0)
+        fprintf(stderr, "latch user import: %ld imported users had a second factor (\"mfa\": "
+                        "true); TOTP secrets are not exported, so they log in with their "
+                        "password alone until they enrol again\n", st->mfa_dropped);
     status = strict && st->refused > 0 ? 1 : 0;
 cleanup:
     if (f != NULL && f != stdin)
@@ -249,7 +270,7 @@ cleanup:
 struct export_state {
     FILE *out;
     int64_t last_id;
-    long written;
+    long written, mfa;
     int failed;
 };
 
@@ -265,9 +286,11 @@ static void write_user(void *ctx, const struct store_user *u)
     st->last_id = u->id;
     gmtime_r(&t, &tm);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    doc = json_pack("{s:s,s:s,s:s,s:s,s:b}", "email", u->email, "password_hash",
+    doc = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b,s:b}", "email", u->email, "password_hash",
                     u->password_hash, "role", u->role, "created_at", created, "disabled",
-                    u->disabled ? 1 : 0);
+                    u->disabled ? 1 : 0, "email_verified", u->email_verified ? 1 : 0, "mfa",
+                    u->mfa ? 1 : 0);
+    st->mfa += u->mfa ? 1 : 0;
     text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     if (text == NULL || fprintf(st->out, "%s\n", text) < 0)
         st->failed = 1;
@@ -282,7 +305,7 @@ static void write_user(void *ctx, const struct store_user *u)
 
 static int cmd_export(struct store *store, const char *path)
 {
-    struct export_state st = {NULL, 0, 0, 0};
+    struct export_state st = {NULL, 0, 0, 0, 0};
     char tmp[4096];
     int more = 1, fd, rc = STORE_OK;
 
@@ -309,6 +332,10 @@ static int cmd_export(struct store *store, const char *path)
         return 1;
     }
     printf("exported %ld users to %s\n", st.written, path);
+    if (st.mfa > 0)
+        fprintf(stderr, "latch user export: %ld users have TOTP; their secrets and recovery "
+                        "codes are not exported (\"mfa\": true marks them): they enrol again "
+                        "where the file is imported\n", st.mfa);
     return 0;
 }
 

@@ -339,8 +339,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "INSERT INTO users (email, password_hash, role, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $4) RETURNING id",
     [ST_USER_IMPORT] =
-        "INSERT INTO users (email, password_hash, role, created_at, updated_at, disabled) "
-        "VALUES ($1, $2, $3, $4, $4, $5) ON CONFLICT (email) DO NOTHING",
+        "INSERT INTO users (email, password_hash, role, created_at, updated_at, disabled, "
+        "email_verified) VALUES ($1, $2, $3, $4, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
     [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE email = $1",
     [ST_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = $1",
     /* A login reads the user FOR SHARE: an admin change (which locks the
@@ -1417,6 +1417,7 @@ static int users_import_tx(struct pg_call *c, const struct store_import_user *us
         p_text(&p, users[i].role);
         p_int(&p, users[i].created_at);
         p_int(&p, users[i].disabled ? 1 : 0);
+        p_int(&p, users[i].email_verified ? 1 : 0);
         rc = q_run(c, ST_USER_IMPORT, &p, &r);
         if (rc == STORE_OK)
             created[i] = changes(r) == 1;

@@ -93,7 +93,7 @@ static const char *const stmt_sql[ST_COUNT] = {
         "VALUES (?1, ?2, ?3, ?4, ?4)",
     [ST_USER_IMPORT] =
         "INSERT OR IGNORE INTO users (email, password_hash, role, created_at, updated_at, "
-        "disabled) VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+        "disabled, email_verified) VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
     [ST_USER_BY_EMAIL] =
         "SELECT " USER_COLUMNS " FROM users WHERE email = ?1",
     [ST_USER_BY_ID] =
@@ -532,6 +532,7 @@ static int sq_users_import(struct store *store, const struct store_import_user *
         sqlite3_bind_text(st, 3, users[i].role, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, users[i].created_at);
         sqlite3_bind_int(st, 5, users[i].disabled ? 1 : 0);
+        sqlite3_bind_int(st, 6, users[i].email_verified ? 1 : 0);
         rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : STORE_EIO;
         created[i] = rc == STORE_OK && sqlite3_changes(c->db) == 1;
         sqlite3_reset(st);

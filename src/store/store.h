@@ -141,6 +141,7 @@ struct store_import_user {
     const char *role;
     int64_t created_at;
     int disabled;
+    int email_verified;           /* 1 unless the file says the address was never proven */
 };
 
 typedef void (*store_revocation_fn)(void *ctx, const struct store_revocation *rev);
