@@ -48,7 +48,7 @@ static void usage(void)
            "                                      create a user; password on stdin\n"
            "  latch user logout --email E         end every session and token of a user\n"
            "  latch user import FILE [--strict]   bring users (JSON lines) with their hashes\n"
-           "  latch user export FILE              write every user as JSON lines (0600)\n"
+           "  latch user export FILE [--drop-mfa] write every user as JSON lines (0600)\n"
            "  latch user list [--email SUBSTRING] [--json]\n"
            "  latch user show|delete|disable|enable|unlock --email E\n"
            "  latch user set-role --email E --role user|admin\n"

@@ -9,8 +9,9 @@
  * email_verified defaults to true (imported users start verified, as users
  * an admin creates do).  "mfa" is what export says of a user's second
  * factor: a TOTP secret never leaves the store (it is sealed under the
- * master key and would be a second password in clear), so such a user
- * enrols again after an import, and both commands say how many that is.  Hashes are
+ * master key and would be a second password in clear), so export refuses
+ * users with one unless --drop-mfa (then it says how many lost it), and
+ * import counts them: they enrol again after the move.  Hashes are
  * kept as they are: latch verifies bcrypt, Argon2id/Argon2i, PBKDF2-SHA256
  * (Django's and passlib's forms) and its own, and replaces a foreign one
  * with Argon2id at the user's first successful login.
@@ -303,7 +304,7 @@ static void write_user(void *ctx, const struct store_user *u)
     json_decref(doc);
 }
 
-static int cmd_export(struct store *store, const char *path)
+static int cmd_export(struct store *store, const char *path, int drop_mfa)
 {
     struct export_state st = {NULL, 0, 0, 0, 0};
     char tmp[4096];
@@ -325,25 +326,41 @@ static int cmd_export(struct store *store, const char *path)
     if (fflush(st.out) != 0 || fsync(fileno(st.out)) != 0)
         st.failed = 1;
     fclose(st.out);
-    if (rc != STORE_OK || st.failed || rename(tmp, path) != 0) {
+    if (rc != STORE_OK || st.failed) {
         fprintf(stderr, "latch user export: %s\n",
                 rc != STORE_OK ? store_strerror(rc) : strerror(errno));
         unlink(tmp);
         return 1;
     }
+    if (st.mfa > 0 && !drop_mfa) {
+        fprintf(stderr, "latch user export: %ld users have a second factor (TOTP), which an "
+                        "export cannot carry (its secret stays sealed in the store); "
+                        "--drop-mfa exports them without it, nothing written\n", st.mfa);
+        unlink(tmp);
+        return 1;
+    }
+    if (rename(tmp, path) != 0) {
+        fprintf(stderr, "latch user export: %s: %s\n", path, strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
     printf("exported %ld users to %s\n", st.written, path);
     if (st.mfa > 0)
-        fprintf(stderr, "latch user export: %ld users have TOTP; their secrets and recovery "
-                        "codes are not exported (\"mfa\": true marks them): they enrol again "
-                        "where the file is imported\n", st.mfa);
+        fprintf(stderr, "latch user export: %ld users lost their second factor in the file "
+                        "(--drop-mfa; \"mfa\": true marks them): they log in with the password "
+                        "alone where it is imported, until they enrol again\n", st.mfa);
     return 0;
 }
 
 int cli_user_io(int argc, char **argv)
 {
-    const char *strict = NULL, *positional[1];
+    const char *strict = NULL, *drop_mfa = NULL, *positional[1];
     struct config_extra_flag import_extras[] = {
         {"strict", &strict, "stop at the first unusable line", 1},
+        {NULL, NULL, NULL, 0},
+    };
+    struct config_extra_flag export_extras[] = {
+        {"drop-mfa", &drop_mfa, "export users with a second factor without it", 1},
         {NULL, NULL, NULL, 0},
     };
     struct config cfg;
@@ -354,7 +371,7 @@ int cli_user_io(int argc, char **argv)
         return CLI_NOT_MINE;
     import = strcmp(argv[0], "import") == 0;
     rc = cli_load_config(&cfg, import ? "user import" : "user export", argc - 1, argv + 1,
-                         import ? import_extras : NULL, positional, 1, &n_pos);
+                         import ? import_extras : export_extras, positional, 1, &n_pos);
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     if (n_pos != 1) {
@@ -365,7 +382,7 @@ int cli_user_io(int argc, char **argv)
     if (cli_open_store(&cfg, CLI_COMMAND_TIMEOUT_MS, 1, 1, &cs) != 0)
         return 1;
     rc = import ? cmd_import(cs.store, positional[0], strict != NULL)
-                : cmd_export(cs.store, positional[0]);
+                : cmd_export(cs.store, positional[0], drop_mfa != NULL);
     cli_close_store(&cs);
     return rc;
 }

@@ -168,8 +168,9 @@ class Import(LatchTestCase):
 
     def test_verified_and_second_factor_across_an_export(self):
         """email_verified travels both ways; a TOTP secret does not leave
-        the store: the user is marked "mfa": true, both commands count such
-        users, and after the import they log in with the password alone."""
+        the store: export refuses (writing nothing) while a user has TOTP,
+        --drop-mfa exports them marked "mfa": true and says how many lost
+        it, import counts them, and they log in with the password alone."""
         import pyotp
         with harness.LatchServer() as src, harness.LatchServer() as dst:
             _, plain, _ = src.new_user(PASSWORD)
@@ -187,8 +188,15 @@ class Import(LatchTestCase):
             given = write_lines([{"email": given_email, "password_hash": bcrypt_hash("2b")}])
             try:
                 proc = run(["export", out], src.data_dir)
+                self.assertEqual(proc.returncode, 1, proc.stdout)
+                self.assertIn("1 users have a second factor", proc.stderr)
+                self.assertIn("--drop-mfa", proc.stderr)
+                self.assertFalse(os.path.exists(out))
+                self.assertEqual(os.listdir(os.path.dirname(out)), [])
+                proc = run(["export", out, "--drop-mfa"], src.data_dir)
                 self.assertEqual(proc.returncode, 0, proc.stderr)
-                self.assertIn("1 users have TOTP", proc.stderr)
+                self.assertIn("exported 2 users", proc.stdout)
+                self.assertIn("1 users lost their second factor", proc.stderr)
                 self.assertNotIn(PASSWORD, proc.stderr + proc.stdout)
                 rows = {r["email"]: r for r in (json.loads(line) for line in open(out))}
                 # Self-registered users have not proven their address yet.
