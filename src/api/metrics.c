@@ -190,7 +190,7 @@ void handle_metrics(struct app *app, struct http_request *req, int64_t id)
     render_http(&o);
 
     head(&o, "latch_logins_total", "counter",
-         "POST /login outcomes (mfa_required stays 0 until MFA exists).");
+         "POST /login outcomes (mfa_required: the password was right and a TOTP code is asked next).");
     for (i = 0; i < EVENTS_LOGIN_N_OUTCOMES; i++)
         emit(&o, "latch_logins_total{outcome=\"%s\"} %llu\n", events_login_outcome_names[i],
              (unsigned long long)events_logins((enum events_login_outcome)i));
