@@ -10,7 +10,9 @@
   token-alg FILE                 print the alg of the first token's header
   get URL [TOKEN]                print the body of a GET (exit 1 unless 200)
   status URL                     print the status of a GET
-  wrk ...                        one wrk run with server CPU accounting (see cmd_wrk)
+  wrk ...                        one wrk run with server CPU accounting (see cmd_wrk); with
+                                 --db-pid, the database server's CPU (that process and its
+                                 descendants) too
   idle-conns ...                 hold N idle keep-alive connections and measure RSS growth
   startup ...                    time from exec to the first answered /healthz
   drive --url U --tokens F --requests N   N keep-alive GETs of U, one after another, with
@@ -186,6 +188,35 @@ def proc_ticks(pid):
     return int(fields[11]) + int(fields[12])   # fields 14 and 15 of proc(5)
 
 
+def tree_ticks(root):
+    """CPU ticks of process ROOT and all its descendants, the reaped ones included: each live
+    process's utime+stime plus its cutime+cstime (the children it has waited for).  For a
+    database server (the postmaster, its backends and helpers, which come and go)."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        parent[int(name)] = (int(fields[1]), sum(int(x) for x in fields[11:15]))
+    total, todo, seen = 0, [root], set()
+    children = {}
+    for pid, (ppid, _) in parent.items():
+        children.setdefault(ppid, []).append(pid)
+    while todo:
+        pid = todo.pop()
+        if pid in seen or pid not in parent:
+            continue
+        seen.add(pid)
+        total += parent[pid][1]
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def machine_busy_s():
     """CPU seconds the whole machine has spent busy (all CPUs), from /proc/stat."""
     with open("/proc/stat") as f:
@@ -250,8 +281,10 @@ def read_cache_counters(url):
 def cmd_wrk(args):
     """Run wrk once; add the servers' CPU time per request and the cache hit ratio."""
     pids = [int(p) for p in args.pids.split(",") if p]
+    db_pid = int(args.db_pid) if args.db_pid else None
     before_cache = read_cache_counters(args.metrics)
     ticks0 = sum(proc_ticks(p) for p in pids)
+    db0 = tree_ticks(db_pid) if db_pid else 0
     busy0 = machine_busy_s()
     child0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cmd = shlex.split(args.wrk_cmd)
@@ -259,6 +292,7 @@ def cmd_wrk(args):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout_s)
     wall_s = time.monotonic() - t0
     ticks1 = sum(proc_ticks(p) for p in pids)
+    db1 = tree_ticks(db_pid) if db_pid else 0
     busy1 = machine_busy_s()
     child1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     after_cache = read_cache_counters(args.metrics)
@@ -277,9 +311,11 @@ def cmd_wrk(args):
         if dh + dm > 0:
             hit_ratio = dh / (dh + dm)
     wrk_cpu_s = (child1.ru_utime - child0.ru_utime) + (child1.ru_stime - child0.ru_stime)
-    # CPU used meanwhile by everything but the server and this wrk: other load on the machine
-    # (another wrk running in parallel, as in the login storm, counts here too).
-    foreign_cpu_s = max(0.0, (busy1 - busy0) - (ticks1 - ticks0) / CLK_TCK - wrk_cpu_s)
+    # The database server's CPU (PostgreSQL), part of the measured setup, not other load.
+    db_cpu_s = max(0, db1 - db0) / CLK_TCK
+    # CPU used meanwhile by everything but the server, its database and this wrk: other load on
+    # the machine (another wrk running in parallel, as in the login storm, counts here too).
+    foreign_cpu_s = max(0.0, (busy1 - busy0) - (ticks1 - ticks0) / CLK_TCK - wrk_cpu_s - db_cpu_s)
     errors = r["err_connect"] + r["err_read"] + r["err_write"] + r["err_timeout"]
     result = {
         "case": args.case, "server": args.server, "round": args.round,
@@ -287,6 +323,8 @@ def cmd_wrk(args):
         "rps": requests / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0,
         "server_cpu_s": cpu_us / 1e6,
         "cpu_us_per_req": cpu_us / requests if requests else None,
+        "db_cpu_s": db_cpu_s if db_pid else None,
+        "db_cpu_us_per_req": db_cpu_s * 1e6 / requests if db_pid and requests else None,
         "non2xx": r["err_status"], "socket_errors": errors,
         "p50_ms": r["p50_us"] / 1000, "p90_ms": r["p90_us"] / 1000,
         "p99_ms": r["p99_us"] / 1000, "max_ms": r["max_us"] / 1000,
@@ -298,6 +336,8 @@ def cmd_wrk(args):
     cpu = f"{result['cpu_us_per_req']:.1f}" if requests else "-"
     print(f"  {args.case:<22} {args.server:<16} round {args.round}: {result['rps']:>10.0f} req/s "
           f"{cpu:>8} us CPU/req  p99 {result['p99_ms']:.2f} ms"
+          + (f"  database {result['db_cpu_us_per_req']:.1f} us CPU/req"
+             if result["db_cpu_us_per_req"] is not None else "")
           + f"  other load {result['foreign_cpu_pct']:.0f} % of a CPU"
           + (f"  non-2xx {r['err_status']}" if r["err_status"] else "")
           + (f"  socket errors {errors}" if errors else ""))
@@ -463,6 +503,7 @@ def main():
     for a in ("--case", "--server", "--pids", "--results", "--wrk-cmd"):
         s.add_argument(a, required=True)
     s.add_argument("--round", type=int, default=1); s.add_argument("--metrics", default="")
+    s.add_argument("--db-pid", default="")
     s.add_argument("--display-cmd", default=""); s.add_argument("--timeout-s", type=float, default=600)
     s.set_defaults(fn=cmd_wrk)
     s = sub.add_parser("idle-conns"); s.add_argument("--url", required=True)

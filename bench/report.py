@@ -96,6 +96,7 @@ def main():
             "ok_rps": med([r["rps"] * (1 - r["non2xx"] / r["requests"]) if r["requests"] else 0
                            for r in rs]),
             "cpu": med([r["cpu_us_per_req"] for r in rs]),
+            "db": med([r.get("db_cpu_us_per_req") for r in rs]),
             "p50": med([r["p50_ms"] for r in rs]),
             "p99": med([r["p99_ms"] for r in rs]),
             "non2xx": sum(r["non2xx"] for r in rs),
@@ -104,8 +105,10 @@ def main():
             "hit": med([r.get("cache_hit_ratio") for r in rs]),
             "foreign": med([r.get("foreign_cpu_pct") for r in rs]),
             "cmd": rs[0]["cmd"],
-        "p99_all": [r["p99_ms"] for r in rs],
+            "p99_all": [r["p99_ms"] for r in rs],
             "rps_all": [r["rps"] for r in rs],
+            "ok_rps_all": [r["rps"] * (1 - r["non2xx"] / r["requests"]) if r["requests"] else 0
+                           for r in rs],
             "cpu_all": [r["cpu_us_per_req"] for r in rs],
         }
 
@@ -125,9 +128,9 @@ def main():
       f"{meta.get('duration_s')} s per run; contenders interleaved within each round.")
     w("")
     w("*Other load* is the CPU the rest of the machine used during a run (everything but the "
-      "measured server and its wrk, from /proc/stat), in % of one CPU: where it is high, another "
-      "program competed for the CPUs and requests/s, the login figure and tail latencies suffer; "
-      "CPU µs/request suffers least.")
+      "measured server, its PostgreSQL server if any, and its wrk, from /proc/stat), in % of one "
+      "CPU: where it is high, another program competed for the CPUs and requests/s, the login "
+      "figure and tail latencies suffer; CPU µs/request suffers least.")
     w("")
     foreign_all = med([r.get("foreign_cpu_pct") for r in runs
                        if r["case"] not in ("profile-under-storm", "login-storm")])
@@ -145,6 +148,21 @@ def main():
     # ------------------------------------------------------------------ targets
     def ratio(a, b):
         return a / b if a is not None and b not in (None, 0) else None
+
+    def missing(case, server):
+        """Why (case, server) has no runs, from unavailable.txt ("not available" if unsaid)."""
+        for c, s_, reason in unavailable:
+            if c == case and s_ == server:
+                return reason
+        if case.startswith("verify") and meta.get("verify_available") == "0":
+            return "not available (GET /verify answers 404)"
+        if summary(case, "latch") is None:
+            return "not available (no SQLite run to compare with)"
+        return "not available"
+
+    def db_text(s_):
+        return (f"; PostgreSQL server meanwhile {fmt(s_['db'], 2)} µs/request (not in latch's)"
+                if s_ and s_.get("db") is not None else "")
 
     targets = []
     lp, ng = summary("profile-hs256-pool", "latch"), summary("profile-hs256-pool", "nginx")
@@ -188,7 +206,8 @@ def main():
                             cpu_text(s_, ng), verdict(r is not None and r <= 1.3)))
         else:
             targets.append((f"`/profile` HS256, pool, {label}: CPU/request ≤ 1.3 × nginx",
-                            "not available", "not measured"))
+                            missing("profile-hs256-pool", "latch-pg" if s_ is lpg else "latch"),
+                            "not measured"))
     a2 = dict(kv.split("=") for kv in meta.get("argon2_line", "").split())
     verify_median_s = float(a2["verify_s"]) if "verify_s" in a2 else None
     verify_s = float(a2["min_s"]) if "min_s" in a2 else verify_median_s
@@ -227,17 +246,47 @@ def main():
     if st:
         targets.append(("Start-up to first `/healthz` < 100 ms", f"{st['median_ms']:.1f} ms (median of {st['runs']}, {st['min_ms']:.1f}–{st['max_ms']:.1f})",
                         verdict(st["median_ms"] < 100)))
+    # PostgreSQL beside SQLite: latch on each store, measured in the same rounds.
+    lvpg = summary("verify-hs256-pool", "latch-pg")
+    if lvpg and lv:
+        r = ratio(lvpg["cpu"], lv["cpu"])
+        targets.append(("PostgreSQL: `/verify` HS256, pool: CPU/request within 10 % of SQLite's (≤ 1.1 ×)",
+                        cpu_text(lvpg, lv) + db_text(lvpg), verdict(r is not None and r <= 1.1)))
+    else:
+        targets.append(("PostgreSQL: `/verify` HS256, pool: CPU/request within 10 % of SQLite's (≤ 1.1 ×)",
+                        missing("verify-hs256-pool", "latch-pg"), "not measured"))
+    if lpg and lp:
+        r = ratio(lpg["rps"], lp["rps"])
+        targets.append(("PostgreSQL: `/profile` HS256, pool: requests/s ≥ 0.5 × SQLite's",
+                        f"{fmt(lpg['rps'])} ({spread(lpg['rps_all'])}) vs {fmt(lp['rps'])} "
+                        f"({spread(lp['rps_all'])}) = {fmt(r, 2)} ×" + db_text(lpg),
+                        verdict(r is not None and r >= 0.5)))
+    else:
+        targets.append(("PostgreSQL: `/profile` HS256, pool: requests/s ≥ 0.5 × SQLite's",
+                        missing("profile-hs256-pool", "latch-pg"), "not measured"))
+    login_pg = summary("login", "latch-pg")
+    if login_pg and login:
+        r = ratio(login_pg["ok_rps"], login["ok_rps"])
+        targets.append(("PostgreSQL: login: logins/s ≥ 0.9 × SQLite's",
+                        f"{fmt(login_pg['ok_rps'])} /s ({spread(login_pg['ok_rps_all'], 1)}) vs "
+                        f"{fmt(login['ok_rps'])} /s ({spread(login['ok_rps_all'], 1)}) = {fmt(r, 2)} ×",
+                        verdict(r is not None and r >= 0.9)))
+    else:
+        targets.append(("PostgreSQL: login: logins/s ≥ 0.9 × SQLite's",
+                        missing("login", "latch-pg"), "not measured"))
     if llog and lv:
         targets.append(("(no target) `/verify` with the access log on, vs off",
                         f"{fmt(llog['cpu'], 2)} µs ({spread(llog['cpu_all'])}) vs {fmt(lv['cpu'], 2)} µs "
                         f"= {fmt(ratio(llog['cpu'], lv['cpu']), 2)} ×; vs nginx "
                         f"{fmt(ratio(llog['cpu'], ngv['cpu']) if ngv else None, 2)} ×", "—"))
 
-    w("## Targets (issue 14)")
+    w("## Targets (issue 14; PostgreSQL beside SQLite)")
     w("")
     w("Medians of the rounds, each with its spread (the lowest and highest round) in brackets; "
       "ratios are ratios of the medians. nginx answers `return 200` with `access_log off`; "
-      "latch runs with `LATCH_ACCESS_LOG=0` (one row with it on).")
+      "latch runs with `LATCH_ACCESS_LOG=0` (one row with it on). The *PostgreSQL* rows compare "
+      "latch on a PostgreSQL cluster on this machine with latch on SQLite, measured in the same "
+      "rounds; CPU/request is latch's own, the PostgreSQL server's is given beside it.")
     w("")
     w("| target | measured | |")
     w("| --- | --- | --- |")
@@ -274,11 +323,11 @@ def main():
       f"the Express app (bench/peers/express/) verifies with jsonwebtoken and reads an in-memory "
       f"Map. *latch-log* is latch with its access log on (to a file); *latch-pg* reads its users "
       f"from PostgreSQL (a throwaway cluster on the same machine, unpinned; its CPU is not "
-      f"counted). Token cache hit ratio from latch's `GET /metrics` "
+      f"in latch's but in a column of its own). Token cache hit ratio from latch's `GET /metrics` "
       f"({'available' if meta.get('metrics_url_available') == '1' else 'absent: n/a'}).")
     w("")
-    w("| case | server | requests/s (spread) | CPU µs/request (spread) | × nginx CPU | p50 ms | p99 ms | cache hits | non-2xx | other load | rounds |")
-    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    w("| case | server | requests/s (spread) | CPU µs/request (spread) | × nginx CPU | PostgreSQL server CPU µs/request | p50 ms | p99 ms | cache hits | non-2xx | other load | rounds |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     chart_rows = []
     for case in case_order:
         nginx_s = summary(case, "nginx")
@@ -289,13 +338,15 @@ def main():
                                    if c == case and x.startswith("nginx")), None)
             xr = ratio(s["cpu"], ref["cpu"]) if ref else None
             hit = fmt(s["hit"] * 100, 1, " %") if s["hit"] is not None else "n/a"
+            db = fmt(s["db"], 2) if s["db"] is not None else "—"
             w(f"| {case} | {server} | {fmt(s['rps'])} ({spread(s['rps_all'])}) | "
-              f"{fmt(s['cpu'], 2)} ({spread(s['cpu_all'])}) | {fmt(xr, 2)} | "
+              f"{fmt(s['cpu'], 2)} ({spread(s['cpu_all'])}) | {fmt(xr, 2)} | {db} | "
               f"{fmt(s['p50'], 2)} | {fmt(s['p99'], 2)} | {hit} | {s['non2xx']} | {fmt(s['foreign'], 0, ' %')} | {s['rounds']} |")
             chart_rows.append((f"{server} {case.replace('profile-', '').replace('verify-', 'verify ')}",
                                s["rps"], s["cpu"]))
     for case, server, reason in unavailable:
-        w(f"| {case} | {server} | — | — | — | — | — | — | — | — | {reason} |")
+        if case != "login":
+            w(f"| {case} | {server} | — | — | — | — | — | — | — | — | — | {reason} |")
     w("")
     w("Per-round figures (requests/s; CPU µs/request):")
     w("")
@@ -308,12 +359,15 @@ def main():
               + ", ".join(f"{x:.2f}" if x is not None else "n/a" for x in s["cpu_all"]))
     w("")
     w("In the asymmetric cases nginx (*nginx-eddsa*, ...) reads the same requests, with that "
-      "pool's tokens, as latch does.")
+      "pool's tokens, as latch does. *latch-pg* is the same latch with its users in PostgreSQL; "
+      "its CPU/request is latch's alone, the PostgreSQL server's (postmaster, backends and "
+      "helpers, from `/proc`) is in its own column and not in *other load*.")
     w("")
     if not asym:
         w("EdDSA, ES256 and RS256 (case 2): not available in this build — "
           + "; ".join(r.replace("not available: ", "") for c, s, r in unavailable
-                   if not c.startswith("verify")) + ".")
+                   if c in ("verify-eddsa-pool", "verify-es256-pool", "verify-rs256-pool")
+                   or (c == "verify" and s == "latch")) + ".")
         w("")
 
     # ------------------------------------------------------------------ login
@@ -342,6 +396,41 @@ def main():
         w(f"| login p50 / p99 | {fmt(login['p50'], 1)} / {fmt(login['p99'], 1)} ms |")
         w(f"| non-2xx answers (503 = queue full) | {login['non2xx']} |")
         w(f"| other load on the machine meanwhile (median) | {fmt(login['foreign'], 0, ' %')} of a CPU |")
+    w("")
+    w("### The same login on PostgreSQL")
+    w("")
+    if login_pg:
+        w(f"A second latch, its users in the PostgreSQL cluster (the login user added with "
+          f"`latch user add` at the same default parameters, {meta.get('pg_hash_workers')} hashing "
+          f"workers; `{meta.get('pg_login_log_line', '').strip()}`), the same wrk command, run "
+          f"back to back with the SQLite login in every round, the two in turn first. The "
+          f"PostgreSQL server's CPU is counted apart from latch's.")
+        w("")
+        w("| figure | SQLite | PostgreSQL |")
+        w("| --- | ---: | ---: |")
+        if login:
+            def both(f):
+                return f"{f(login)} | {f(login_pg)}"
+            w(f"| `POST /login`, 200s only (median of {login_pg['rounds']}; spread) | "
+              + both(lambda x: f"{fmt(x['ok_rps'])} logins/s ({spread(x['ok_rps_all'], 1)})") + " |")
+            w(f"| ÷ SQLite | 1.00 | {fmt(ratio(login_pg['ok_rps'], login['ok_rps']), 2)} |")
+            w("| ÷ the limit | " + both(lambda x: fmt(ratio(x['ok_rps'], limit), 2)) + " |")
+            w("| latch CPU per login | "
+              + both(lambda x: f"{fmt(x['cpu'] / 1000 if x['cpu'] else None, 2)} ms") + " |")
+            w(f"| PostgreSQL server CPU per login | — | "
+              f"{fmt(login_pg['db'] / 1000 if login_pg['db'] is not None else None, 2)} ms |")
+            w("| login p50 / p99 | "
+              + both(lambda x: f"{fmt(x['p50'], 1)} / {fmt(x['p99'], 1)} ms") + " |")
+            w("| non-2xx answers (503 = queue full) | " + both(lambda x: str(x['non2xx'])) + " |")
+            w("| other load meanwhile (median) | "
+              + both(lambda x: f"{fmt(x['foreign'], 0, ' %')} of a CPU") + " |")
+        w("")
+        w("Per-round logins/s (200s only): SQLite "
+          + (", ".join(f"{x:,.1f}" for x in login["ok_rps_all"]) if login else "n/a")
+          + "; PostgreSQL " + ", ".join(f"{x:,.1f}" for x in login_pg["ok_rps_all"]) + ".")
+    else:
+        why = missing("login", "latch-pg")
+        w(f"{why[:1].upper()}{why[1:]}.")
     w("")
 
     # ------------------------------------------------------------------ storm

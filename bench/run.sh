@@ -16,7 +16,8 @@
 #   --out DIR            where benchmarks.md, benchmarks.png and raw/ go (default: a new temp dir)
 #   --title TEXT         a word for the report's heading (bench)
 #   --no-install         do not install missing Debian / npm packages
-#   --no-pg              skip the PostgreSQL contender (needs scripts/pg-cluster.sh's server)
+#   --no-pg              skip the PostgreSQL rows (latch-pg in /profile and /verify, its login
+#                        rate); they need scripts/pg-cluster.sh's server
 #   --profile-before DIR, --profile-after DIR
 #                        bench/profile.sh outputs (perf-*.txt, callgrind-*.txt) to quote in the
 #                        report (bench/profiles/before and after), with bench/changes.md (what
@@ -29,6 +30,10 @@
 # with LATCH_ACCESS_LOG=0 (nginx runs with access_log off) except latch-log; every contender
 # with a token pool gets one pass over the whole pool before the rounds (the caches warm).
 # Login and the login-storm latency run unpinned.  Everything started here is stopped on exit.
+# PostgreSQL beside SQLite: latch-pg (users in a throwaway cluster) joins the /profile and /verify
+# pool cases, and a second login server on that cluster is measured in the same rounds as the
+# SQLite one (same Argon2id parameters, same user); the database server's own CPU is recorded
+# apart from latch's (it is not "other load").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -71,7 +76,7 @@ while [ $# -gt 0 ]; do
         --no-pg) use_pg=0; shift ;;
         --profile-before) profile_before=$2; shift 2 ;;
         --profile-after) profile_after=$2; shift 2 ;;
-        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/{/^#/p}' "$0"; exit 0 ;;
         *) echo "bench: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -269,13 +274,13 @@ record_cmd "$helper mint-offline tokens-hs256.txt $token_count $user_count"
 # ---------------------------------------------------------------------------------------------
 # Phase A: request-path contenders, all pinned to CPU 0 and left running between rounds
 # (an idle server costs nothing).  contender NAME -> port, pids, tokens, metrics URL.
-declare -A c_port c_pids c_tokens c_metrics
+declare -A c_port c_pids c_tokens c_metrics c_db
 contenders=()
 unavailable=()      # "case|server|reason" rows for the report
 
-add_contender() {  # NAME PORT PIDS TOKENS METRICS
+add_contender() {  # NAME PORT PIDS TOKENS METRICS [DB_PID]
     contenders+=("$1")
-    c_port[$1]=$2; c_pids[$1]=$3; c_tokens[$1]=$4; c_metrics[$1]=$5
+    c_port[$1]=$2; c_pids[$1]=$3; c_tokens[$1]=$4; c_metrics[$1]=$5; c_db[$1]=${6:-}
 }
 
 probe_metrics() {  # PORT -> URL of a metrics endpoint with token-cache counters, or ""
@@ -372,10 +377,19 @@ wait_ready "http://127.0.0.1:$port/healthz" "$server_pid" latch-log
 add_contender latch-log "$port" "$server_pid" "$work/tokens-hs256.txt" "$(probe_metrics "$port")"
 
 # PostgreSQL (issue 10's second store): a throwaway cluster, the same users registered through
-# latch (ids 1..N, as on SQLite), the same tokens.  Only latch's CPU is counted, not the
-# database server's (another process, like nginx's upstreams would be).
+# latch (ids 1..N, as on SQLite), the login user at the real parameters, the same tokens.
+# latch's CPU per request is latch's alone; the database server's (the postmaster and its
+# backends, db_pid) is recorded beside it, not counted as other load.
 pg_available=0
-if [ "$use_pg" = 1 ]; then
+pg_db_pid=
+pg_unavailable() {  # REASON: the PostgreSQL rows of every case say why they are missing
+    unavailable+=("profile-hs256-pool|latch-pg|not available: $1")
+    if [ "$verify_available" = 1 ]; then unavailable+=("verify-hs256-pool|latch-pg|not available: $1"); fi
+    unavailable+=("login|latch-pg|not available: $1")
+}
+if [ "$use_pg" = 0 ]; then
+    pg_unavailable "skipped (--no-pg)"
+else
     pg_dir=$(mktemp -d /tmp/latch-bench-pg.XXXXXX)
     if pg_url=$("$root/scripts/pg-cluster.sh" start "$pg_dir" 2>"$work/pg.err"); then
         "$latch_bin" key master-init "$work/master.key" >/dev/null
@@ -385,22 +399,27 @@ if [ "$use_pg" = 1 ]; then
         # shellcheck disable=SC2086
         start_server latch-pg-seed "$work/pg-seed.log" env "${pg_env[@]}" $cheap_argon2 "$latch_bin" serve \
             --listen "127.0.0.1:$port" --data-dir "$work/pg-data"
+        # The login user as on SQLite: `latch user add` at latch's default Argon2id parameters.
         if wait_ready "http://127.0.0.1:$port/healthz" "$server_pid" latch-pg-seed &&
-           $helper seed "http://127.0.0.1:$port" "$user_count" "$bench_password"; then
+           $helper seed "http://127.0.0.1:$port" "$user_count" "$bench_password" &&
+           printf '%s\n' "$login_password" | env "${pg_env[@]}" "$latch_bin" user add \
+               --data-dir "$work/pg-data" --email "$login_email" >/dev/null; then
             stop_server "$server_pid"
+            record_cmd "env LATCH_DATABASE_URL=... LATCH_MASTER_KEY_FILE=master.key $latch_bin user add --data-dir pg-data --email $login_email"
+            pg_db_pid=$(head -1 "$pg_dir/data/postmaster.pid")
             port=$(free_port)
             start_server latch-pg "$work/latch-pg.log" env "${pg_env[@]}" taskset -c 0 "$latch_bin" serve \
                 --listen "127.0.0.1:$port" --data-dir "$work/pg-data"
             wait_ready "http://127.0.0.1:$port/healthz" "$server_pid" latch-pg
-            add_contender latch-pg "$port" "$server_pid" "$work/tokens-hs256.txt" "$(probe_metrics "$port")"
+            add_contender latch-pg "$port" "$server_pid" "$work/tokens-hs256.txt" "$(probe_metrics "$port")" "$pg_db_pid"
             pg_available=1
             meta_set pg_version "$("$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/postgres" --version | sed 's/^[^0-9]*//')"
         else
             stop_server "$server_pid"
-            unavailable+=("profile-hs256-pool|latch-pg|not available: seeding users on PostgreSQL failed")
+            pg_unavailable "seeding users on PostgreSQL failed"
         fi
     else
-        unavailable+=("profile-hs256-pool|latch-pg|not available: no PostgreSQL cluster ($(head -c 200 "$work/pg.err"))")
+        pg_unavailable "no PostgreSQL cluster ($(head -c 200 "$work/pg.err" | tr '\n|' '  '))"
     fi
 fi
 meta_set pg_available "$pg_available"
@@ -443,13 +462,13 @@ for a in "${asym_algs[@]+"${asym_algs[@]}"}"; do
 done
 
 # The cases: NAME PATH MODE CONTENDERS...  (issue 14's targets: the pool cases; the access
-# log's cost beside /verify, PostgreSQL beside /profile, Express once for scale.)
+# log's cost beside /verify, PostgreSQL beside /profile and /verify, Express once for scale.)
 pg_contender=
 [ "$pg_available" = 1 ] && pg_contender=latch-pg
 cases=()
 cases+=("profile-hs256-pool /profile tokens latch nginx $pg_contender express")
 if [ "$verify_available" = 1 ]; then
-    cases+=("verify-hs256-pool /verify tokens latch nginx latch-log")
+    cases+=("verify-hs256-pool /verify tokens latch nginx $pg_contender latch-log")
     for a in "${asym_algs[@]+"${asym_algs[@]}"}"; do
         cases+=("verify-$a-pool /verify tokens latch-$a nginx-$a")
     done
@@ -488,6 +507,7 @@ for r in $(seq 1 "$rounds"); do
         for name in $cservers; do
             cmd=$(wrk_cmd "${c_port[$name]}" "$cpath" "$cmode" "${c_tokens[$name]}" "$duration_s")
             $helper wrk --case "$cname" --server "$name" --round "$r" --pids "${c_pids[$name]}" \
+                --db-pid "${c_db[$name]}" \
                 --results "$results" --metrics "${c_metrics[$name]}" --wrk-cmd "$cmd" \
                 --display-cmd "$(printf '%s' "$cmd" | display)"
         done
@@ -501,7 +521,8 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # Phase B: login throughput and /profile latency under a login storm, latch unpinned with its
-# default hashing parameters and workers (one per CPU).
+# default hashing parameters and workers (one per CPU).  The login rate is measured on SQLite
+# and, in the same rounds, on the PostgreSQL cluster (latch-pg-login); the storm on SQLite only.
 port=$(free_port)
 # The account lockout reserves an attempt per login in flight before hashing (issue 9): with
 # 8 logins in flight at 5 attempts the rest would be refused, so its bound is raised here.
@@ -523,10 +544,48 @@ login_cmd="env BENCH_MODE=login BENCH_PATH=/login BENCH_EMAIL=$login_email BENCH
 paced_cmd="nice -n -10 env BENCH_MODE=tokens BENCH_PATH=/profile BENCH_TOKENS=$work/tokens-hs256.txt BENCH_DELAY_MS=$storm_delay_ms wrk -t1 -c4 -d${duration_s}s --latency -s $here/wrk/bench.lua http://127.0.0.1:$port/profile"
 storm_cmd="env BENCH_MODE=login BENCH_PATH=/login BENCH_EMAIL=$login_email BENCH_PASSWORD=$login_password wrk -t1 -c$login_conns -d$((duration_s + 2))s -s $here/wrk/bench.lua http://127.0.0.1:$port/login"
 
+# The same login on PostgreSQL: the same binary, environment and Argon2id parameters (latch's
+# defaults; the login user was added with them), the same lockout bound, unpinned, the same wrk.
+pg_login=0
+if [ "$pg_available" = 1 ]; then
+    pg_login_port=$(free_port)
+    start_server latch-pg-login "$work/latch-pg-login.log" env "${pg_env[@]}" LATCH_LOCKOUT_ATTEMPTS=1000 \
+        "$latch_bin" serve --listen "127.0.0.1:$pg_login_port" --data-dir "$work/pg-data"
+    pg_lpid=$server_pid
+    if wait_ready "http://127.0.0.1:$pg_login_port/healthz" "$pg_lpid" latch-pg-login; then
+        pg_login=1
+        meta_set pg_login_log_line "$(grep -m1 'listening on' "$work/latch-pg-login.log" || true)"
+        pg_hash_workers=$(sed -n 's/.*, \([0-9]*\) hashing workers.*/\1/p' "$work/latch-pg-login.log" | head -1)
+        meta_set pg_hash_workers "${pg_hash_workers:-unknown}"
+        pg_login_cmd="env BENCH_MODE=login BENCH_PATH=/login BENCH_EMAIL=$login_email BENCH_PASSWORD=$login_password wrk -t2 -c$login_conns -d${duration_s}s --latency -s $here/wrk/bench.lua http://127.0.0.1:$pg_login_port/login"
+    else
+        stop_server "$pg_lpid"
+        printf '%s\n' "login|latch-pg|not available: latch on PostgreSQL did not start for the login case" \
+            >>"$raw/unavailable.txt"
+    fi
+fi
+meta_set pg_login "$pg_login"
+
+login_run() {  # SERVER ROUND: one login run against the SQLite (latch) or PostgreSQL (latch-pg) server
+    if [ "$1" = latch ]; then
+        $helper wrk --case login --server latch --round "$2" --pids "$lpid" --results "$results" \
+            --wrk-cmd "$login_cmd" --display-cmd "$(printf '%s' "$login_cmd" | display)"
+    else
+        $helper wrk --case login --server latch-pg --round "$2" --pids "$pg_lpid" --db-pid "$pg_db_pid" \
+            --results "$results" \
+            --wrk-cmd "$pg_login_cmd" --display-cmd "$(printf '%s' "$pg_login_cmd" | display)"
+    fi
+}
+
 for r in $(seq 1 "$rounds"); do
     log "login and login storm, round $r of $rounds"
-    $helper wrk --case login --server latch --round "$r" --pids "$lpid" --results "$results" \
-        --wrk-cmd "$login_cmd" --display-cmd "$(printf '%s' "$login_cmd" | display)"
+    # SQLite and PostgreSQL back to back, their order swapped every round (drift hits both).
+    if [ "$pg_login" = 1 ] && [ $((r % 2)) = 0 ]; then
+        login_run latch-pg "$r"; login_run latch "$r"
+    else
+        login_run latch "$r"
+        if [ "$pg_login" = 1 ]; then login_run latch-pg "$r"; fi
+    fi
     $helper wrk --case profile-paced-quiet --server latch --round "$r" --pids "$lpid" --results "$results" \
         --wrk-cmd "$paced_cmd" --display-cmd "$(printf '%s' "$paced_cmd" | display)"
     # The storm starts first and outlasts the measured /profile run by a second at each end.
@@ -539,6 +598,7 @@ for r in $(seq 1 "$rounds"); do
     wait "$storm_pid"
 done
 stop_server "$lpid"
+if [ "$pg_login" = 1 ]; then stop_server "$pg_lpid"; fi
 
 # ---------------------------------------------------------------------------------------------
 # Phase C: memory.  Idle RSS after start, then with N idle keep-alive connections (each has
