@@ -20,11 +20,12 @@ What is checked, for the operation the request's method and path select
   - every header of CONTROLLED_HEADERS that is present is declared for that
     response, and its value validates against the declared schema.
 
-Exempt, identified by what they are (docs/api.md):
-  - the answers libmicrohttpd produces itself: status 400, 413, 414, 431 or
-    505 without X-Request-Id (every answer latch builds carries one) and with
-    an HTML or empty body, not JSON;
-  - a 404 for a path that is not a route (no path of the document matches).
+Exempt is only a 404 for a path that is not a route (no path of the
+document matches).  What the HTTP layer answers by itself (its 400s, 413,
+414, 431 and 505, docs/api.md) is latch's JSON error with an X-Request-Id
+like every other answer, and is validated like them: for a route, against
+the operation the request line names; for a target that is not a route,
+against the document's x-unknown-path.
 
 LATCH_OPENAPI_VALIDATE=0 turns the checks off, for debugging only (make test
 runs with them on).
@@ -45,10 +46,12 @@ ENABLED = os.environ.get("LATCH_OPENAPI_VALIDATE", "1") != "0"
 
 # The response headers whose presence latch decides: each must be declared
 # for the response it appears in.  (Content-Type is the media type;
-# Content-Length, Date and Connection are libmicrohttpd's.)
+# Content-Length, Date and Connection are the HTTP layer's framing, on every
+# answer alike.)
 CONTROLLED_HEADERS = (
     "cache-control", "x-content-type-options", "www-authenticate", "retry-after",
-    "set-cookie", "allow", "x-auth-user-id", "x-auth-email", "x-auth-role", "x-request-id",
+    "set-cookie", "allow", "x-auth-user-id", "x-auth-email", "x-auth-role",
+    "x-auth-email-verified", "x-request-id",
     "vary", "access-control-allow-origin", "access-control-allow-credentials",
     "access-control-allow-methods", "access-control-allow-headers", "access-control-max-age",
     "strict-transport-security", "content-security-policy", "referrer-policy",
@@ -57,9 +60,6 @@ CONTROLLED_HEADERS = (
 # The methods a path item has a field for (OpenAPI 3.1); any other method
 # name (CONNECT, "get", "FOO") is looked up in the path item's x-other-methods.
 OPENAPI_METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
-
-# What libmicrohttpd answers by itself (docs/api.md lists the cases).
-LIBRARY_STATUSES = (400, 413, 414, 431, 505)
 
 
 class Mismatch(AssertionError):
@@ -73,7 +73,7 @@ class _State:
         self.paths = None            # [(regex, params, template, path item)]
         self.validators = {}         # id(schema) -> validator
         self.mismatches = []         # recorded, not yet reported by run.py
-        self.counts = {"validated": 0, "library": 0, "unknown_path_404": 0}
+        self.counts = {"validated": 0, "unknown_path_404": 0}
 
 
 _state = _State()
@@ -169,13 +169,13 @@ def _schema_errors(doc, schema, value):
 
 def request_path(target):
     """The path latch routes on: the request target without the query, with
-    %XX decoded (libmicrohttpd unescapes the path before latch sees it)."""
+    %XX decoded (the HTTP layer decodes the path before routing).  A path
+    that decodes to a NUL is refused before routing (400 Malformed request
+    target): it is no route's path."""
     if target.startswith(("http://", "https://")):
         target = "/" + target.split("://", 1)[1].partition("/")[2]
     path = target.split("?", 1)[0]
-    # libmicrohttpd 0.9.75 reads the target up to a NUL (docs/api.md): latch
-    # routes what comes before it.
-    return urllib.parse.unquote_to_bytes(path).decode("latin-1").split("\x00", 1)[0]
+    return urllib.parse.unquote_to_bytes(path).decode("latin-1")
 
 
 def find_path_item(doc, path):
@@ -244,15 +244,6 @@ def _header_value(schema, text):
     return text
 
 
-def is_library_answer(status, headers):
-    """libmicrohttpd's own answer: no X-Request-Id, an HTML or empty body."""
-    h = _header_map(headers)
-    if status not in LIBRARY_STATUSES or "x-request-id" in h:
-        return False
-    ctype = h.get("content-type", [""])[0]
-    return _media_type(ctype)[0] in ("", "text/html")
-
-
 # The separate /metrics listener (LATCH_METRICS_LISTEN) serves that one path:
 # every other path is an unknown path there (docs/api.md, GET /metrics).
 METRICS_LISTENER_PATHS = ("/metrics",)
@@ -265,20 +256,22 @@ def check_response(method, target, status, headers, body, only_paths=None, count
     document's paths that are routes on this listener (None: all).  count:
     a response received from latch (not a self-test's), for counts()."""
     doc = document()
-    if is_library_answer(status, headers):
-        _count("library", count)
-        return []
-    path = request_path(target)
-    template, item = find_path_item(doc, path)
+    unread = target is None              # UNREAD_REQUEST: no method, no path
+    if unread:
+        template, item = None, None
+        method, target = "?", "(request line not read)"
+    else:
+        path = request_path(target)
+        template, item = find_path_item(doc, path)
     if only_paths is not None and template not in only_paths:
         template, item = None, None
     where = "%s %s -> %s" % (method, target[:120], status)
     if item is None:
-        if status == 404:
+        if status == 404 and not unread:
             _count("unknown_path_404", count)
             return []
-        # Not a route, but the adapter looks at the head before any path:
-        # its refusals can answer any path.
+        # Not a route, but the HTTP layer looks at the request before any
+        # path: its refusals can answer any target.
         responses, why = doc.get("x-unknown-path"), None
         template = "(not a route)"
         if responses is None:
@@ -369,7 +362,11 @@ def _count(kind, count):
 
 def counts():
     with _state.lock:
-        return dict(_state.counts)
+        out = dict(_state.counts)
+    # run.py's summary line still reads a "library" count of exempt
+    # answers: nothing is exempt that way any more (issue 14).
+    out["library"] = 0
+    return out
 
 
 def validate(method, target, status, headers, body, only_paths=None):
@@ -397,12 +394,21 @@ def take_mismatches():
 _REQUEST_LINE_RE = re.compile(rb"^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP/\d(?:\.\d)?$")
 
 
+# The request a response answers when the HTTP layer refused bytes that are
+# not a request line it could read (HTTP/0.9, a TLS ClientHello, binary, a
+# request line over 16 KiB): no operation, the document's x-unknown-path.
+UNREAD_REQUEST = (None, None)
+
+
 class RequestTracker:
     """Follows the bytes sent on one raw connection and lists the requests
     in it (method, target), in order, so that each response read can be
     matched to its request.  A request may arrive over several sends (a
-    body trickled in).  Framing it cannot follow (a malformed head) ends the
-    list: responses past it are not validated."""
+    body trickled in).  A request line it cannot read is listed as
+    UNREAD_REQUEST; a head answered before it was complete (a refusal) as
+    what its request line says.  Framing it cannot follow (a malformed
+    head) ends the list: the HTTP layer closes the connection after its
+    answer, and responses past it are not validated."""
 
     def __init__(self):
         self.buf = b""
@@ -430,6 +436,9 @@ class RequestTracker:
                 return
 
     def _take_head(self):
+        # Empty lines before a request line are skipped (RFC 9112 2.2), as
+        # latch does.
+        self.buf = self.buf.lstrip(b"\r\n")
         end, sep = self.buf.find(b"\r\n\r\n"), 4
         lf = self.buf.find(b"\n\n")
         if lf >= 0 and (end < 0 or lf < end):
@@ -439,6 +448,7 @@ class RequestTracker:
         lines = re.split(rb"\r?\n", self.buf[:end])
         m = _REQUEST_LINE_RE.match(lines[0])
         if m is None:
+            self.pending.append(UNREAD_REQUEST)   # refused (400), then closed
             self.lost = True
             return False
         self.pending.append((m.group(1).decode("latin-1"), m.group(2).decode("latin-1")))
@@ -462,7 +472,21 @@ class RequestTracker:
         return True
 
     def next_request(self):
-        return self.pending.pop(0) if self.pending else None
+        if self.pending:
+            return self.pending.pop(0)
+        if self.lost or self.body_left or self.chunked:
+            return None
+        # An answer while a head is still incomplete: the HTTP layer refused
+        # it early (a malformed line, a request line or head over 16 KiB).
+        data = self.buf.lstrip(b"\r\n")
+        if not data:
+            return None
+        self.lost = True
+        line, newline, _ = data.partition(b"\n")
+        m = _REQUEST_LINE_RE.match(line.rstrip(b"\r")) if newline else None
+        if m is None:
+            return UNREAD_REQUEST
+        return m.group(1).decode("latin-1"), m.group(2).decode("latin-1")
 
 
 def _chunked_length(data):

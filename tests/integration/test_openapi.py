@@ -164,9 +164,16 @@ class ValidatorSelfTest(harness.LatchTestCase):
                                     b'allowed here","hint":1}'), "body")
         # A user object must never carry more (a password hash).
         user = {"id": 2, "email": "b@example.com", "role": "user", "disabled": False,
-                "created_at": "2026-11-29T00:20:00Z"}
+                "email_verified": True, "mfa": False, "created_at": "2026-11-29T00:20:00Z"}
         self.assertEqual(self.check("GET", "/admin/users/2", 200, _healthz_headers(),
                                     json.dumps(user).encode()), [])
+        # Every member of the user object is sent, every time (issue 11).
+        self.assertFlags(self.check("GET", "/admin/users/2", 200, _healthz_headers(),
+                                    json.dumps(dict(user, mfa=None)).encode()), "mfa")
+        del user["email_verified"]
+        self.assertFlags(self.check("GET", "/admin/users/2", 200, _healthz_headers(),
+                                    json.dumps(user).encode()), "email_verified")
+        user["email_verified"] = False
         user["password_hash"] = "$argon2id$..."
         self.assertFlags(self.check("GET", "/admin/users/2", 200, _healthz_headers(),
                                     json.dumps(user).encode()), "password_hash")
@@ -185,6 +192,17 @@ class ValidatorSelfTest(harness.LatchTestCase):
         error = b'{"error":"Too Many Requests","message":"Too many attempts, try again later"}'
         self.assertFlags(self.check("POST", "/login", 429, _healthz_headers(), error),
                          "retry-after is missing")
+        # /verify's 200 always says whether the address is verified.
+        verified = [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                    ("X-Request-Id", "a"), ("X-Auth-User-Id", "1"), ("X-Auth-Role", "user")]
+        self.assertFlags(self.check("GET", "/verify", 200, verified, b'{"status":"ok"}'),
+                         "x-auth-email-verified is missing")
+        self.assertEqual(self.check("GET", "/verify", 200,
+                                    verified + [("X-Auth-Email-Verified", "false")],
+                                    b'{"status":"ok"}'), [])
+        self.assertFlags(self.check("GET", "/verify", 200,
+                                    verified + [("X-Auth-Email-Verified", "no")],
+                                    b'{"status":"ok"}'), "x-auth-email-verified")
 
     def test_undeclared_or_wrong_header(self):
         self.assertFlags(self.check("GET", "/healthz", 200,
@@ -220,11 +238,25 @@ class ValidatorSelfTest(harness.LatchTestCase):
         self.assertEqual(self.check("GET", "/admin/users/01", 404, [], b""), [])
         self.assertFlags(self.check("GET", "/admin/users/1", 200, _healthz_headers(), b"{}"),
                          "body")
-        # libmicrohttpd's own answer (no X-Request-Id, HTML): exempt; the same
-        # status from latch (with an X-Request-Id) is not.
-        self.assertEqual(self.check("GET", "/healthz", 505, [("Content-Type", "text/html")],
-                                    b"<html>505</html>"), [])
+        # The HTTP layer's answers are latch's own (issue 14): one without
+        # an X-Request-Id or with an HTML body is a mismatch like any other,
+        # and the 505 is described like the 400s.
+        self.assertFlags(self.check("GET", "/healthz", 505, [("Content-Type", "text/html")],
+                                    b"<html>505</html>"), "Content-Type")
+        self.assertFlags(self.check("GET", "/healthz", 400, [], b""),
+                         "x-request-id is missing")
+        version = (b'{"error":"HTTP Version Not Supported",'
+                   b'"message":"Only HTTP/1.0 and HTTP/1.1 are served"}')
+        self.assertEqual(self.check("GET", "/healthz", 505, _healthz_headers(), version), [])
+        self.assertEqual(self.check("PRI", "*", 505, _healthz_headers(), version), [])
         self.assertFlags(self.check("GET", "/healthz", 505, _healthz_headers(), b"{}"),
+                         "body")
+        # An answer to bytes that are no request line: x-unknown-path, and
+        # never a 404 (nothing was routed).
+        malformed = b'{"error":"Bad Request","message":"Malformed request line"}'
+        self.assertEqual(self.check(None, None, 400, _healthz_headers(), malformed), [])
+        self.assertFlags(self.check(None, None, 404, _healthz_headers(),
+                                    b'{"error":"Not Found","message":"No such endpoint"}'),
                          "not listed")
         # A method OpenAPI has no field for: the path's x-other-methods.
         error = b'{"error":"Method Not Allowed","message":"Method not allowed here"}'
@@ -232,6 +264,50 @@ class ValidatorSelfTest(harness.LatchTestCase):
                                     _healthz_headers([("Allow", "GET, HEAD")]), error), [])
         self.assertFlags(self.check("FOO", "/healthz", 200, _healthz_headers(),
                                     b'{"status":"ok"}'), "not listed")
+
+    def test_request_tracker(self):
+        """Raw bytes are matched to the request they carry: empty lines
+        before a request line are skipped, a line that is no request line
+        is answered as UNREAD_REQUEST, and a head refused before it was
+        complete as what its request line says."""
+        tracker = openapi_check.RequestTracker()
+        tracker.sent(b"\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(tracker.next_request(), ("GET", "/healthz"))
+        self.assertIsNone(tracker.next_request())
+        tracker = openapi_check.RequestTracker()
+        tracker.sent(b"GET /healthz\r\n\r\n")
+        self.assertEqual(tracker.next_request(), openapi_check.UNREAD_REQUEST)
+        self.assertIsNone(tracker.next_request())
+        tracker = openapi_check.RequestTracker()
+        tracker.sent(b"GET /readyz HTTP/1.1\r\nX: " + b"a" * 20000)
+        self.assertEqual(tracker.next_request(), ("GET", "/readyz"))
+        tracker = openapi_check.RequestTracker()
+        tracker.sent(b"GET /" + b"a" * 20000)
+        self.assertEqual(tracker.next_request(), openapi_check.UNREAD_REQUEST)
+
+    def test_the_http_layer_answers_are_validated(self):
+        """Through the real hooks: the HTTP layer's refusals (a malformed
+        request line, another HTTP version, a request line over 16 KiB) are
+        validated, also when the tracker could not read a request line."""
+        before = openapi_check.counts()["validated"]
+        for data, status, body in [
+                (b"GET /healthz\r\n\r\n", 400,
+                 {"error": "Bad Request", "message": "Malformed request line"}),
+                (harness.http_request_bytes("GET", "/healthz", version="HTTP/2.0"), 505,
+                 {"error": "HTTP Version Not Supported",
+                  "message": "Only HTTP/1.0 and HTTP/1.1 are served"}),
+                (b"GET /" + b"a" * (17 * 1024), 414,
+                 {"error": "URI Too Long", "message": "Request line exceeds 16 KiB"})]:
+            resp = SERVER.raw(data)
+            self.assertEqual((resp.status, resp.json()), (status, body), resp)
+            self.assertIsNotNone(resp.header("X-Request-Id"), resp)
+        self.assertEqual(openapi_check.counts()["validated"], before + 3)
+        broken = copy.deepcopy(openapi_check.load_document())
+        del broken["x-unknown-path"]["400"]
+        with openapi_check.use_document(broken):
+            with self.assertRaises(openapi_check.Mismatch):
+                SERVER.raw(b"GET /healthz\r\n\r\n")
+        self.assertEqual(len(openapi_check.take_mismatches()), 1)
 
     def test_the_hooks_raise_and_record(self):
         """Through the real hooks: a document that lacks GET /healthz's 200
