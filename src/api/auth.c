@@ -294,7 +294,10 @@ int auth_issue_login(struct app *app, struct http_request *req, const struct sto
          * is gone. */
         events_login_failure(req, rc == STORE_ESTALE ? "password_changed" : "unknown_email",
                              user->email, user->id);
-        reply_unauthorized(req, false, "Invalid email or password");
+        /* At the second step no password was sent: the mfa_token it
+         * carried is what went stale. */
+        reply_unauthorized(req, false, second != NULL ? "Invalid or expired code"
+                                                      : "Invalid email or password");
         goto cleanup;
     }
     if (rc != STORE_OK) {

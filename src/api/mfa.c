@@ -379,9 +379,12 @@ void handle_mfa_totp_delete(struct app *app, struct http_request *req, int64_t i
         goto cleanup;
     }
     if (f.len[0] > LATCH_MAX_PASSWORD_BYTES || f.len[1] > LATCH_MAX_CODE_INPUT_BYTES) {
-        reply_error(req, 400, f.len[0] > LATCH_MAX_PASSWORD_BYTES
-                                  ? "Password must be at most 256 bytes"
-                                  : "Invalid or expired code");
+        /* An over-long code is a wrong code: 403 like every other one on
+         * the authenticated /mfa routes. */
+        if (f.len[0] > LATCH_MAX_PASSWORD_BYTES)
+            reply_error(req, 400, "Password must be at most 256 bytes");
+        else
+            reply_error(req, 403, "Invalid or expired code");
         sodium_free(job);
         goto cleanup;
     }

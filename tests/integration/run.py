@@ -187,10 +187,10 @@ def main():
         _out("FAIL openapi (after the last test): %s" % leftover[0][:300])
         sys.stderr.write("---- openapi\n%s\n" % "\n".join(leftover))
     counts = openapi_check.counts()
-    _out("openapi: %d responses validated against docs/openapi.yaml%s; exempt: %d answers of "
-         "libmicrohttpd, %d 404s for paths that are not routes"
+    _out("openapi: %d responses validated against docs/openapi.yaml%s; exempt: %d 404s for "
+         "paths that are not routes"
          % (counts["validated"], "" if openapi_check.ENABLED else " (LATCH_OPENAPI_VALIDATE=0: "
-            "validation OFF)", counts["library"], counts["unknown_path_404"]))
+            "validation OFF)", counts["unknown_path_404"]))
     summary = "%d passed, %d failed" % (result.n_passed, result.n_failed)
     if result.n_skipped:
         summary += ", %d skipped" % result.n_skipped

@@ -199,6 +199,21 @@ class SecondStep(harness.LatchTestCase):
         resp = post(_srv, "/login/mfa", {"mfa_token": mfa_token, "code": code_at(secret)})
         self.assertError(resp, 401, "Unauthorized", "Invalid or expired code")
 
+    def test_a_password_changed_between_the_steps_ends_the_mfa_token(self):
+        # The second step carries no password: what went stale is the
+        # mfa_token, and that is what the answer says, even with a good
+        # recovery code.
+        email, secret, codes = enrolled_user()
+        mfa_token = password_step(_srv, email).json()["mfa_token"]
+        done = post(_srv, "/login/mfa", {"mfa_token": password_step(_srv, email)
+                                         .json()["mfa_token"], "code": code_at(secret)})
+        token = done.json()["token"]
+        changed = post(_srv, "/password", {"current_password": PASSWORD,
+                                           "new_password": PASSWORD + " changed"}, token)
+        self.assertEqual(changed.status_code, 204, changed.text)
+        resp = post(_srv, "/login/mfa", {"mfa_token": mfa_token, "recovery_code": codes[0]})
+        self.assertError(resp, 401, "Unauthorized", "Invalid or expired code")
+
     def test_bad_requests(self):
         for body in ({"mfa_token": "x" * 43}, {"mfa_token": "x" * 43, "code": "123456",
                                                "recovery_code": "abcde-fghjk"}):
@@ -255,6 +270,9 @@ class TurningItOff(harness.LatchTestCase):
         wrong_code = post(_srv, "/mfa/totp", {"password": PASSWORD, "code": code_at(secret)},
                           token, method="DELETE")   # the step just used: a replay
         self.assertError(wrong_code, 403, "Forbidden", "Invalid or expired code")
+        too_long = post(_srv, "/mfa/totp", {"password": PASSWORD, "code": "1" * 40}, token,
+                        method="DELETE")
+        self.assertError(too_long, 403, "Forbidden", "Invalid or expired code")
         ok = post(_srv, "/mfa/totp", {"password": PASSWORD, "code": code_at(secret, 1)}, token,
                   method="DELETE")
         self.assertEqual(ok.status_code, 204, ok.text)
