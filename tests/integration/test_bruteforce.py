@@ -133,13 +133,17 @@ class Lockout(BruteCase):
             srv.close()
 
     def test_lock_ends(self):
-        srv = harness.LatchServer(env=dict(LOCKOUT_ENV, LATCH_LOCKOUT_S="1"))
+        # The lock ends at a whole second (locked_until = the second of the
+        # fifth failure + LATCH_LOCKOUT_S), so it lasts between S - 1 and S
+        # seconds: with S = 1 a fifth failure late in its second left no
+        # lock for the next request (seen in CI).  S = 2 keeps at least one.
+        srv = harness.LatchServer(env=dict(LOCKOUT_ENV, LATCH_LOCKOUT_S="2"))
         try:
             srv.start()
             email = self.register(srv)
             self.fail_n(srv, email, 5)
-            self.assertTooMany(srv.login(email, PASSWORD), 1)
-            time.sleep(1.1)
+            self.assertTooMany(srv.login(email, PASSWORD), 2)
+            time.sleep(2.1)
             self.assertJson(srv.login(email, PASSWORD), 200)
         finally:
             srv.close()
