@@ -1,12 +1,12 @@
 
-set terminal pngcairo size 2300,900 font "sans,10"
+set terminal pngcairo size 1180,900 font "sans,10"
 set output "/work/main/docs/benchmarks.png"
-set multiplot layout 2,1 title "latch vs nginx (return 200) vs Express — 2026-11-29T01:06:43Z, 2 CPUs, server on 1 core"
+set multiplot layout 2,1 title "latch vs nginx (return 200) vs Express — 2026-12-01T15:38:16Z, 2 CPUs, server on 1 core"
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set grid ytics
 set logscale y
-set xrange [-0.6:29.6]
+set xrange [-0.6:13.6]
 set xtics rotate by -30 font "sans,8" nomirror
 set ylabel "requests/s (log)"
 set title "Throughput (median)"
