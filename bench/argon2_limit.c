@@ -10,7 +10,10 @@
  * an idle core), then THREADS threads (default 1) each doing COUNT verifies at once:
  * parallel_per_s is their verifies per second of wall time, every core busy and sharing the
  * memory bandwidth, as under a login storm (issue 14: the limit is that, not one idle core's
- * time times the number of cores).
+ * time times the number of cores).  The parallel phase runs PASSES times and the best pass
+ * counts: other work on the machine can only lower a pass, never raise it (one make bench
+ * measured 23.4/s in its single pass while latch itself then did 40/s; three passes on the
+ * quiet machine right after gave 41/s).
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -53,6 +56,8 @@ static char hash[crypto_pwhash_STRBYTES];
 static unsigned long count;
 static pthread_barrier_t start;
 
+#define PASSES 3
+
 /* One of the parallel verifiers: waits for the others, then verifies count times. */
 static void *verifier(void *failed)
 {
@@ -70,7 +75,8 @@ int main(int argc, char **argv)
     unsigned long memory_kib, iterations, threads = 1, i;
     pthread_t tid[256];
     int failed = 0;
-    double *samples, t0, parallel_s;
+    double *samples, t0, parallel_s = 0;
+    int pass;
 
     if ((argc != 4 && argc != 5) || parse_ul(argv[1], 8, 4UL * 1024 * 1024, &memory_kib) != 0 ||
         parse_ul(argv[2], 1, 64, &iterations) != 0 || parse_ul(argv[3], 1, 10000, &count) != 0 ||
@@ -100,14 +106,20 @@ int main(int argc, char **argv)
     qsort(samples, count, sizeof(*samples), cmp_double);
 
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
-    for (i = 0; i < threads; i++)
-        if (pthread_create(&tid[i], NULL, verifier, &failed) != 0)
-            return 1;
-    t0 = now_s();
-    pthread_barrier_wait(&start);
-    for (i = 0; i < threads; i++)
-        pthread_join(tid[i], NULL);
-    parallel_s = now_s() - t0;
+    for (pass = 0; pass < PASSES; pass++) {
+        double took;
+
+        for (i = 0; i < threads; i++)
+            if (pthread_create(&tid[i], NULL, verifier, &failed) != 0)
+                return 1;
+        t0 = now_s();
+        pthread_barrier_wait(&start);
+        for (i = 0; i < threads; i++)
+            pthread_join(tid[i], NULL);
+        took = now_s() - t0;
+        if (pass == 0 || took < parallel_s)
+            parallel_s = took;
+    }
     if (failed) {
         fprintf(stderr, "argon2_limit: a parallel verify failed\n");
         return 1;
