@@ -1,7 +1,7 @@
 /*
  * tokcache.h - a bounded cache of verified access tokens.
  *
- * Keyed by the BLAKE2b-256 digest of the exact token bytes (so one changed
+ * Keyed by a 128-bit SipHash of the exact token bytes (so one changed
  * byte is another token), it holds the claims a full verification produced.
  * A client presenting the same token again pays a hash and a lookup instead
  * of a signature check and two JSON parses; the caller still applies the
@@ -10,8 +10,9 @@
  * Memory is bounded: the table has a fixed number of entries, 4-way set
  * associative with two candidate sets per token (two-choice hashing), never
  * more entries than asked for (rounded down to a power of two); when both
- * sets are full the entry closest to expiry goes.  Safe to use
- * from every thread (one lock per set).
+ * sets are full and none of their entries can move to its other set, the
+ * entry closest to expiry goes.  Safe to use from every thread (locks
+ * striped over the sets).
  */
 #ifndef LATCH_AUTH_TOKCACHE_H
 #define LATCH_AUTH_TOKCACHE_H
