@@ -11,15 +11,14 @@
 #include "api/reply.h"
 
 #include "util/jbuf.h"
+#include "util/num.h"
 
-#include <time.h>
 
 static void answer(struct http_request *req, int rc, const struct store_user *user)
 {
-    char created[32], body[LATCH_MAX_EMAIL_BYTES * 6 + 256];
+    char created[NUM_UTC_BYTES + 1], body[LATCH_MAX_EMAIL_BYTES * 6 + 256];
     struct jbuf b;
-    struct tm tm;
-    time_t t;
+    size_t n;
 
     if (rc == STORE_ENOTFOUND || (rc == STORE_OK && user->disabled)) {
         /* A valid signature for an account that is gone or disabled (its
@@ -32,9 +31,9 @@ static void answer(struct http_request *req, int rc, const struct store_user *us
         reply_store_error(req, rc);
         return;
     }
-    t = (time_t)user->created_at;
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    n = num_format_utc(user->created_at, created);
+    created[n] = 'Z';
+    created[n + 1] = '\0';
     jbuf_init(&b, body, sizeof(body));
     jbuf_raw(&b, "{\"id\":");
     jbuf_int(&b, user->id);

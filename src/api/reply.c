@@ -5,11 +5,11 @@
 #include "store/stats.h"
 #include "store/store.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char *reason(int status)
 {
@@ -139,12 +139,11 @@ void reply_busy(struct http_request *req)
 
 json_t *reply_user(const struct store_user *user)
 {
-    char created[32];
-    struct tm tm;
-    time_t t = (time_t)user->created_at;
+    char created[NUM_UTC_BYTES + 1];
+    size_t n = num_format_utc(user->created_at, created);
 
-    gmtime_r(&t, &tm);
-    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    created[n] = 'Z';
+    created[n + 1] = '\0';
     return json_pack("{s:I,s:s,s:s,s:b,s:b,s:b,s:s}", "id", (json_int_t)user->id, "email",
                      user->email, "role", user->role, "disabled", user->disabled ? 1 : 0,
                      "email_verified", user->email_verified ? 1 : 0, "mfa", user->mfa ? 1 : 0,

@@ -8,6 +8,7 @@
 #include "api/authn.h"
 #include "api/handlers.h"
 #include "api/reply.h"
+#include "util/num.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -35,7 +36,7 @@ void handle_verify(struct app *app, struct http_request *req, int64_t id)
     struct authn caller;
     struct store_user user;
     struct http_response *resp;
-    char user_id[24];
+    char user_id[NUM_I64_BYTES];
 
     /* A JWT is checked from memory on this thread; a session reads the
      * store, which on PostgreSQL must not happen here. */
@@ -65,7 +66,7 @@ void handle_verify(struct app *app, struct http_request *req, int64_t id)
     }
     resp = http_response_new(200, "application/json", "{\"status\":\"ok\"}", 15);
     if (resp != NULL) {
-        snprintf(user_id, sizeof(user_id), "%lld", (long long)caller.user_id);
+        num_format_i64(caller.user_id, user_id);
         http_response_header(resp, "X-Auth-User-Id", user_id);
         /* Only printable ASCII goes into a header (the claims were checked
          * for controls; anything else non-ASCII is left out). */

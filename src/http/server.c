@@ -47,6 +47,7 @@
 #include "http/parse.h"
 #include "http/tls.h"
 #include "latch_limits.h"
+#include "util/num.h"
 #include "util/strmap.h"
 
 #include <arpa/inet.h>
@@ -813,17 +814,11 @@ static size_t format_prefix(struct http_request *r, const struct http_response *
     /* RFC 9110 8.6: none in a 1xx, 204 or 304 answer; the body's length in
      * a HEAD answer, which has no body (9.3.2). */
     if (status >= 200 && status != 204 && status != 304) {
-        char digits[24];
-        size_t len = resp->body_len, d = sizeof(digits);
-
-        do {
-            digits[--d] = (char)('0' + len % 10);
-            len /= 10;
-        } while (len > 0);
         memcpy(p, "Content-Length: ", 16);
         p += 16;
-        memcpy(p, digits + d, sizeof(digits) - d);
-        p += sizeof(digits) - d;
+        /* At most 20 digits and the NUL (overwritten next): PREFIX_BYTES
+         * holds the longest reason, the date, this line and Connection. */
+        p += num_format_i64((int64_t)resp->body_len, p);
         *p++ = '\r';
         *p++ = '\n';
     }

@@ -1,5 +1,7 @@
 #include "util/jbuf.h"
 
+#include "util/num.h"
+
 #include <string.h>
 
 void jbuf_init(struct jbuf *b, char *storage, size_t cap)
@@ -59,15 +61,7 @@ void jbuf_str(struct jbuf *b, const char *s)
 
 void jbuf_int(struct jbuf *b, int64_t v)
 {
-    char digits[24];
-    size_t n = sizeof(digits);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char digits[NUM_I64_BYTES];
 
-    do {
-        digits[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        digits[--n] = '-';
-    put(b, digits + n, sizeof(digits) - n);
+    put(b, digits, num_format_i64(v, digits));
 }

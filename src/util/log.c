@@ -1,5 +1,7 @@
 #include "util/log.h"
 
+#include "util/num.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -238,12 +240,15 @@ size_t log_format_line(char *out, size_t size, enum log_format format, int64_t t
         return 0;
     if (format == LOG_FORMAT_JSON) {
         char ts[40];
-        time_t secs = (time_t)(ts_ms / 1000);
-        struct tm tm;
+        size_t len = num_format_utc(ts_ms / 1000, ts);
+        int ms = (int)(ts_ms % 1000);
 
-        gmtime_r(&secs, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(ts + strlen(ts), sizeof(ts) - strlen(ts), ".%03dZ", (int)(ts_ms % 1000));
+        ts[len++] = '.';
+        ts[len++] = (char)('0' + ms / 100);
+        ts[len++] = (char)('0' + ms / 10 % 10);
+        ts[len++] = (char)('0' + ms % 10);
+        ts[len++] = 'Z';
+        ts[len] = '\0';
         puts_(&b, "{\"ts\":\"");
         puts_(&b, ts);
         puts_(&b, "\",\"level\":\"");

@@ -3,6 +3,8 @@
 
 #include "util/num.h"
 
+#include <time.h>
+
 /* Parses s into [min, max]; on failure requires *out to be left alone. */
 static int num_try(const char *s, int64_t min, int64_t max, int64_t *out)
 {
@@ -71,5 +73,44 @@ TEST(num_refuses_everything_else)
         rc = num_try(bad[i], INT64_MIN, INT64_MAX, &v);
         if (rc != -1)
             test_failed(__FILE__, __LINE__, "\"%s\": got %d, want -1", bad[i], rc);
+    }
+}
+
+/* num_format_i64 writes what snprintf's "%lld" writes, for every edge. */
+TEST(num_formats_like_printf)
+{
+    static const int64_t values[] = {0, 1, -1, 9, 10, -10, 1234567890, -987654321,
+                                      INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    char got[NUM_I64_BYTES], want[32];
+    size_t i, n;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        memset(got, 'x', sizeof(got));
+        n = num_format_i64(values[i], got);
+        snprintf(want, sizeof(want), "%lld", (long long)values[i]);
+        CHECK_STR(got, want);
+        CHECK_INT(n, strlen(want));
+    }
+}
+
+/* num_format_utc writes what strftime writes, inside and outside its fast
+ * range of years. */
+TEST(num_formats_utc_like_strftime)
+{
+    static const int64_t values[] = {0, 1, 59, 86399, 951782400 /* 2000-02-29 */,
+                                     1796145677, 253402300799 /* 9999-12-31T23:59:59 */,
+                                     253402300800, -1, -62167219200 /* 0000-01-01 */};
+    char got[NUM_UTC_BYTES], want[64];
+    struct tm tm;
+    time_t t;
+    size_t i, n;
+
+    for (i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        t = (time_t)values[i];
+        CHECK(gmtime_r(&t, &tm) != NULL);
+        strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        n = num_format_utc(values[i], got);
+        CHECK_STR(got, want);
+        CHECK_INT(n, strlen(want));
     }
 }
