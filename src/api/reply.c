@@ -11,23 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The "error" word of an error body: the status's reason phrase, and
+ * "Internal Server Error" for any status that is not an error latch names. */
 static const char *reason(int status)
 {
-    switch (status) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 503: return "Service Unavailable";
-    default: return "Internal Server Error";
-    }
+    const char *phrase = http_reason_phrase(status);
+
+    return status >= 400 && phrase[0] != '\0' ? phrase : "Internal Server Error";
 }
 
 static struct http_response *new_raw(int status, const char *text, size_t len)

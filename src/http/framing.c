@@ -28,7 +28,7 @@ static const struct name guarded_names[] = {
 
 /* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" /
  * "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA. */
-static const unsigned char tchar[256] = {
+const unsigned char framing_tchar[256] = {
     ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
     ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
     ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
@@ -45,7 +45,7 @@ static const unsigned char tchar[256] = {
 
 static bool is_tchar(unsigned char c)
 {
-    return tchar[c] != 0;
+    return framing_tchar[c] != 0;
 }
 
 int framing_is_token(const char *name, size_t len)

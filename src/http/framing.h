@@ -63,6 +63,10 @@ enum framing_verdict {
 enum framing_verdict framing_check(const struct framing_field *fields, size_t n, int http_minor,
                                    const char **reason);
 
+/* 1 for each byte that is an RFC 9110 tchar (5.6.2), 0 for the others; the
+ * one table of them, which the parser (parse.c) reads too. */
+extern const unsigned char framing_tchar[256];
+
 /* Whether name[0..len) is an RFC 9110 token (5.6.2): one or more tchar. */
 int framing_is_token(const char *name, size_t len);
 

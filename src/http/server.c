@@ -438,7 +438,7 @@ static struct http_response *error_response(int status, const char *error, const
 }
 
 /* RFC 9110 15: the reason phrases latch sends. */
-static const char *reason_phrase(int status)
+const char *http_reason_phrase(int status)
 {
     switch (status) {
     case 100: return "Continue";
@@ -793,7 +793,7 @@ static size_t format_prefix(struct http_request *r, const struct http_response *
 {
     struct loop *l = r->conn->loop;
     char *p = r->out;
-    const char *reason = reason_phrase(resp->status);
+    const char *reason = http_reason_phrase(resp->status);
     size_t n = strlen(reason);
     int status = resp->status;
 

@@ -135,6 +135,9 @@ const char *http_request_peer_ip(const struct http_request *req);
 struct http_response *http_response_new(int status, const char *content_type,
                                         const char *body, size_t body_len);
 int http_response_header(struct http_response *resp, const char *name, const char *value);
+/* The reason phrase of a status latch answers with (RFC 9110 15), "" for
+ * one it does not. */
+const char *http_reason_phrase(int status);
 void http_response_free(struct http_response *resp);
 
 /* Sends resp (ownership passes to the server).  Exactly once per request.
