@@ -11,14 +11,11 @@
 #include "api/reply.h"
 
 #include "util/jbuf.h"
-#include "util/num.h"
-
 
 static void answer(struct http_request *req, int rc, const struct store_user *user)
 {
     char created[NUM_UTC_BYTES + 1], body[LATCH_MAX_EMAIL_BYTES * 6 + 256];
     struct jbuf b;
-    size_t n;
 
     if (rc == STORE_ENOTFOUND || (rc == STORE_OK && user->disabled)) {
         /* A valid signature for an account that is gone or disabled (its
@@ -31,9 +28,7 @@ static void answer(struct http_request *req, int rc, const struct store_user *us
         reply_store_error(req, rc);
         return;
     }
-    n = num_format_utc(user->created_at, created);
-    created[n] = 'Z';
-    created[n + 1] = '\0';
+    reply_created_at(user, created);
     jbuf_init(&b, body, sizeof(body));
     jbuf_raw(&b, "{\"id\":");
     jbuf_int(&b, user->id);

@@ -5,7 +5,6 @@
 #include "store/stats.h"
 #include "store/store.h"
 #include "util/log.h"
-#include "util/num.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,13 +126,19 @@ void reply_busy(struct http_request *req)
     http_request_respond(req, resp);
 }
 
+void reply_created_at(const struct store_user *user, char out[NUM_UTC_BYTES + 1])
+{
+    size_t n = num_format_utc(user->created_at, out);
+
+    out[n] = 'Z';
+    out[n + 1] = '\0';
+}
+
 json_t *reply_user(const struct store_user *user)
 {
     char created[NUM_UTC_BYTES + 1];
-    size_t n = num_format_utc(user->created_at, created);
 
-    created[n] = 'Z';
-    created[n + 1] = '\0';
+    reply_created_at(user, created);
     return json_pack("{s:I,s:s,s:s,s:b,s:b,s:b,s:s}", "id", (json_int_t)user->id, "email",
                      user->email, "role", user->role, "disabled", user->disabled ? 1 : 0,
                      "email_verified", user->email_verified ? 1 : 0, "mfa", user->mfa ? 1 : 0,

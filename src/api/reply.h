@@ -6,6 +6,7 @@
 #define LATCH_API_REPLY_H
 
 #include "http/server.h"
+#include "util/num.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -26,6 +27,8 @@ void reply_unauthorized(struct http_request *req, bool token_sent, const char *m
  * mfa, created_at (never the password hash). */
 struct store_user;
 json_t *reply_user(const struct store_user *user);
+/* A user's created_at as the API writes it, "2026-12-01T17:21:17Z". */
+void reply_created_at(const struct store_user *user, char out[NUM_UTC_BYTES + 1]);
 
 /* 503 with Retry-After. */
 void reply_busy(struct http_request *req);

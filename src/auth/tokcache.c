@@ -273,10 +273,9 @@ void tokcache_put(struct tokcache *cache, const char *token, size_t len,
      * moving an entry; or else the entry closest to expiry of both. */
     for (which = 0; which < 2 && victim == NULL; which++)
         victim = find_in(cache, sets[which], digest);
+    /* (The emptier set is full only when both are.) */
     if (victim == NULL)
         victim = free_in(cache, sets[used_in(cache, sets[1]) < used_in(cache, sets[0])]);
-    if (victim == NULL)
-        victim = free_in(cache, sets[0]);
     if (victim == NULL)
         victim = make_room(cache, sets, lock_a, lock_b);
     if (victim == NULL) {

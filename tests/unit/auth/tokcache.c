@@ -56,28 +56,38 @@ TEST(tokcache_entry_capped)
     CHECK_INT(after_key, 0);
 }
 
+/* Puts n tokens ("token-0", ...) into a new cache of entries, then reads
+ * them all back: returns the hits, and the cache's counters in *st. */
+static int tokcache_fill_and_read(size_t entries, int n, struct tokcache_stats *st)
+{
+    struct tokcache *c = NULL;
+    struct token_claims in = tokcache_claims(1000, 1900), out;
+    char tok[32];
+    int i, len, hits = 0;
+
+    if (tokcache_new(&c, entries) != 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        len = snprintf(tok, sizeof(tok), "token-%d", i);
+        tokcache_put(c, tok, (size_t)len, &in, INT64_MAX, 930, tokcache_generation(c));
+    }
+    for (i = 0; i < n; i++) {
+        len = snprintf(tok, sizeof(tok), "token-%d", i);
+        hits += tokcache_get(c, tok, (size_t)len, 1000, 30, &out);
+    }
+    tokcache_stats(c, st);
+    tokcache_free(c);
+    return hits;
+}
+
 /* Filled to 61 % (the bench's 10,000 tokens in 16,384 entries), the cache
  * keeps nearly every token: the emptier of two sets, and a move to an
  * entry's other set before anything is evicted. */
 TEST(tokcache_fills_without_evicting)
 {
-    struct tokcache *c = NULL;
     struct tokcache_stats st;
-    struct token_claims in = tokcache_claims(1000, 1900), out;
-    char tok[32];
-    int i, n, hits = 0;
+    int hits = tokcache_fill_and_read(16384, 10000, &st);
 
-    CHECK(tokcache_new(&c, 16384) == 0);
-    for (i = 0; i < 10000; i++) {
-        n = snprintf(tok, sizeof(tok), "token-%d", i);
-        tokcache_put(c, tok, (size_t)n, &in, INT64_MAX, 930, tokcache_generation(c));
-    }
-    for (i = 0; i < 10000; i++) {
-        n = snprintf(tok, sizeof(tok), "token-%d", i);
-        hits += tokcache_get(c, tok, (size_t)n, 1000, 30, &out);
-    }
-    tokcache_stats(c, &st);
-    tokcache_free(c);
     CHECK_INT(st.capacity, 16384);
     /* Before the move (first set with room, no move) about 120 of these
      * 10,000 puts evicted an entry. */
@@ -88,23 +98,9 @@ TEST(tokcache_fills_without_evicting)
 /* A full cache still answers for what it holds and evicts to take more. */
 TEST(tokcache_full_evicts)
 {
-    struct tokcache *c = NULL;
     struct tokcache_stats st;
-    struct token_claims in = tokcache_claims(1000, 1900), out;
-    char tok[32];
-    int i, n, hits = 0;
+    int hits = tokcache_fill_and_read(64, 1000, &st);
 
-    CHECK(tokcache_new(&c, 64) == 0);
-    for (i = 0; i < 1000; i++) {
-        n = snprintf(tok, sizeof(tok), "token-%d", i);
-        tokcache_put(c, tok, (size_t)n, &in, INT64_MAX, 930, tokcache_generation(c));
-    }
-    for (i = 0; i < 1000; i++) {
-        n = snprintf(tok, sizeof(tok), "token-%d", i);
-        hits += tokcache_get(c, tok, (size_t)n, 1000, 30, &out);
-    }
-    tokcache_stats(c, &st);
-    tokcache_free(c);
     CHECK(hits <= 64);
     CHECK(hits >= 32);
     CHECK(st.evictions >= 1000 - 64);
