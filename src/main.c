@@ -467,8 +467,12 @@ static int cmd_serve(int argc, char **argv)
     app.pool = pool;
     pwhash_dummy_prepare(&app.pwhash);
     /* Handlers that reach the database run here, never on an HTTP thread;
-     * one worker per pooled connection, so none waits for a connection. */
-    if (cs.remote && work_pool_new(&store_pool, db_pool, LATCH_STORE_QUEUE, 0) != WORK_OK) {
+     * on PostgreSQL one worker per pooled connection, so none waits for a
+     * connection.  On SQLite the routes that write run here too (a writer
+     * waits for the write lock and the fsync), one worker per CPU: the
+     * writes take turns anyway; reads of /profile and /verify stay inline. */
+    if (work_pool_new(&store_pool, cs.remote ? db_pool : config_cpu_count(), LATCH_STORE_QUEUE,
+                      0) != WORK_OK) {
         log_error("cannot start the database workers");
         goto cleanup;
     }

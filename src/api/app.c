@@ -110,11 +110,11 @@ static void offload_run(void *arg)
     on_store_worker = 0;
 }
 
-int app_offload(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id)
+static int offload(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id)
 {
     struct offload_job *job;
 
-    if (!app->store_remote || on_store_worker)
+    if (app->store_pool == NULL || on_store_worker)
         return 0;
     job = malloc(sizeof(*job));
     http_request_defer(req);
@@ -131,4 +131,14 @@ int app_offload(struct app *app, struct http_request *req, app_handler_fn fn, in
         reply_busy(req);
     }
     return 1;
+}
+
+int app_offload(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id)
+{
+    return app->store_remote ? offload(app, req, fn, id) : 0;
+}
+
+int app_offload_writer(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id)
+{
+    return offload(app, req, fn, id);
 }

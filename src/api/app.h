@@ -84,6 +84,14 @@ int64_t app_memo_until(const struct app *app, int64_t now);
  */
 int app_offload(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id);
 
+/*
+ * The same for a route that may write (the router's store routes), on both
+ * backends: on SQLite a writer can wait for the database's write lock and
+ * its fsync, and an HTTP thread waiting there stalls every connection it
+ * serves (issue 14: the /profile tail under a login storm).
+ */
+int app_offload_writer(struct app *app, struct http_request *req, app_handler_fn fn, int64_t id);
+
 /* Whether origin is one of LATCH_ALLOWED_ORIGINS. */
 int app_origin_allowed(const struct app *app, const char *origin);
 

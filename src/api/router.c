@@ -30,7 +30,7 @@ struct route {
     int ignore_body;               /* forward auth: no 413/415, the body is not looked at */
     int ui;                        /* the lesson page: an unknown path unless LATCH_UI=1 */
     int store;                     /* reads or writes the store: off the HTTP threads on
-                                    * PostgreSQL (app_offload) */
+                                    * both backends (app_offload_writer) */
 };
 
 static const struct route routes[] = {
@@ -222,7 +222,7 @@ void router_handle(struct http_request *req, void *ctx)
         reply_error(req, 415, "Content-Type must be application/json");
         return;
     }
-    if (route->store && app_offload(app, req, fn, id))
+    if (route->store && app_offload_writer(app, req, fn, id))
         return;
     fn(app, req, id);
 }

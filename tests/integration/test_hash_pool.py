@@ -112,3 +112,71 @@ class HashPool(LatchTestCase):
             self.assertJson(server.login(email, PASSWORD), 200)
         finally:
             server.close()
+
+
+class WritesOffTheHttpThread(LatchTestCase):
+    """A login that waits for the database (here: its guess reservation
+    waits for a lock the test holds on the lockout table) waits on a
+    database worker, not on the HTTP thread: with one HTTP thread, /healthz
+    and /profile still answer at once meanwhile, on SQLite as on PostgreSQL
+    (issue 14: on SQLite the reservation ran on the HTTP thread, which then
+    slept in SQLite's busy handler with every connection it served)."""
+
+    HOLD_S = 1.0       # under PostgreSQL's 1.5 s store deadline: the login then succeeds
+    PROMPT_S = 0.5     # what "at once" allows, on a loaded CI machine
+
+    def hold_lockout_table(self, srv):
+        import os
+        if harness.backend.POSTGRES:
+            import psycopg2
+            conn = psycopg2.connect(harness.backend.env_for(srv.data_dir)["LATCH_DATABASE_URL"])
+            conn.cursor().execute("LOCK TABLE login_failures IN ACCESS EXCLUSIVE MODE")
+        else:
+            import sqlite3
+            conn = sqlite3.connect(os.path.join(srv.data_dir, "latch.db"), timeout=10,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("BEGIN IMMEDIATE")   # the write lock; WAL readers go on
+        return conn
+
+    def test_login_waiting_for_the_database_does_not_stall_other_requests(self):
+        harness.skip_if_valgrind("timing assertion (answers within 0.5 s)")
+        env = {"LATCH_THREADS": "1", "LATCH_ARGON2_MEMORY_KIB": "8192",
+               "LATCH_ARGON2_ITERATIONS": "1"}
+        with harness.LatchServer(env=env) as srv:
+            user, email, token = srv.new_user(PASSWORD)
+            conn = self.hold_lockout_table(srv)
+            result = {}
+
+            def login():
+                try:
+                    result["resp"] = srv.login(email, PASSWORD, timeout=30)
+                except Exception as e:   # reported below
+                    result["resp"] = e
+
+            release = threading.Timer(self.HOLD_S, conn.rollback)
+            started = time.monotonic()
+            release.start()
+            t = threading.Thread(target=login)
+            t.start()
+            try:
+                time.sleep(0.2)   # the login is now waiting for the lock
+                for path in ("/healthz", "/profile"):
+                    t0 = time.monotonic()
+                    try:
+                        resp = requests.get(srv.url + path, timeout=self.HOLD_S * 3,
+                                            headers={"Authorization": "Bearer " + token})
+                    except requests.RequestException as e:
+                        self.fail("GET %s while a login waited for the database: %r" % (path, e))
+                    took = time.monotonic() - t0
+                    self.assertEqual(resp.status_code, 200, resp.text)
+                    self.assertLess(took, self.PROMPT_S,
+                                    "GET %s took %.0f ms while a login waited for the database"
+                                    % (path, took * 1000))
+                    self.assertLess(time.monotonic() - started, self.HOLD_S,
+                                    "the lock was released before the check: no proof")
+            finally:
+                release.join()
+                t.join(30)
+                conn.close()
+            self.assertIsInstance(result.get("resp"), requests.Response, repr(result))
+            self.assertJson(result["resp"], 200)
