@@ -3,8 +3,13 @@
  * `make bench` can state the physical limit of POST /login.
  *
  * Usage: argon2_limit MEMORY_KIB ITERATIONS COUNT [THREADS]
- * Prints one line:
+ *        argon2_limit --for SECONDS MEMORY_KIB ITERATIONS THREADS
+ * The first form prints one line:
  *   "verify_s=<median s> min_s=<..> max_s=<..> count=<n> threads=<t> parallel_per_s=<..>"
+ * The second (what make bench runs in every login round, beside latch's own login runs, so that
+ * the limit and latch are measured under the same conditions) keeps THREADS threads verifying
+ * for SECONDS and prints "threads=<t> seconds=<wall s> verifies=<n> per_s=<..>": verifies
+ * completed per second of wall time, from the start until the last thread's last verify ends.
  * It hashes once with crypto_pwhash_str (libsodium fixes parallelism at 1, as latch does), then
  * times COUNT calls of crypto_pwhash_str_verify on one thread (what one correct login pays on
  * an idle core), then THREADS threads (default 1) each doing COUNT verifies at once:
@@ -55,6 +60,9 @@ static const char password[] = "correct horse battery staple";
 static char hash[crypto_pwhash_STRBYTES];
 static unsigned long count;
 static pthread_barrier_t start;
+static double deadline;          /* --for: no verify starts after this */
+static unsigned long done_total; /* --for: verifies completed, all threads */
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define PASSES 3
 
@@ -70,6 +78,62 @@ static void *verifier(void *failed)
     return NULL;
 }
 
+/* --for: verifies until the deadline, then adds its count to the total. */
+static void *timed_verifier(void *failed)
+{
+    unsigned long n = 0;
+
+    pthread_barrier_wait(&start);
+    while (now_s() < deadline) {
+        if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+            *(int *)failed = 1;
+        n++;
+    }
+    pthread_mutex_lock(&done_lock);
+    done_total += n;
+    pthread_mutex_unlock(&done_lock);
+    return NULL;
+}
+
+static int timed_main(int argc, char **argv)
+{
+    unsigned long seconds, memory_kib, iterations, threads, i;
+    pthread_t tid[256];
+    int failed = 0;
+    double t0, took;
+
+    if (argc != 6 || parse_ul(argv[2], 1, 3600, &seconds) != 0 ||
+        parse_ul(argv[3], 8, 4UL * 1024 * 1024, &memory_kib) != 0 ||
+        parse_ul(argv[4], 1, 64, &iterations) != 0 || parse_ul(argv[5], 1, 256, &threads) != 0) {
+        fprintf(stderr, "usage: argon2_limit --for SECONDS MEMORY_KIB ITERATIONS THREADS\n");
+        return 2;
+    }
+    if (sodium_init() < 0)
+        return 1;
+    if (crypto_pwhash_str(hash, password, strlen(password), iterations,
+                          (size_t)memory_kib * 1024) != 0) {
+        fprintf(stderr, "argon2_limit: crypto_pwhash_str failed (out of memory?)\n");
+        return 1;
+    }
+    pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
+    for (i = 0; i < threads; i++)
+        if (pthread_create(&tid[i], NULL, timed_verifier, &failed) != 0)
+            return 1;
+    t0 = now_s();
+    deadline = t0 + (double)seconds;
+    pthread_barrier_wait(&start);
+    for (i = 0; i < threads; i++)
+        pthread_join(tid[i], NULL);
+    took = now_s() - t0;
+    if (failed) {
+        fprintf(stderr, "argon2_limit: a verify failed\n");
+        return 1;
+    }
+    printf("threads=%lu seconds=%.3f verifies=%lu per_s=%.3f\n", threads, took, done_total,
+           (double)done_total / took);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     unsigned long memory_kib, iterations, threads = 1, i;
@@ -78,6 +142,8 @@ int main(int argc, char **argv)
     double *samples, t0, parallel_s = 0;
     int pass;
 
+    if (argc > 1 && strcmp(argv[1], "--for") == 0)
+        return timed_main(argc, argv);
     if ((argc != 4 && argc != 5) || parse_ul(argv[1], 8, 4UL * 1024 * 1024, &memory_kib) != 0 ||
         parse_ul(argv[2], 1, 64, &iterations) != 0 || parse_ul(argv[3], 1, 10000, &count) != 0 ||
         (argc == 5 && parse_ul(argv[4], 1, 256, &threads) != 0)) {

@@ -523,13 +523,19 @@ done
 # Phase B: login throughput and /profile latency under a login storm, latch unpinned with its
 # default hashing parameters and workers (one per CPU).  The login rate is measured on SQLite
 # and, in the same rounds, on the PostgreSQL cluster (latch-pg-login); the storm on SQLite only.
+# Each round starts the login servers afresh, as the limit runs in a fresh process each round:
+# on some machines the Argon2id rate of a process depends on where its working areas land
+# (see bench/changes.md), so one process kept for every round would draw once for all of them.
 port=$(free_port)
 # The account lockout reserves an attempt per login in flight before hashing (issue 9): with
 # 8 logins in flight at 5 attempts the rest would be refused, so its bound is raised here.
-start_server latch-login "$work/latch-login.log" env LATCH_LOCKOUT_ATTEMPTS=1000 "$latch_bin" serve \
-    --listen "127.0.0.1:$port" --data-dir "$data"
-lpid=$server_pid
-wait_ready "http://127.0.0.1:$port/healthz" "$lpid" latch-login
+start_login_server() {
+    start_server latch-login "$work/latch-login.log" env LATCH_LOCKOUT_ATTEMPTS=1000 "$latch_bin" serve \
+        --listen "127.0.0.1:$port" --data-dir "$data"
+    lpid=$server_pid
+    wait_ready "http://127.0.0.1:$port/healthz" "$lpid" latch-login
+}
+start_login_server
 meta_set login_log_line "$(grep -m1 'listening on' "$work/latch-login.log" || true)"
 hash_workers=$(sed -n 's/.*, \([0-9]*\) hashing workers.*/\1/p' "$work/latch-login.log" | head -1)
 meta_set hash_workers "${hash_workers:-unknown}"
@@ -549,10 +555,13 @@ storm_cmd="env BENCH_MODE=login BENCH_PATH=/login BENCH_EMAIL=$login_email BENCH
 pg_login=0
 if [ "$pg_available" = 1 ]; then
     pg_login_port=$(free_port)
-    start_server latch-pg-login "$work/latch-pg-login.log" env "${pg_env[@]}" LATCH_LOCKOUT_ATTEMPTS=1000 \
-        "$latch_bin" serve --listen "127.0.0.1:$pg_login_port" --data-dir "$work/pg-data"
-    pg_lpid=$server_pid
-    if wait_ready "http://127.0.0.1:$pg_login_port/healthz" "$pg_lpid" latch-pg-login; then
+    start_pg_login_server() {
+        start_server latch-pg-login "$work/latch-pg-login.log" env "${pg_env[@]}" LATCH_LOCKOUT_ATTEMPTS=1000 \
+            "$latch_bin" serve --listen "127.0.0.1:$pg_login_port" --data-dir "$work/pg-data"
+        pg_lpid=$server_pid
+        wait_ready "http://127.0.0.1:$pg_login_port/healthz" "$pg_lpid" latch-pg-login
+    }
+    if start_pg_login_server; then
         pg_login=1
         meta_set pg_login_log_line "$(grep -m1 'listening on' "$work/latch-pg-login.log" || true)"
         pg_hash_workers=$(sed -n 's/.*, \([0-9]*\) hashing workers.*/\1/p' "$work/latch-pg-login.log" | head -1)
@@ -577,15 +586,28 @@ login_run() {  # SERVER ROUND: one login run against the SQLite (latch) or Postg
     fi
 }
 
+# The limit in every round, beside latch's own login runs: one CPU-wide Argon2id run as long as
+# a wrk run, each in a fresh process.  On this kind of machine the rate of a process moves with
+# the run and with where its working areas land (the report says how much), so a limit measured
+# once, at another moment, is no yardstick.
+limit_cmd="$work/argon2_limit --for $duration_s $argon2_memory_kib $argon2_iterations $(nproc)"
+meta_set limit_cmd "bench/argon2_limit --for $duration_s $argon2_memory_kib $argon2_iterations $(nproc)"
+limit_run() {  # ROUND: one timed Argon2id run on every CPU, appended to argon2-rounds.jsonl
+    local line
+    line=$($limit_cmd) || { log "argon2_limit --for failed in round $1"; return 0; }
+    printf '{"round": %s, "line": "%s"}\n' "$1" "$line" >>"$raw/argon2-rounds.jsonl"
+}
+: >"$raw/argon2-rounds.jsonl"
+
 for r in $(seq 1 "$rounds"); do
     log "login and login storm, round $r of $rounds"
-    # SQLite and PostgreSQL back to back, their order swapped every round (drift hits both).
-    if [ "$pg_login" = 1 ] && [ $((r % 2)) = 0 ]; then
-        login_run latch-pg "$r"; login_run latch "$r"
-    else
-        login_run latch "$r"
-        if [ "$pg_login" = 1 ]; then login_run latch-pg "$r"; fi
-    fi
+    # SQLite, PostgreSQL and the limit back to back, the order turned every round (drift hits
+    # all three).
+    case $((r % 3)) in
+        1) login_run latch "$r"; if [ "$pg_login" = 1 ]; then login_run latch-pg "$r"; fi; limit_run "$r" ;;
+        2) if [ "$pg_login" = 1 ]; then login_run latch-pg "$r"; fi; limit_run "$r"; login_run latch "$r" ;;
+        0) limit_run "$r"; login_run latch "$r"; if [ "$pg_login" = 1 ]; then login_run latch-pg "$r"; fi ;;
+    esac
     $helper wrk --case profile-paced-quiet --server latch --round "$r" --pids "$lpid" --results "$results" \
         --wrk-cmd "$paced_cmd" --display-cmd "$(printf '%s' "$paced_cmd" | display)"
     # The storm starts first and outlasts the measured /profile run by a second at each end.
@@ -596,6 +618,14 @@ for r in $(seq 1 "$rounds"); do
     $helper wrk --case profile-under-storm --server latch --round "$r" --pids "$lpid" --results "$results" \
         --wrk-cmd "$paced_cmd" --display-cmd "$(printf '%s' "$paced_cmd" | display)"
     wait "$storm_pid"
+    if [ "$r" -lt "$rounds" ]; then
+        stop_server "$lpid"
+        start_login_server
+        if [ "$pg_login" = 1 ]; then
+            stop_server "$pg_lpid"
+            start_pg_login_server || { log "latch-pg-login did not start again"; exit 1; }
+        fi
+    fi
 done
 stop_server "$lpid"
 if [ "$pg_login" = 1 ]; then stop_server "$pg_lpid"; fi
