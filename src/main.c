@@ -300,6 +300,11 @@ static int check_owner(const char *what, const char *path)
     return 0;
 }
 
+
+static void prepare_dummy_job(void *arg)
+{
+    pwhash_dummy_prepare(arg);
+}
 static int cmd_serve(int argc, char **argv)
 {
     struct config cfg;
@@ -465,7 +470,11 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     app.pool = pool;
-    pwhash_dummy_prepare(&app.pwhash);
+    /* The dummy hash (what a login for an unknown email verifies against)
+     * costs one Argon2id hash: a hashing worker makes it, off the start-up
+     * path; a login that needs it sooner waits for it on its own worker. */
+    if (work_pool_submit(pool, prepare_dummy_job, &app.pwhash) != WORK_OK)
+        pwhash_dummy_prepare(&app.pwhash);
     /* Handlers that reach the database run here, never on an HTTP thread;
      * on PostgreSQL one worker per pooled connection, so none waits for a
      * connection.  On SQLite the routes that write run here too (a writer

@@ -68,7 +68,8 @@ int pwhash_needs_rehash(const struct pwhash_params *params, const char *stored);
 /*
  * Spends the time of one verify at params without a real hash, so a login
  * for an unknown email costs what a wrong password costs.  The dummy hash is
- * made once, on first use (pwhash_dummy_prepare makes it ahead of time).
+ * made once, on first use (pwhash_dummy_prepare makes it ahead of time; the
+ * server runs it as the first job of its hashing pool).
  */
 void pwhash_dummy_prepare(const struct pwhash_params *params);
 void pwhash_dummy_verify(const struct pwhash_params *params, const char *password, size_t len);
