@@ -78,6 +78,19 @@ static void *verifier(void *failed)
     return NULL;
 }
 
+/* sodium_init, then the hash every verify checks (libsodium fixes parallelism at 1). */
+static int make_hash(unsigned long memory_kib, unsigned long iterations)
+{
+    if (sodium_init() < 0)
+        return -1;
+    if (crypto_pwhash_str(hash, password, strlen(password), iterations,
+                          (size_t)memory_kib * 1024) != 0) {
+        fprintf(stderr, "argon2_limit: crypto_pwhash_str failed (out of memory?)\n");
+        return -1;
+    }
+    return 0;
+}
+
 /* --for: verifies until the deadline, then adds its count to the total. */
 static void *timed_verifier(void *failed)
 {
@@ -108,13 +121,8 @@ static int timed_main(int argc, char **argv)
         fprintf(stderr, "usage: argon2_limit --for SECONDS MEMORY_KIB ITERATIONS THREADS\n");
         return 2;
     }
-    if (sodium_init() < 0)
+    if (make_hash(memory_kib, iterations) != 0)
         return 1;
-    if (crypto_pwhash_str(hash, password, strlen(password), iterations,
-                          (size_t)memory_kib * 1024) != 0) {
-        fprintf(stderr, "argon2_limit: crypto_pwhash_str failed (out of memory?)\n");
-        return 1;
-    }
     pthread_barrier_init(&start, NULL, (unsigned)threads + 1);
     for (i = 0; i < threads; i++)
         if (pthread_create(&tid[i], NULL, timed_verifier, &failed) != 0)
@@ -150,13 +158,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: argon2_limit MEMORY_KIB ITERATIONS COUNT [THREADS]\n");
         return 2;
     }
-    if (sodium_init() < 0)
+    if (make_hash(memory_kib, iterations) != 0)
         return 1;
-    if (crypto_pwhash_str(hash, password, strlen(password), iterations,
-                          (size_t)memory_kib * 1024) != 0) {
-        fprintf(stderr, "argon2_limit: crypto_pwhash_str failed (out of memory?)\n");
-        return 1;
-    }
     samples = calloc(count, sizeof(*samples));
     if (samples == NULL)
         return 1;

@@ -32,6 +32,11 @@ def load_json(text):
         return None
 
 
+def ok_rps(r):
+    """A run's 2xx answers per second (a 503 or 429 is no login)."""
+    return r["rps"] * (1 - r["non2xx"] / r["requests"]) if r["requests"] else 0
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -93,8 +98,7 @@ def main():
         return {
             "rounds": len(rs),
             "rps": med([r["rps"] for r in rs]),
-            "ok_rps": med([r["rps"] * (1 - r["non2xx"] / r["requests"]) if r["requests"] else 0
-                           for r in rs]),
+            "ok_rps": med([ok_rps(r) for r in rs]),
             "cpu": med([r["cpu_us_per_req"] for r in rs]),
             "db": med([r.get("db_cpu_us_per_req") for r in rs]),
             "p50": med([r["p50_ms"] for r in rs]),
@@ -107,8 +111,7 @@ def main():
             "cmd": rs[0]["cmd"],
             "p99_all": [r["p99_ms"] for r in rs],
             "rps_all": [r["rps"] for r in rs],
-            "ok_rps_all": [r["rps"] * (1 - r["non2xx"] / r["requests"]) if r["requests"] else 0
-                           for r in rs],
+            "ok_rps_all": [ok_rps(r) for r in rs],
             "cpu_all": [r["cpu_us_per_req"] for r in rs],
         }
 
@@ -411,7 +414,7 @@ def main():
         w(f"| latch `POST /login`, 200s only (median of {login['rounds']}; spread of all answers) | {fmt(login['ok_rps'])} logins/s ({spread(login['rps_all'], 1)}) |")
         w(f"| ratio | {fmt(ratio(login['ok_rps'], limit), 2)} |")
         by_round = dict(limit_rounds)
-        paired = [ratio(r["rps"] * (1 - r["non2xx"] / r["requests"]) if r["requests"] else 0,
+        paired = [ratio(ok_rps(r),
                         by_round.get(r["round"])) for r in groups[("login", "latch")]]
         paired = [x for x in paired if x is not None]
         if paired:
