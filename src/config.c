@@ -59,6 +59,9 @@ static const struct option_def options[] = {
             LATCH_MAX_ARGON2_MEMORY_KIB, "Argon2id memory in KiB (19456, the OWASP minimum)"),
     INT_OPT(SERVE | CONFIG_CMD_USER, "argon2-iterations", argon2_iterations, 1,
             LATCH_MAX_ARGON2_ITERATIONS, "Argon2id iterations (2)"),
+    INT_OPT(SERVE | CONFIG_CMD_USER, "argon2-huge-pages", argon2_huge_pages, 0, 1,
+            "Argon2id working memory on transparent huge pages where the kernel allows; "
+            "0 = 4 KiB pages (1)"),
     INT_OPT(SERVE, "hash-workers", hash_workers, 0, 256,
             "password hashing threads; 0 = one per CPU latch may run on (0)"),
     INT_OPT(SERVE, "hash-queue", hash_queue, 1, 65536,
@@ -162,6 +165,7 @@ void config_defaults(struct config *cfg)
     cfg->leeway_s = LATCH_DEFAULT_LEEWAY_S;
     cfg->argon2_memory_kib = LATCH_DEFAULT_ARGON2_MEMORY_KIB;
     cfg->argon2_iterations = LATCH_DEFAULT_ARGON2_ITERATIONS;
+    cfg->argon2_huge_pages = 1;
     cfg->hash_workers = 0;
     cfg->hash_queue = LATCH_DEFAULT_HASH_QUEUE;
     cfg->max_connections = LATCH_DEFAULT_MAX_CONNECTIONS;

@@ -24,6 +24,7 @@ struct config {
     int64_t leeway_s;
     int64_t argon2_memory_kib;
     int64_t argon2_iterations;
+    int64_t argon2_huge_pages;        /* 1: Argon2 areas on huge pages (auth/pwmem.h) */
     int64_t hash_workers;             /* 0: one per CPU latch may run on */
     int64_t hash_queue;
     int64_t max_connections;

@@ -9,6 +9,7 @@
 #include "auth/credentials.h"
 #include "auth/keyring.h"
 #include "auth/keys.h"
+#include "auth/pwmem.h"
 #include "cli/cli.h"
 #include "config.h"
 #include "http/server.h"
@@ -107,6 +108,7 @@ static int load_config(struct config *cfg, const char *command, int argc, char *
         fprintf(stderr, "latch %s: %s\n", command, err);
         return -1;
     }
+    pwmem_set_huge_pages(cfg->argon2_huge_pages != 0);
     log_set_level(parse_log_level(cfg->log_level));
     log_set_format(strcmp(cfg->log_format, "json") == 0 ? LOG_FORMAT_JSON
                    : strcmp(cfg->log_format, "text") == 0 || isatty(STDERR_FILENO)
@@ -351,6 +353,14 @@ static int cmd_serve(int argc, char **argv)
         log_warn("Argon2id parameters (memory %lld KiB, %lld iterations) are below the OWASP "
                  "minimum (19456 KiB, 2); use them for tests only",
                  (long long)cfg.argon2_memory_kib, (long long)cfg.argon2_iterations);
+
+    if (cfg.argon2_huge_pages) {
+        const char *thp = pwmem_kernel_mode();
+        if (strcmp(thp, "always") != 0 && strcmp(thp, "madvise") != 0)
+            log_warn("LATCH_ARGON2_HUGE_PAGES: transparent huge pages are %s in this kernel, so "
+                     "Argon2id runs on 4 KiB pages (logins cost several times the CPU where "
+                     "TLB misses dominate)", thp);
+    }
 
     /* Signals are taken by sigwait below, never by a worker thread. */
     sigemptyset(&signals);

@@ -1,5 +1,6 @@
 #include "auth/password.h"
 
+#include "auth/pwmem.h"
 #include "latch_limits.h"
 #include "util/b64url.h"
 #include "util/num.h"
@@ -26,13 +27,26 @@ int pwhash_params_valid(const struct pwhash_params *params)
 int pwhash_hash(const struct pwhash_params *params, const char *password, size_t len,
                 char out[PWHASH_STR_BYTES])
 {
+    int rc;
+
     if (!pwhash_params_valid(params))
         return PWHASH_EPARAMS;
-    if (crypto_pwhash_str_alg(out, password, len, params->iterations,
-                              (size_t)params->memory_kib * 1024u,
-                              crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return PWHASH_ENOMEM;
-    return PWHASH_OK;
+    pwmem_enter();
+    rc = crypto_pwhash_str_alg(out, password, len, params->iterations,
+                               (size_t)params->memory_kib * 1024u, crypto_pwhash_ALG_ARGON2ID13);
+    pwmem_leave();
+    return rc == 0 ? PWHASH_OK : PWHASH_ENOMEM;
+}
+
+/* libsodium's Argon2 verify, its working area on huge pages (auth/pwmem.h). */
+static int verify_argon2(const char *stored, const char *password, size_t len)
+{
+    int rc;
+
+    pwmem_enter();
+    rc = crypto_pwhash_str_verify(stored, password, len);
+    pwmem_leave();
+    return rc == 0 ? PWHASH_OK : PWHASH_MISMATCH;
 }
 
 /* ---- imported hashes ---- */
@@ -257,8 +271,7 @@ int pwhash_verify(const char *stored, const char *password, size_t len)
     switch (kind_of(stored)) {
     case PWHASH_ARGON2ID:
     case PWHASH_ARGON2I:
-        return crypto_pwhash_str_verify(stored, password, len) == 0 ? PWHASH_OK
-                                                                    : PWHASH_MISMATCH;
+        return verify_argon2(stored, password, len);
     case PWHASH_BCRYPT:
         return verify_bcrypt(stored, password, len);
     case PWHASH_PBKDF2_DJANGO:
