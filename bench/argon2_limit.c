@@ -19,7 +19,13 @@
  * counts: other work on the machine can only lower a pass, never raise it (one make bench
  * measured 23.4/s in its single pass while latch itself then did 40/s; three passes on the
  * quiet machine right after gave 41/s).
+ *
+ * Every hash and verify runs inside latch's pwmem bracket (src/auth/pwmem.c, built in beside this
+ * file), so libsodium's Argon2 area is on 2 MiB transparent huge pages as it is in latch:
+ * LATCH_ARGON2_HUGE_PAGES=0 in the environment turns that off here as it does there.
  */
+#include "auth/pwmem.h"
+
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -66,6 +72,17 @@ static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define PASSES 3
 
+/* One verify, bracketed as latch brackets it; 0 when the password matched. */
+static int verify(void)
+{
+    int rc;
+
+    pwmem_enter();
+    rc = crypto_pwhash_str_verify(hash, password, strlen(password));
+    pwmem_leave();
+    return rc;
+}
+
 /* One of the parallel verifiers: waits for the others, then verifies count times. */
 static void *verifier(void *failed)
 {
@@ -73,7 +90,7 @@ static void *verifier(void *failed)
 
     pthread_barrier_wait(&start);
     for (i = 0; i < count; i++)
-        if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+        if (verify() != 0)
             *(int *)failed = 1;
     return NULL;
 }
@@ -81,10 +98,17 @@ static void *verifier(void *failed)
 /* sodium_init, then the hash every verify checks (libsodium fixes parallelism at 1). */
 static int make_hash(unsigned long memory_kib, unsigned long iterations)
 {
+    const char *huge = getenv("LATCH_ARGON2_HUGE_PAGES");
+    int rc;
+
+    pwmem_set_huge_pages(huge == NULL || strcmp(huge, "0") != 0);
     if (sodium_init() < 0)
         return -1;
-    if (crypto_pwhash_str(hash, password, strlen(password), iterations,
-                          (size_t)memory_kib * 1024) != 0) {
+    pwmem_enter();
+    rc = crypto_pwhash_str(hash, password, strlen(password), iterations,
+                           (size_t)memory_kib * 1024);
+    pwmem_leave();
+    if (rc != 0) {
         fprintf(stderr, "argon2_limit: crypto_pwhash_str failed (out of memory?)\n");
         return -1;
     }
@@ -98,7 +122,7 @@ static void *timed_verifier(void *failed)
 
     pthread_barrier_wait(&start);
     while (now_s() < deadline) {
-        if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0)
+        if (verify() != 0)
             *(int *)failed = 1;
         n++;
     }
@@ -165,7 +189,7 @@ int main(int argc, char **argv)
         return 1;
     for (i = 0; i < count; i++) {
         double t0 = now_s();
-        if (crypto_pwhash_str_verify(hash, password, strlen(password)) != 0) {
+        if (verify() != 0) {
             fprintf(stderr, "argon2_limit: verify failed\n");
             free(samples);
             return 1;

@@ -246,7 +246,9 @@ meta_set argon2_iterations "$argon2_iterations"
 # ---------------------------------------------------------------------------------------------
 # The physical limit of login: Argon2id verifies at the configured parameters, on one idle
 # core and on every core at once (the limit, issue 14).
-cc -O2 -pthread -o "$work/argon2_limit" "$here/argon2_limit.c" $(pkg-config --cflags --libs libsodium)
+# With latch's own src/auth/pwmem.c: the Argon2 area on huge pages, as latch has it.
+cc -O2 -pthread -D_GNU_SOURCE -iquote "$here/../src" -o "$work/argon2_limit" "$here/argon2_limit.c" \
+    "$here/../src/auth/pwmem.c" $(pkg-config --cflags --libs libsodium)
 log "timing $argon2_runs Argon2id verifies ($argon2_memory_kib KiB, $argon2_iterations iterations), then on $(nproc) threads at once"
 argon2_line=$("$work/argon2_limit" "$argon2_memory_kib" "$argon2_iterations" "$argon2_runs" "$(nproc)")
 meta_set argon2_line "$argon2_line"

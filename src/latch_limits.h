@@ -84,6 +84,8 @@
 #define LATCH_DEFAULT_ARGON2_ITERATIONS  2
 #define LATCH_DEFAULT_HASH_QUEUE         64
 #define LATCH_HASH_RETRY_AFTER_S         1
+/* A hashing worker idle this long unmaps the Argon2 area it keeps. */
+#define LATCH_HASH_AREA_IDLE_MS          250
 
 /* Per-address request buckets held in memory at once (auth/ratelimit.h). */
 #define LATCH_MAX_RATE_KEYS          100000

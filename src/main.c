@@ -480,6 +480,10 @@ static int cmd_serve(int argc, char **argv)
         goto cleanup;
     }
     app.pool = pool;
+    /* A hashing worker keeps its Argon2 area from one hash to the next
+     * (auth/pwmem.h) while logins keep coming, and unmaps it when it has
+     * waited this long for the next: an idle server holds none. */
+    work_pool_on_idle(pool, pwmem_release, LATCH_HASH_AREA_IDLE_MS);
     /* The dummy hash (what a login for an unknown email verifies against)
      * costs one Argon2id hash: a hashing worker makes it, off the start-up
      * path; a login that needs it sooner waits for it on its own worker. */
@@ -597,9 +601,15 @@ static int cmd_serve(int argc, char **argv)
     log_info("shutting down: finishing in-flight requests");
     follower_stop(&follower);
     http_server_quiesce(server);
-    work_pool_free(store_pool);  /* runs queued handlers; each answers its request */
+    /* Each runs its queued jobs, and each job answers its request.  Store
+     * jobs queue hashing jobs and hashing jobs queue login commits, so both
+     * pools are drained (and then refuse jobs: a refused commit runs on the
+     * hashing worker) before either is freed. */
+    work_pool_stop(store_pool);
+    work_pool_stop(pool);
+    work_pool_free(store_pool);
     store_pool = NULL;
-    work_pool_free(pool);     /* runs queued jobs; each answers its request */
+    work_pool_free(pool);
     pool = NULL;
     work_pool_free(mail_pool);   /* runs the queued lookups: their mails are queued */
     mail_pool = NULL;

@@ -17,6 +17,7 @@
 #include "auth/credentials.h"
 #include "auth/opaque.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +36,32 @@ struct pw_job {
     size_t password_len, new_password_len;
     char password[LATCH_MAX_PASSWORD_BYTES + 1];
     char new_password[LATCH_MAX_PASSWORD_BYTES + 1];
+    char rehash[PWHASH_STR_BYTES];             /* login: the new hash, or "" */
 };
 
-/* sodium_malloc: guarded pages, wiped by sodium_free; passwords live here. */
+/*
+ * Passwords live in sodium_malloc'd jobs: locked pages between guard pages.
+ * sodium_malloc maps, guards and locks fresh pages for each, and
+ * sodium_free unmaps them, which stops every CPU for a TLB flush: that was
+ * a login's most expensive system call after its fsync.  So a finished job
+ * is wiped, as sodium_free would wipe it, and kept for the next (at most
+ * JOB_CACHE_MAX of them; the rest are freed).
+ */
+#define JOB_CACHE_MAX 8
+
+static pthread_mutex_t job_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct pw_job *job_cache[JOB_CACHE_MAX];
+static int job_cached;
+
 static struct pw_job *job_new(struct app *app, struct http_request *req)
 {
-    struct pw_job *job = sodium_malloc(sizeof(*job));
+    struct pw_job *job = NULL;
 
-    if (job == NULL)
+    pthread_mutex_lock(&job_cache_lock);
+    if (job_cached > 0)
+        job = job_cache[--job_cached];
+    pthread_mutex_unlock(&job_cache_lock);
+    if (job == NULL && (job = sodium_malloc(sizeof(*job))) == NULL)
         return NULL;
     memset(job, 0, sizeof(*job));
     job->app = app;
@@ -52,7 +71,15 @@ static struct pw_job *job_new(struct app *app, struct http_request *req)
 
 static void job_free(struct pw_job *job)
 {
-    sodium_free(job);
+    sodium_memzero(job, sizeof(*job));
+    pthread_mutex_lock(&job_cache_lock);
+    if (job_cached < JOB_CACHE_MAX) {
+        job_cache[job_cached++] = job;
+        job = NULL;
+    }
+    pthread_mutex_unlock(&job_cache_lock);
+    if (job != NULL)
+        sodium_free(job);
 }
 
 /* Suspends the request and queues fn(job); on a full queue answers 503. */
@@ -355,11 +382,24 @@ static void answer_mfa_required(struct app *app, struct pw_job *job)
     sodium_memzero(&token, sizeof(token));
 }
 
+/* The commit of a login whose password verified.  It waits for the disk
+ * (SQLite's fsync, PostgreSQL's round trips and WAL flush), so it runs on a
+ * database worker while the hashing worker starts the next verify: a
+ * hashing worker waiting there left its CPU idle.  When the database pool
+ * refuses it (a full queue, or shutdown) it runs where it is. */
+static void login_commit_job(void *arg)
+{
+    struct pw_job *job = arg;
+
+    (void)auth_issue_login(job->app, job->req, &job->user, job->lock_key,
+                           job->rehash[0] != '\0' ? job->rehash : NULL, NULL);
+    job_free(job);
+}
+
 static void login_job(void *arg)
 {
     struct pw_job *job = arg;
     struct app *app = job->app;
-    char rehash[PWHASH_STR_BYTES];
     int ok;
 
     if (job->user_found) {
@@ -391,11 +431,12 @@ static void login_job(void *arg)
     }
     /* A hash of older parameters is replaced, in the login's own commit. */
     if (pwhash_needs_rehash(&app->pwhash, job->user.password_hash) &&
-        pwhash_hash(&app->pwhash, job->password, job->password_len, rehash) == PWHASH_OK)
-        (void)auth_issue_login(app, job->req, &job->user, job->lock_key, rehash, NULL);
-    else
-        (void)auth_issue_login(app, job->req, &job->user, job->lock_key, NULL, NULL);
-    sodium_memzero(rehash, sizeof(rehash));
+        pwhash_hash(&app->pwhash, job->password, job->password_len, job->rehash) != PWHASH_OK)
+        job->rehash[0] = '\0';
+    if (app->store_pool == NULL ||
+        work_pool_submit(app->store_pool, login_commit_job, job) != WORK_OK)
+        login_commit_job(job);
+    return;
 cleanup:
     job_free(job);
 }

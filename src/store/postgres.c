@@ -231,6 +231,7 @@ int store_pg_schema_version(void)
  */
 enum stmt_id {
     ST_BEGIN,
+    ST_ASYNC_COMMIT,
     ST_COMMIT,
     ST_ROLLBACK,
     ST_PING,
@@ -332,6 +333,8 @@ _Static_assert(ST_COUNT <= 64 * PG_PREPARED_WORDS, "the prepared-statement bitma
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
+    /* This transaction's commit does not wait for its WAL flush. */
+    [ST_ASYNC_COMMIT] = "SET LOCAL synchronous_commit TO off",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PING] = "SELECT 1",
@@ -2204,6 +2207,14 @@ static int lockout_tx(struct pg_call *c, const struct lockout_args *a, int64_t *
 
     if ((rc = tx_begin(c)) != STORE_OK)
         return rc;
+    /* As on SQLite, a reservation's commit is not waited for on disk: the
+     * server has it (every instance sees it at once), and its WAL reaches
+     * the disk with the next synchronous commit or within the WAL writer's
+     * delay.  A crash of PostgreSQL itself can forget that moment's guesses;
+     * logins, passwords and tokens still wait for their flush. */
+    rc = q_run(c, ST_ASYNC_COMMIT, NULL, NULL);
+    if (rc != STORE_OK)
+        return tx_end(c, rc);
     /* The row exists, then is locked: concurrent reservations of one key,
      * from any instance, run one after the other and each sees the guesses
      * counted before it. */

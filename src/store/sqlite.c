@@ -1205,10 +1205,9 @@ static int sq_purge(struct store *store, int64_t now)
 
 /* ---- the per-account lockout ---- */
 
-static int sq_lockout_reserve(struct store *store, const char *key, int64_t now, int attempts,
+static int lockout_reserve_tx(struct conn *c, const char *key, int64_t now, int attempts,
                               int64_t window_s, int64_t lockout_s, int64_t *retry_after_s)
 {
-    struct conn *c = get_conn((struct sqlite_store *)store);
     sqlite3_stmt *get, *put;
     int64_t failures = 0, window_start = now, locked_until = 0;
     int rc;
@@ -1247,6 +1246,31 @@ static int sq_lockout_reserve(struct store *store, const char *key, int64_t now,
     rc = finish(c, run(put));
     if (rc == STORE_OK)
         *retry_after_s = 0;
+    return rc;
+}
+
+/*
+ * A reservation commits without its own fsync (synchronous=NORMAL for this
+ * transaction alone; SQLite refuses the change inside one): it is in the
+ * WAL, so a crash of latch keeps it, and the next synced commit on the file
+ * (this login's own, whoever's next, or a checkpoint) puts it on disk.  A
+ * power cut can forget the guesses of that moment; a login, a password or a
+ * token still waits for its fsync before it is answered.  The login's own
+ * fsync was the other half of a login's disk time.
+ */
+static int sq_lockout_reserve(struct store *store, const char *key, int64_t now, int attempts,
+                              int64_t window_s, int64_t lockout_s, int64_t *retry_after_s)
+{
+    struct conn *c = get_conn((struct sqlite_store *)store);
+    int rc;
+
+    if (c == NULL)
+        return STORE_EIO;
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_EIO;
+    rc = lockout_reserve_tx(c, key, now, attempts, window_s, lockout_s, retry_after_s);
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_EIO;
     return rc;
 }
 

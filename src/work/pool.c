@@ -2,11 +2,13 @@
 
 #include "util/log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 struct job {
@@ -26,13 +28,46 @@ struct work_pool {
     int nice_increment;
     int n_threads;
     int busy;                    /* workers running a job; guarded by lock */
+    void (*on_idle)(void);       /* run by a worker idle idle_ms; guarded by lock */
+    int idle_ms;
     pthread_t *threads;
     struct histo wait;           /* submit to start, observed by the worker */
 };
 
+/* Waits for a job or the pool's end, with the lock held.  A worker that
+ * has run a job and then waits idle_ms for the next runs on_idle once,
+ * without the lock (the hashing pool hands back its kept memory so). */
+static void wait_for_job(struct work_pool *pool, int *ran)
+{
+    while (pool->count == 0 && !pool->stopping) {
+        struct timespec ts;
+        void (*fn)(void) = pool->on_idle;
+
+        if (fn == NULL || !*ran) {
+            pthread_cond_wait(&pool->not_empty, &pool->lock);
+            continue;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += pool->idle_ms / 1000;
+        ts.tv_nsec += (long)(pool->idle_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_cond_timedwait(&pool->not_empty, &pool->lock, &ts) == ETIMEDOUT &&
+            pool->count == 0) {
+            *ran = 0;
+            pthread_mutex_unlock(&pool->lock);
+            fn();
+            pthread_mutex_lock(&pool->lock);
+        }
+    }
+}
+
 static void *worker_main(void *p)
 {
     struct work_pool *pool = p;
+    int ran = 0;
 
     /* On Linux a thread has its own nice value (setpriority on its tid). */
     if (pool->nice_increment > 0)
@@ -42,12 +77,15 @@ static void *worker_main(void *p)
         struct job job;
 
         pthread_mutex_lock(&pool->lock);
-        while (pool->count == 0 && !pool->stopping)
-            pthread_cond_wait(&pool->not_empty, &pool->lock);
+        wait_for_job(pool, &ran);
         if (pool->count == 0) {
+            void (*fn)(void) = pool->on_idle;
             pthread_mutex_unlock(&pool->lock);
+            if (fn != NULL && ran)
+                fn();
             break;
         }
+        ran = 1;
         job = pool->ring[pool->head];
         pool->head = (pool->head + 1) % pool->queue_max;
         pool->count--;
@@ -83,7 +121,13 @@ int work_pool_new(struct work_pool **out, int threads, int queue_max, int nice_i
         return WORK_ENOMEM;
     }
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_cond_init(&pool->not_empty, NULL);
+    {
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&pool->not_empty, &attr);
+        pthread_condattr_destroy(&attr);
+    }
     pool->queue_max = queue_max;
     pool->nice_increment = nice_increment;
     for (i = 0; i < threads; i++) {
@@ -97,6 +141,14 @@ int work_pool_new(struct work_pool **out, int threads, int queue_max, int nice_i
     }
     *out = pool;
     return WORK_OK;
+}
+
+void work_pool_on_idle(struct work_pool *pool, void (*fn)(void), int idle_ms)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->on_idle = fn;
+    pool->idle_ms = idle_ms > 0 ? idle_ms : 1;
+    pthread_mutex_unlock(&pool->lock);
 }
 
 int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg)
@@ -136,18 +188,29 @@ void work_pool_stats(struct work_pool *pool, struct work_pool_stats *out)
     histo_read(&pool->wait, &out->wait);
 }
 
-void work_pool_free(struct work_pool *pool)
+void work_pool_stop(struct work_pool *pool)
 {
     int i;
 
     if (pool == NULL)
         return;
     pthread_mutex_lock(&pool->lock);
+    if (pool->stopping) {
+        pthread_mutex_unlock(&pool->lock);
+        return;
+    }
     pool->stopping = 1;
     pthread_cond_broadcast(&pool->not_empty);
     pthread_mutex_unlock(&pool->lock);
     for (i = 0; i < pool->n_threads; i++)
         pthread_join(pool->threads[i], NULL);
+}
+
+void work_pool_free(struct work_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    work_pool_stop(pool);
     pthread_cond_destroy(&pool->not_empty);
     pthread_mutex_destroy(&pool->lock);
     free(pool->ring);

@@ -25,6 +25,11 @@ enum work_err {
 /* Starts threads workers with niceness raised by nice_increment. */
 int work_pool_new(struct work_pool **out, int threads, int queue_max, int nice_increment);
 
+/* After this call a worker that has run jobs and then waited idle_ms
+ * without one runs fn() on its own thread, once, and again when it ends:
+ * for what a worker keeps between jobs (the hashing pool's Argon2 memory). */
+void work_pool_on_idle(struct work_pool *pool, void (*fn)(void), int idle_ms);
+
 /* Queues fn(arg).  On failure fn is never called and arg stays the caller's. */
 int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg);
 
@@ -37,8 +42,12 @@ struct work_pool_stats {
 };
 void work_pool_stats(struct work_pool *pool, struct work_pool_stats *out);
 
-/* Refuses new jobs, runs every queued job to its end, joins the threads and
- * frees the pool.  Accepts NULL. */
+/* Refuses new jobs (WORK_ESTOPPED), runs every queued job to its end and
+ * joins the threads; the pool stays valid to submit to (and be refused)
+ * until work_pool_free.  Once only; accepts NULL. */
+void work_pool_stop(struct work_pool *pool);
+
+/* work_pool_stop if not done yet, then frees the pool.  Accepts NULL. */
 void work_pool_free(struct work_pool *pool);
 
 #endif

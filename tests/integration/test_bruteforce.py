@@ -132,6 +132,22 @@ class Lockout(BruteCase):
         finally:
             srv.close()
 
+    def test_guesses_survive_a_kill(self):
+        # A guess's reservation is committed without its own fsync (it is
+        # synced with the next commit): a killed latch still has it.  Four
+        # wrong guesses, SIGKILL, then the fifth locks the account.
+        srv = harness.LatchServer(env=LOCKOUT_ENV)
+        try:
+            srv.start()
+            email = self.register(srv)
+            self.fail_n(srv, email, 4)
+            srv.kill()
+            srv.start()
+            self.fail_n(srv, email, 1)
+            self.assertTooMany(srv.login(email, PASSWORD), 900)
+        finally:
+            srv.close()
+
     def test_lock_ends(self):
         # The lock ends at a whole second (locked_until = the second of the
         # fifth failure + LATCH_LOCKOUT_S), so it lasts between S - 1 and S

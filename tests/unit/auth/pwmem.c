@@ -1,5 +1,5 @@
-/* Tests src/auth/pwmem.c: the Argon2 area on huge pages, every other mapping as before.
- * What the kernel did is read back from /proc/self/smaps. */
+/* Tests src/auth/pwmem.c: the Argon2 area on huge pages and kept for the thread's next one,
+ * every other mapping as before.  What the kernel did is read back from /proc/self/smaps. */
 #include "test.h"
 
 #include "auth/password.h"
@@ -64,10 +64,12 @@ static void *map_area(size_t len, int flags)
 
 TEST(pwmem_area_inside_a_bracket_is_aligned_advised_and_exact)
 {
-    uint64_t before = pwmem_advised();
+    uint64_t before;
     struct vma v;
     char *p;
 
+    pwmem_release();
+    before = pwmem_advised();
     pwmem_set_huge_pages(1);
     pwmem_enter();
     p = map_area(AREA, MAP_POPULATE);
@@ -87,16 +89,57 @@ TEST(pwmem_area_inside_a_bracket_is_aligned_advised_and_exact)
     }
     p[0] = 1;
     p[AREA - 1] = 2;
+    /* The caller's munmap keeps it; pwmem_release unmaps it. */
     CHECK_INT(munmap(p, AREA), 0);
+    CHECK_INT(pwmem_kept_bytes(), AREA);
+    CHECK(vma_of(p).found);
+    pwmem_release();
+    CHECK_INT(pwmem_kept_bytes(), 0);
     CHECK(!vma_of(p).found || vma_of(p).start != (uintptr_t)p);
+}
+
+TEST(pwmem_kept_area_serves_the_next_call_of_its_length)
+{
+    uint64_t before;
+    char *p, *q, *r;
+
+    pwmem_release();
+    pwmem_set_huge_pages(1);
+    before = pwmem_advised();
+    pwmem_enter();
+    p = map_area(AREA, MAP_POPULATE);
+    CHECK(p != MAP_FAILED);
+    memset(p, 0x5a, AREA);
+    CHECK_INT(munmap(p, AREA), 0);
+    q = map_area(AREA, MAP_POPULATE);
+    pwmem_leave();
+    /* The same area, not mapped again. */
+    CHECK(q == p);
+    CHECK_INT(pwmem_kept_bytes(), 0);
+    CHECK_INT(munmap(q, AREA), 0);
+    CHECK_INT(pwmem_kept_bytes(), AREA);
+    /* Another length: the kept one goes, a new one is mapped. */
+    pwmem_enter();
+    r = map_area(AREA + 2 * MIB, 0);
+    pwmem_leave();
+    CHECK(r != MAP_FAILED);
+    CHECK_INT(pwmem_kept_bytes(), 0);
+    CHECK(!vma_of(p).found || vma_of(p).start != (uintptr_t)p || r == p);
+    CHECK_INT(munmap(r, AREA + 2 * MIB), 0);
+    pwmem_release();
+    CHECK(!vma_of(r).found || vma_of(r).start != (uintptr_t)r);
+    if (thp_usable())
+        CHECK_INT(pwmem_advised(), before + 2);
 }
 
 TEST(pwmem_other_mappings_are_left_alone)
 {
-    uint64_t before = pwmem_advised();
+    uint64_t before;
     char *p;
     struct vma v;
 
+    pwmem_release();
+    before = pwmem_advised();
     pwmem_set_huge_pages(1);
     /* Outside a bracket. */
     p = map_area(AREA, 0);
@@ -127,6 +170,7 @@ TEST(pwmem_other_mappings_are_left_alone)
     CHECK(!vma_of(p).advised);
     CHECK_INT(munmap(p, AREA), 0);
     CHECK_INT(pwmem_advised(), before);
+    CHECK_INT(pwmem_kept_bytes(), 0);
     /* A failing call still fails as glibc's would. */
     pwmem_enter();
     p = map_area(0, 0);
@@ -139,14 +183,21 @@ TEST(pwmem_password_hashing_uses_the_bracket)
     static const struct pwhash_params four_mib = {.memory_kib = 4096, .iterations = 1};
     char hash[PWHASH_STR_BYTES];
     const char *pw = "correct horse battery staple";
-    uint64_t before = pwmem_advised();
+    uint64_t before;
 
     if (!thp_usable())
         return;
+    pwmem_release();
+    before = pwmem_advised();
     pwmem_set_huge_pages(1);
     CHECK_INT(pwhash_hash(&four_mib, pw, strlen(pw), hash), PWHASH_OK);
     CHECK_INT(pwmem_advised(), before + 1);
+    CHECK_INT(pwmem_kept_bytes(), 4096 * 1024);
+    /* The verifies reuse the hash's area: a kept area gives the same results. */
     CHECK_INT(pwhash_verify(hash, pw, strlen(pw)), PWHASH_OK);
     CHECK_INT(pwhash_verify(hash, "wrong", 5), PWHASH_MISMATCH);
-    CHECK_INT(pwmem_advised(), before + 3);
+    CHECK_INT(pwhash_verify(hash, pw, strlen(pw)), PWHASH_OK);
+    CHECK_INT(pwmem_advised(), before + 1);
+    pwmem_release();
+    CHECK_INT(pwmem_kept_bytes(), 0);
 }

@@ -260,3 +260,54 @@ TEST(pool_workers_run_at_lower_priority)
     /* The calling thread keeps its own priority. */
     CHECK_INT(getpriority(PRIO_PROCESS, (id_t)gettid()), base);
 }
+
+/* on_idle: run by a worker that ran a job and then waited idle_ms, on its own thread, once per
+ * busy spell, and again when the pool ends. */
+static int idle_calls;
+static pthread_t idle_thread, job_thread;
+
+static void pool_count_idle(void)
+{
+    __atomic_add_fetch(&idle_calls, 1, __ATOMIC_SEQ_CST);
+    idle_thread = pthread_self();
+}
+
+static void pool_note_thread(void *arg)
+{
+    (void)arg;
+    job_thread = pthread_self();
+}
+
+static int pool_idle_calls_after(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    nanosleep(&ts, NULL);
+    return __atomic_load_n(&idle_calls, __ATOMIC_SEQ_CST);
+}
+
+TEST(pool_on_idle_runs_once_per_busy_spell_on_the_worker)
+{
+    struct work_pool *pool = NULL;
+
+    idle_calls = 0;
+    CHECK_INT(work_pool_new(&pool, 1, 4, 0), WORK_OK);
+    work_pool_on_idle(pool, pool_count_idle, 50);
+    /* A worker that never ran a job has nothing to hand back. */
+    CHECK_INT(pool_idle_calls_after(300), 0);
+    CHECK_INT(work_pool_submit(pool, pool_note_thread, NULL), WORK_OK);
+    /* Generous bound: 50 ms idle, checked after 1 s. */
+    CHECK_INT(pool_idle_calls_after(1000), 1);
+    CHECK(pthread_equal(idle_thread, job_thread));
+    /* Still idle: not again. */
+    CHECK_INT(pool_idle_calls_after(300), 1);
+    CHECK_INT(work_pool_submit(pool, pool_note_thread, NULL), WORK_OK);
+    CHECK_INT(pool_idle_calls_after(1000), 2);
+    /* Jobs closer together than idle_ms: none between them. */
+    work_pool_on_idle(pool, pool_count_idle, 5000);
+    CHECK_INT(work_pool_submit(pool, pool_note_thread, NULL), WORK_OK);
+    CHECK_INT(pool_idle_calls_after(100), 2);
+    /* The end of the pool runs it for the worker that ran a job. */
+    work_pool_free(pool);
+    CHECK_INT(__atomic_load_n(&idle_calls, __ATOMIC_SEQ_CST), 3);
+}
