@@ -231,7 +231,6 @@ int store_pg_schema_version(void)
  */
 enum stmt_id {
     ST_BEGIN,
-    ST_ASYNC_COMMIT,
     ST_COMMIT,
     ST_ROLLBACK,
     ST_PING,
@@ -333,8 +332,6 @@ _Static_assert(ST_COUNT <= 64 * PG_PREPARED_WORDS, "the prepared-statement bitma
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
-    /* This transaction's commit does not wait for its WAL flush. */
-    [ST_ASYNC_COMMIT] = "SET LOCAL synchronous_commit TO off",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_PING] = "SELECT 1",
@@ -444,10 +441,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PURGE_FAILURES] =
         "DELETE FROM login_failures WHERE locked_until <= $1 AND window_start <= $1 - 86400",
     /* The counter row exists before it is locked, so that concurrent first
-     * guesses at one key also queue on its row lock. */
+     * guesses at one key also queue on its row lock.  It also sets
+     * synchronous_commit off for the rest of this transaction alone
+     * (SET LOCAL, in the same round trip): see lockout_tx. */
     [ST_LOCKOUT_ENSURE] =
         "INSERT INTO login_failures (email, failures, window_start, locked_until) "
-        "VALUES ($1, 0, $2, 0) ON CONFLICT (email) DO NOTHING",
+        "SELECT $1, 0, $2, 0 WHERE set_config('synchronous_commit', 'off', true) = 'off' "
+        "ON CONFLICT (email) DO NOTHING",
     [ST_LOCKOUT_GET] =
         "SELECT failures, window_start, locked_until FROM login_failures WHERE email = $1 "
         "FOR UPDATE",
@@ -2207,14 +2207,12 @@ static int lockout_tx(struct pg_call *c, const struct lockout_args *a, int64_t *
 
     if ((rc = tx_begin(c)) != STORE_OK)
         return rc;
-    /* As on SQLite, a reservation's commit is not waited for on disk: the
-     * server has it (every instance sees it at once), and its WAL reaches
+    /* As on SQLite, a reservation's commit is not waited for on disk
+     * (ST_LOCKOUT_ENSURE turns synchronous_commit off for this transaction):
+     * the server has it, every instance sees it at once, and its WAL reaches
      * the disk with the next synchronous commit or within the WAL writer's
      * delay.  A crash of PostgreSQL itself can forget that moment's guesses;
      * logins, passwords and tokens still wait for their flush. */
-    rc = q_run(c, ST_ASYNC_COMMIT, NULL, NULL);
-    if (rc != STORE_OK)
-        return tx_end(c, rc);
     /* The row exists, then is locked: concurrent reservations of one key,
      * from any instance, run one after the other and each sees the guesses
      * counted before it. */
