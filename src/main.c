@@ -306,6 +306,9 @@ static int check_owner(const char *what, const char *path)
 static void prepare_dummy_job(void *arg)
 {
     pwhash_dummy_prepare(arg);
+    /* Nothing else is hashed at start: a just-started server holds no
+     * Argon2 area (the idle release would come 250 ms later). */
+    pwmem_release();
 }
 static int cmd_serve(int argc, char **argv)
 {

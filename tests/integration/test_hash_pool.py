@@ -180,3 +180,85 @@ class WritesOffTheHttpThread(LatchTestCase):
                 conn.close()
             self.assertIsInstance(result.get("resp"), requests.Response, repr(result))
             self.assertJson(result["resp"], 200)
+
+
+AREA_KIB = 6144     # an Argon2 area of whole 2 MiB pages, unlike anything else mapped (stacks are 8 MiB)
+AREA_HASH = {"LATCH_HASH_WORKERS": "1", "LATCH_ARGON2_MEMORY_KIB": str(AREA_KIB),
+             "LATCH_ARGON2_ITERATIONS": "24"}
+
+
+def argon2_areas(pid):
+    """(advised, total): mappings exactly AREA_KIB long in /proc/PID/smaps, and how many of them
+    carry MADV_HUGEPAGE ("hg" in VmFlags)."""
+    advised = total = 0
+    size = None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) ", line)
+            if m:
+                size = (int(m.group(2), 16) - int(m.group(1), 16)) // 1024
+            elif line.startswith("VmFlags:") and size == AREA_KIB:
+                total += 1
+                advised += " hg" in line
+    return advised, total
+
+
+class Argon2Memory(LatchTestCase):
+    """The Argon2 area (src/auth/pwmem.c) as the kernel sees it in the real server: on
+    MADV_HUGEPAGE memory while a login hashes, kept while logins come, gone once the
+    hashing worker has been idle; LATCH_ARGON2_HUGE_PAGES=0 leaves it on plain pages."""
+
+    def watch_logins(self, server, email, count):
+        """Runs count logins one after another while sampling smaps; returns the samples."""
+        samples, done = [], threading.Event()
+
+        def logins():
+            try:
+                for _ in range(count):
+                    self.assertJson(server.login(email, PASSWORD, timeout=60), 200)
+            finally:
+                done.set()
+
+        t = threading.Thread(target=logins)
+        t.start()
+        while not done.is_set():
+            samples.append(argon2_areas(server.proc.pid))
+            time.sleep(0.005)
+        t.join()
+        return samples
+
+    def test_area_on_huge_pages_while_busy_and_released_when_idle(self):
+        try:
+            with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+                thp = f.read()
+        except OSError:
+            thp = ""
+        if "[always]" not in thp and "[madvise]" not in thp:
+            self.skipTest("transparent huge pages are off in this kernel: %r" % thp.strip())
+        server = harness.LatchServer(env=AREA_HASH)
+        try:
+            server.start()
+            user, email, token = server.new_user(PASSWORD)
+            samples = self.watch_logins(server, email, 4)
+            self.assertTrue(any(total for _, total in samples), "no area seen during the logins")
+            # Every area seen was advised, and one worker holds one area at most.
+            self.assertEqual([s for s in samples if s[0] != s[1]], [])
+            self.assertLessEqual(max(total for _, total in samples), 1)
+            # 250 ms without a job: the worker unmaps it (generous bound: 10 s).
+            deadline = time.monotonic() + 10
+            while argon2_areas(server.proc.pid)[1] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(argon2_areas(server.proc.pid), (0, 0))
+        finally:
+            server.close()
+
+    def test_huge_pages_off(self):
+        server = harness.LatchServer(env=dict(AREA_HASH, LATCH_ARGON2_HUGE_PAGES="0"))
+        try:
+            server.start()
+            user, email, token = server.new_user(PASSWORD)
+            samples = self.watch_logins(server, email, 4)
+            self.assertTrue(any(total for _, total in samples), "no area seen during the logins")
+            self.assertEqual(max(advised for advised, _ in samples), 0)
+        finally:
+            server.close()
