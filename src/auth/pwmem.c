@@ -22,9 +22,9 @@
  * Why: Argon2 reads 1 KiB blocks at random across the whole area (19 MiB at
  * the defaults).  On 4 KiB pages almost every read misses the TLB, and on a
  * virtual machine each miss is a two-level page walk.  On the benchmark VM
- * one verify took 45 ms on 4 KiB pages and 12 ms on 2 MiB pages; mapping,
- * zeroing and unmapping 19 MiB for each verify cost a third of what was
- * left (7 ms kept).  With transparent_hugepage set to "never", or with no
+ * one verify took 38-45 ms on 4 KiB pages and 10-12 ms on 2 MiB pages;
+ * mapping, zeroing and unmapping 19 MiB for each verify cost a third of
+ * what was left (7 ms kept).  With transparent_hugepage set to "never", or with no
  * huge page free, the kernel falls back to 4 KiB pages: nothing fails.
  */
 #include "auth/pwmem.h"
