@@ -24,8 +24,9 @@
  * virtual machine each miss is a two-level page walk.  On the benchmark VM
  * one verify took 38-45 ms on 4 KiB pages and 10-12 ms on 2 MiB pages;
  * mapping, zeroing and unmapping 19 MiB for each verify cost a third of
- * what was left (7 ms kept).  With transparent_hugepage set to "never", or with no
- * huge page free, the kernel falls back to 4 KiB pages: nothing fails.
+ * what was left (7 ms kept).  With transparent_hugepage set to "never", or
+ * with no huge page free, the kernel falls back to 4 KiB pages: nothing
+ * fails.
  */
 #include "auth/pwmem.h"
 
@@ -46,20 +47,19 @@
 static int enabled = 1;
 static uint64_t advised;   /* areas placed on huge pages (atomic) */
 
+struct area {
+    char *p;
+    size_t len;
+};
+
 /* This thread's bracket depth, the area libsodium holds now, and the one
  * kept for its next call. */
 static _Thread_local int inside;
-static _Thread_local char *lent, *kept;
-static _Thread_local size_t lent_len, kept_len;
+static _Thread_local struct area lent, kept;
 
 void pwmem_set_huge_pages(int on)
 {
     __atomic_store_n(&enabled, on != 0, __ATOMIC_RELAXED);
-}
-
-int pwmem_huge_pages(void)
-{
-    return __atomic_load_n(&enabled, __ATOMIC_RELAXED);
 }
 
 void pwmem_enter(void)
@@ -135,26 +135,23 @@ void pwmem_release(void)
 {
     int saved = errno;
 
-    if (kept != NULL)
-        (void)syscall(SYS_munmap, kept, kept_len);
-    kept = NULL;
-    kept_len = 0;
+    if (kept.p != NULL)
+        (void)syscall(SYS_munmap, kept.p, kept.len);
+    kept = (struct area){NULL, 0};
     errno = saved;
 }
 
 size_t pwmem_kept_bytes(void)
 {
-    return kept_len;
+    return kept.len;
 }
 
 int munmap(void *addr, size_t len)
 {
-    if (addr != NULL && addr == lent && len == lent_len) {
+    if (addr != NULL && addr == lent.p && len == lent.len) {
         pwmem_release();
         kept = lent;
-        kept_len = lent_len;
-        lent = NULL;
-        lent_len = 0;
+        lent = (struct area){NULL, 0};
         return 0;
     }
     return (int)syscall(SYS_munmap, addr, len);
@@ -162,7 +159,7 @@ int munmap(void *addr, size_t len)
 
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    if (inside > 0 && lent == NULL && addr == NULL && fd == -1 && len >= HUGE_BYTES &&
+    if (inside > 0 && lent.p == NULL && addr == NULL && fd == -1 && len >= HUGE_BYTES &&
         prot == (PROT_READ | PROT_WRITE) &&
         (flags & (MAP_ANONYMOUS | MAP_PRIVATE | MAP_SHARED | MAP_FIXED)) ==
             (MAP_ANONYMOUS | MAP_PRIVATE) &&
@@ -170,18 +167,16 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
         int saved = errno;
         char *p;
 
-        if (kept != NULL && kept_len == len) {
-            p = kept;
-            kept = NULL;
-            kept_len = 0;
+        if (kept.p != NULL && kept.len == len) {
+            p = kept.p;
+            kept = (struct area){NULL, 0};
         } else {
             pwmem_release();
             p = map_huge(len, prot, flags);
         }
         errno = saved;
         if (p != MAP_FAILED) {
-            lent = p;
-            lent_len = len;
+            lent = (struct area){p, len};
             return p;
         }
     }

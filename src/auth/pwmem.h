@@ -15,7 +15,6 @@
 
 /* On by default; LATCH_ARGON2_HUGE_PAGES=0 turns it off for the process. */
 void pwmem_set_huge_pages(int on);
-int pwmem_huge_pages(void);
 
 /* Brackets one Argon2 call on the calling thread (they nest). */
 void pwmem_enter(void);
