@@ -73,10 +73,10 @@ static void *worker_main(void *p)
     if (pool->nice_increment > 0)
         (void)setpriority(PRIO_PROCESS, (id_t)gettid(), pool->nice_increment);
 
+    pthread_mutex_lock(&pool->lock);
     for (;;) {
         struct job job;
 
-        pthread_mutex_lock(&pool->lock);
         wait_for_job(pool, &ran);
         if (pool->count == 0) {
             void (*fn)(void) = pool->on_idle;
@@ -95,9 +95,9 @@ static void *worker_main(void *p)
         log_set_request_id(job.request_id);
         job.fn(job.arg);
         log_set_request_id(NULL);
+        /* One locked region from this job's end to the next job's start. */
         pthread_mutex_lock(&pool->lock);
         pool->busy--;
-        pthread_mutex_unlock(&pool->lock);
     }
     return NULL;
 }
@@ -151,6 +151,13 @@ void work_pool_on_idle(struct work_pool *pool, void (*fn)(void), int idle_ms)
     pthread_mutex_unlock(&pool->lock);
 }
 
+/*
+ * The waiting worker is woken after the lock is released: woken while the
+ * submitter still held it, it would run only to block on the lock and be
+ * woken a second time, two context switches per job that on a loaded
+ * machine each cost the CPU a hashing worker needs (a login is handed on
+ * three times).
+ */
 int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg)
 {
     int rc = WORK_OK;
@@ -168,9 +175,10 @@ int work_pool_submit(struct work_pool *pool, work_fn fn, void *arg)
         snprintf(pool->ring[tail].request_id, sizeof(pool->ring[tail].request_id), "%s",
                  log_request_id());
         pool->count++;
-        pthread_cond_signal(&pool->not_empty);
     }
     pthread_mutex_unlock(&pool->lock);
+    if (rc == WORK_OK)
+        pthread_cond_signal(&pool->not_empty);
     return rc;
 }
 
