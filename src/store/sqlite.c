@@ -337,6 +337,7 @@ static const char *const migrations[] = {
 struct conn {
     sqlite3 *db;
     sqlite3_stmt *stmt[ST_COUNT];
+    pthread_mutex_t *write_gate;   /* the store's; NULL for none */
     struct conn *next;
 };
 
@@ -345,6 +346,15 @@ struct sqlite_store {
     char *path;
     pthread_key_t key;
     pthread_mutex_t lock;          /* guards conns */
+    /*
+     * Taken by begin() and released by finish(): this process's write
+     * transactions queue here, and the next one starts the moment the last
+     * commits.  Left to SQLite's lock, a writer that found it taken slept
+     * 1, 2, 5 ms and more before trying again (its busy handler polls),
+     * while the holder was done within the fsync.  Other processes (the
+     * CLI) still meet the busy timeout.
+     */
+    pthread_mutex_t write_gate;
     struct conn *conns;
 };
 
@@ -395,6 +405,7 @@ static struct conn *get_conn(struct sqlite_store *s)
         return c;
     if (conn_open(s->path, &c, NULL, 0) != STORE_OK)
         return NULL;
+    c->write_gate = &s->write_gate;
     pthread_mutex_lock(&s->lock);
     c->next = s->conns;
     s->conns = c;
@@ -618,10 +629,17 @@ static int run(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? STORE_OK : (unique ? STORE_ECONFLICT : STORE_EIO);
 }
 
+/* A write transaction: the process's write gate, then SQLite's lock.  On
+ * STORE_OK the caller ends it with finish(). */
 static int begin(struct conn *c)
 {
-    return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? STORE_OK
-                                                                                 : STORE_EIO;
+    if (c->write_gate != NULL)
+        pthread_mutex_lock(c->write_gate);
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
+        return STORE_OK;
+    if (c->write_gate != NULL)
+        pthread_mutex_unlock(c->write_gate);
+    return STORE_EIO;
 }
 
 /* Commits when rc is STORE_OK, else rolls back; returns rc (or EIO). */
@@ -629,10 +647,13 @@ static int finish(struct conn *c, int rc)
 {
     if (rc == STORE_OK) {
         if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-            return STORE_OK;
+            goto out;
         rc = STORE_EIO;
     }
     sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    if (c->write_gate != NULL)
+        pthread_mutex_unlock(c->write_gate);
     return rc;
 }
 
@@ -2089,6 +2110,7 @@ static void sq_close(struct store *store)
     }
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->write_gate);
     free(s->path);
     free(s);
 }
@@ -2157,6 +2179,7 @@ int store_sqlite_open(struct store **out, const char *path, char *err, size_t er
     s->base.ops = &sqlite_ops;
     s->path = strdup(path);
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->write_gate, NULL);
     if (s->path == NULL || pthread_key_create(&s->key, NULL) != 0) {
         free(s->path);
         free(s);
@@ -2174,6 +2197,7 @@ int store_sqlite_open(struct store **out, const char *path, char *err, size_t er
         return rc;
     }
     c->next = NULL;
+    c->write_gate = &s->write_gate;
     s->conns = c;
     pthread_setspecific(s->key, c);
     *out = &s->base;
