@@ -274,6 +274,7 @@ enum stmt_id {
     ST_LOCKOUT_RESERVE,
     ST_LOCKOUT_GET,
     ST_LOCKOUT_DELETE,
+    ST_LOGIN_COMMIT,
     ST_KEYS_LIST,
     ST_KEYS_BUMP,
     ST_KEY_INSERT,
@@ -463,6 +464,32 @@ static const char *const stmt_sql[ST_COUNT] = {
         "RETURNING failures",
     [ST_LOCKOUT_GET] = "SELECT locked_until FROM login_failures WHERE email = $1",
     [ST_LOCKOUT_DELETE] = "DELETE FROM login_failures WHERE email = $1",
+    /*
+     * A password login's commit in one statement, so one round trip:
+     * the account (locked FOR SHARE, as in login_commit_tx), and only when
+     * it is still the one whose password was checked (same password_gen,
+     * enabled, no TOTP) the family, its refresh token and session (each
+     * when its digest is not NULL) and the lockout counter's reset.  The
+     * account comes back with whether the family was written.
+     * $1 user id, $2 password_gen checked, $3 sid, $4 now, $5 amr,
+     * $6 refresh digest, $7 its expiry, $8 session digest, $9 its expiry,
+     * $10 lockout key.
+     */
+    [ST_LOGIN_COMMIT] =
+        "WITH u (id, email, role, password_hash, created_at, disabled, password_gen, "
+        "email_verified, mfa) AS ("
+        "SELECT " USER_COLUMNS " FROM users WHERE id = $1::bigint FOR SHARE), "
+        "ok AS (SELECT id, password_gen FROM u "
+        "WHERE password_gen = $2::bigint AND disabled = 0 AND NOT mfa), "
+        "f AS (INSERT INTO families (sid, user_id, created_at, password_gen, amr) "
+        "SELECT $3::text, id, $4::bigint, password_gen, $5::text FROM ok RETURNING sid), "
+        "r AS (INSERT INTO refresh_tokens (digest, sid, created_at, expires_at) "
+        "SELECT $6::bytea, sid, $4::bigint, $7::bigint FROM f WHERE $6::bytea IS NOT NULL), "
+        "s AS (INSERT INTO sessions (digest, sid, created_at, last_seen, expires_at) "
+        "SELECT $8::bytea, sid, $4::bigint, $4::bigint, $9::bigint FROM f "
+        "WHERE $8::bytea IS NOT NULL), "
+        "d AS (DELETE FROM login_failures WHERE email = $10::text AND EXISTS (SELECT 1 FROM f)) "
+        "SELECT u.*, EXISTS (SELECT 1 FROM f) FROM u",
     /* One statement, so the version and the keys come from one snapshot. */
     [ST_KEYS_LIST] =
         "SELECT v.version, k.kid, k.alg, k.created_at, k.signs_from, k.sealed "
@@ -1893,16 +1920,68 @@ static int login_commit_tx(struct pg_call *c, const struct store_login *l,
     return rc;
 }
 
+/* The commit of a login by password alone (no second step, no rehash):
+ * ST_LOGIN_COMMIT, its checks those of login_commit_tx. */
+static int login_commit_one(struct pg_call *c, const struct store_login *l,
+                            struct store_user *current)
+{
+    struct store_user user;
+    struct pg_params p;
+    PGresult *r = NULL;
+    int issued = 0, rc;
+
+    p_reset(&p);
+    p_int(&p, l->user_id);
+    p_int(&p, l->password_gen);
+    p_text(&p, l->sid);
+    p_int(&p, l->now);
+    p_text(&p, l->amr != NULL ? l->amr : STORE_AMR_PWD);
+    if (l->refresh_digest != NULL)
+        p_bytes(&p, l->refresh_digest, STORE_DIGEST_BYTES);
+    else
+        p_text(&p, NULL);
+    p_int(&p, l->refresh_expires_at);
+    if (l->session_digest != NULL)
+        p_bytes(&p, l->session_digest, STORE_DIGEST_BYTES);
+    else
+        p_text(&p, NULL);
+    p_int(&p, l->session_expires_at);
+    p_text(&p, l->lockout_key);
+    rc = q_run(c, ST_LOGIN_COMMIT, &p, &r);
+    memset(&user, 0, sizeof(user));
+    if (rc == STORE_OK) {
+        if (PQntuples(r) == 1) {
+            read_user(r, 0, &user);
+            issued = get_i64(r, 0, 9) != 0;
+        } else {
+            rc = STORE_ENOTFOUND;
+        }
+    }
+    PQclear(r);
+    if (rc == STORE_OK && user.password_gen != l->password_gen)
+        rc = STORE_ESTALE;
+    else if (rc == STORE_OK && user.disabled)
+        rc = STORE_EDISABLED;
+    else if (rc == STORE_OK && user.mfa)
+        rc = STORE_ESTALE;   /* TOTP was confirmed while the password was checked */
+    else if (rc == STORE_OK && !issued)
+        rc = STORE_EIO;      /* the statement's checks and these disagree */
+    if (rc == STORE_OK)
+        *current = user;
+    sodium_memzero(&user, sizeof(user));
+    return rc;
+}
+
 static int pg_login_commit(struct store *store, const struct store_login *l,
                            struct store_user *current)
 {
     struct pg_call c;
-    int rc;
+    int one = l->mfa_digest == NULL && l->rehash == NULL, rc;
 
     if ((rc = call_start(PG(store), &c)) != STORE_OK)
         return rc;
     do
-        rc = login_commit_tx(&c, l, current);
+        rc = one ? login_commit_one(&c, l, current) : login_commit_tx(&c, l, current);
     while (tx_again(&c, rc));
     call_end(&c);
     return tx_outcome(rc);
