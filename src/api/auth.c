@@ -446,8 +446,9 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
     const char *raw_email, *password, *why;
     size_t email_len, password_len;
     struct pw_job *job = NULL;
+    int64_t retry_after = 0;
     json_t *body;
-    int rc;
+    int valid, rc;
 
     (void)id;
     /* The order: per-address limit, body, account lockout, hashing. */
@@ -474,19 +475,20 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
         goto cleanup;
     }
     flow_lock_key(raw_email, email_len, job->lock_key);
-    /* An address that could never have been registered is an unknown
-     * account: same answer, same cost. */
-    if (credentials_normalize_email(raw_email, email_len, job->email, &why) == 0) {
-        rc = store_user_by_email(app->store, job->email, &job->user);
-        if (rc == STORE_OK) {
-            job->user_found = 1;
-        } else if (rc != STORE_ENOTFOUND) {
-            job_free(job);
+    /* The account, and the guess reserved on the lockout counter.  An
+     * address that could never have been registered is an unknown account:
+     * same answer, same cost. */
+    valid = credentials_normalize_email(raw_email, email_len, job->email, &why) == 0;
+    rc = STORE_CALL(app->store, login_lookup, valid ? job->email : NULL, job->lock_key,
+                    app_now(), (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
+                    app->cfg->lockout_s, &job->user, &job->user_found, &retry_after);
+    if (rc != STORE_OK || retry_after > 0) {
+        if (rc != STORE_OK) {
             reply_store_error(req, rc);
-            goto cleanup;
+        } else {
+            events_login_locked(req, job->lock_key, retry_after);
+            flow_reply_locked(req, retry_after);
         }
-    }
-    if (flow_reserve_guess(app, req, job->lock_key) != 0) {
         job_free(job);
         goto cleanup;
     }

@@ -275,6 +275,7 @@ enum stmt_id {
     ST_LOCKOUT_GET,
     ST_LOCKOUT_DELETE,
     ST_LOGIN_COMMIT,
+    ST_LOGIN_LOOKUP,
     ST_KEYS_LIST,
     ST_KEYS_BUMP,
     ST_KEY_INSERT,
@@ -475,6 +476,26 @@ static const char *const stmt_sql[ST_COUNT] = {
      * $6 refresh digest, $7 its expiry, $8 session digest, $9 its expiry,
      * $10 lockout key.
      */
+    /* ST_LOCKOUT_RESERVE as a data-modifying CTE beside the account by
+     * email ($6, NULL for none): one round trip.  The last column says
+     * whether the guess was counted (false: the key is locked). */
+    [ST_LOGIN_LOOKUP] =
+        "WITH g AS (INSERT INTO login_failures AS f (email, failures, window_start, locked_until) "
+        "SELECT $1::text, 1, $2::bigint, "
+        "CASE WHEN 1 >= $3::bigint THEN $2::bigint + $5::bigint ELSE 0 END "
+        "WHERE set_config('synchronous_commit', 'off', true) = 'off' "
+        "ON CONFLICT (email) DO UPDATE SET "
+        "failures = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 "
+        "ELSE f.failures + 1 END, "
+        "window_start = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN $2::bigint "
+        "ELSE f.window_start END, "
+        "locked_until = CASE WHEN (CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 "
+        "ELSE f.failures + 1 END) >= $3::bigint THEN $2::bigint + $5::bigint "
+        "ELSE f.locked_until END "
+        "WHERE f.locked_until <= $2::bigint "
+        "RETURNING failures) "
+        "SELECT " USER_COLUMNS_OF_U ", EXISTS (SELECT 1 FROM g) "
+        "FROM (SELECT 1) AS one LEFT JOIN users u ON u.email = $6::text",
     [ST_LOGIN_COMMIT] =
         "WITH u (id, email, role, password_hash, created_at, disabled, password_gen, "
         "email_verified, mfa) AS ("
@@ -2352,6 +2373,62 @@ static int pg_lockout_reserve(struct store *store, const char *key, int64_t now,
     return tx_outcome(rc);
 }
 
+static int login_lookup_tx(struct pg_call *c, const char *email, const struct lockout_args *a,
+                           struct store_user *out, int *found, int64_t *retry_after_s)
+{
+    struct pg_params p;
+    PGresult *r = NULL;
+    int reserved = 0, rc;
+
+    p_reset(&p);
+    p_text(&p, a->key);
+    p_int(&p, a->now);
+    p_int(&p, a->attempts);
+    p_int(&p, a->window_s);
+    p_int(&p, a->lockout_s);
+    p_text(&p, email);
+    *found = 0;
+    rc = q_run(c, ST_LOGIN_LOOKUP, &p, &r);
+    if (rc == STORE_OK && PQntuples(r) == 1) {
+        if (!is_null(r, 0, 0)) {
+            read_user(r, 0, out);
+            *found = 1;
+        }
+        reserved = get_i64(r, 0, 9) != 0;
+    } else if (rc == STORE_OK) {
+        rc = STORE_EIO;
+    }
+    PQclear(r);
+    if (rc != STORE_OK)
+        return rc;
+    if (reserved) {
+        *retry_after_s = 0;
+        return STORE_OK;
+    }
+    /* Locked: lockout_tx reads for how long (or counts the guess, if the
+     * lock ended in between). */
+    return lockout_tx(c, a, retry_after_s);
+}
+
+static int pg_login_lookup(struct store *store, const char *email, const char *key, int64_t now,
+                           int attempts, int64_t window_s, int64_t lockout_s,
+                           struct store_user *out, int *found, int64_t *retry_after_s)
+{
+    struct lockout_args a = {key, now, window_s, lockout_s, attempts};
+    struct pg_call c;
+    int rc;
+
+    if ((rc = call_start(PG(store), &c)) != STORE_OK)
+        return rc;
+    do
+        rc = login_lookup_tx(&c, email, &a, out, found, retry_after_s);
+    while (tx_again(&c, rc));
+    call_end(&c);
+    if (rc != STORE_OK && *found)
+        sodium_memzero(out, sizeof(*out));
+    return tx_outcome(rc);
+}
+
 static int pg_lockout_reset(struct store *store, const char *key)
 {
     struct pg_call c;
@@ -3573,6 +3650,7 @@ static const struct store_ops pg_ops = {
     .revocations_since = pg_revocations_since,
     .purge = pg_purge,
     .lockout_reserve = pg_lockout_reserve,
+    .login_lookup = pg_login_lookup,
     .lockout_reset = pg_lockout_reset,
     .ping = pg_ping,
     .wait_events = pg_wait_events,

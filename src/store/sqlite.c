@@ -1295,6 +1295,22 @@ static int sq_lockout_reserve(struct store *store, const char *key, int64_t now,
     return rc;
 }
 
+static int sq_login_lookup(struct store *store, const char *email, const char *key, int64_t now,
+                           int attempts, int64_t window_s, int64_t lockout_s,
+                           struct store_user *out, int *found, int64_t *retry_after_s)
+{
+    int rc = STORE_ENOTFOUND;
+
+    *found = 0;
+    if (email != NULL)
+        rc = sq_user_by_email(store, email, out);
+    if (rc == STORE_OK)
+        *found = 1;
+    else if (rc != STORE_ENOTFOUND)
+        return rc;
+    return sq_lockout_reserve(store, key, now, attempts, window_s, lockout_s, retry_after_s);
+}
+
 static int sq_lockout_reset(struct store *store, const char *email)
 {
     struct conn *c = get_conn((struct sqlite_store *)store);
@@ -2135,6 +2151,7 @@ static const struct store_ops sqlite_ops = {
     .revocations_since = sq_revocations_since,
     .purge = sq_purge,
     .lockout_reserve = sq_lockout_reserve,
+    .login_lookup = sq_login_lookup,
     .lockout_reset = sq_lockout_reset,
     .ping = sq_ping,
     .wait_events = sq_wait_events,

@@ -366,6 +366,15 @@ struct store_ops {
     int (*lockout_reserve)(struct store *store, const char *key, int64_t now, int attempts,
                            int64_t window_s, int64_t lockout_s, int64_t *retry_after_s);
     int (*lockout_reset)(struct store *store, const char *key);
+    /*
+     * A password login's first step, as user_by_email (when email is not
+     * NULL) then lockout_reserve: *found is 1 and *out the account when one
+     * has that email, else 0.  On a failure no guess is counted.  One round
+     * trip on PostgreSQL.
+     */
+    int (*login_lookup)(struct store *store, const char *email, const char *key, int64_t now,
+                        int attempts, int64_t window_s, int64_t lockout_s, struct store_user *out,
+                        int *found, int64_t *retry_after_s);
 
     /* ---- health and events ---- */
     /* A round trip to the database within the deadline: STORE_OK or

@@ -345,7 +345,7 @@ class TextLogsAndSwitches(harness.LatchTestCase):
             err = wait_for(lambda: events(srv, "http.server_error", request_id="e500-1"))
             self.assertEqual(len(err), 1, srv.log_tail())
             self.assertEqual(err[0]["level"], "error")
-            self.assertEqual(err[0]["store_op"], "lockout_reserve")
+            self.assertEqual(err[0]["store_op"], "login_lookup")
             self.assertEqual(err[0]["path"], "/login")
             self.assertEqual(err[0]["cause"], "Storage failure")
             self.assertEqual(access_line(srv, "e500-1")["status"], 500)
