@@ -331,6 +331,24 @@ _Static_assert(ST_COUNT <= 64 * PG_PREPARED_WORDS, "the prepared-statement bitma
     "u.id, u.email, u.role, u.password_hash, u.created_at, u.disabled, u.password_gen, "    \
     "u.email_verified, EXISTS (SELECT 1 FROM totp t WHERE t.user_id = u.id AND t.confirmed)"
 
+/* The guess reservation, written once for ST_LOCKOUT_RESERVE (its
+ * parameters are described there) and ST_LOGIN_LOOKUP. */
+#define LOCKOUT_RESERVE_UPSERT \
+    "INSERT INTO login_failures AS f (email, failures, window_start, locked_until) " \
+    "SELECT $1, 1, $2::bigint, " \
+    "CASE WHEN 1 >= $3::bigint THEN $2::bigint + $5::bigint ELSE 0 END " \
+    "WHERE set_config('synchronous_commit', 'off', true) = 'off' " \
+    "ON CONFLICT (email) DO UPDATE SET " \
+    "failures = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 " \
+    "ELSE f.failures + 1 END, " \
+    "window_start = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN $2::bigint " \
+    "ELSE f.window_start END, " \
+    "locked_until = CASE WHEN (CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 " \
+    "ELSE f.failures + 1 END) >= $3::bigint THEN $2::bigint + $5::bigint " \
+    "ELSE f.locked_until END " \
+    "WHERE f.locked_until <= $2::bigint " \
+    "RETURNING failures"
+
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
@@ -448,23 +466,16 @@ static const char *const stmt_sql[ST_COUNT] = {
      * left it.  A locked key is not updated and returns no row.  set_config
      * (..., true) turns synchronous_commit off for this statement's own
      * transaction: see lockout_tx. */
-    [ST_LOCKOUT_RESERVE] =
-        "INSERT INTO login_failures AS f (email, failures, window_start, locked_until) "
-        "SELECT $1, 1, $2::bigint, "
-        "CASE WHEN 1 >= $3::bigint THEN $2::bigint + $5::bigint ELSE 0 END "
-        "WHERE set_config('synchronous_commit', 'off', true) = 'off' "
-        "ON CONFLICT (email) DO UPDATE SET "
-        "failures = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 "
-        "ELSE f.failures + 1 END, "
-        "window_start = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN $2::bigint "
-        "ELSE f.window_start END, "
-        "locked_until = CASE WHEN (CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 "
-        "ELSE f.failures + 1 END) >= $3::bigint THEN $2::bigint + $5::bigint "
-        "ELSE f.locked_until END "
-        "WHERE f.locked_until <= $2::bigint "
-        "RETURNING failures",
+    [ST_LOCKOUT_RESERVE] = LOCKOUT_RESERVE_UPSERT,
     [ST_LOCKOUT_GET] = "SELECT locked_until FROM login_failures WHERE email = $1",
     [ST_LOCKOUT_DELETE] = "DELETE FROM login_failures WHERE email = $1",
+    /* ST_LOCKOUT_RESERVE as a data-modifying CTE beside the account by
+     * email ($6, NULL for none): one round trip.  The last column says
+     * whether the guess was counted (false: the key is locked). */
+    [ST_LOGIN_LOOKUP] =
+        "WITH g AS (" LOCKOUT_RESERVE_UPSERT ") "
+        "SELECT " USER_COLUMNS_OF_U ", EXISTS (SELECT 1 FROM g) "
+        "FROM (SELECT 1) AS one LEFT JOIN users u ON u.email = $6::text",
     /*
      * A password login's commit in one statement, so one round trip:
      * the account (locked FOR SHARE, as in login_commit_tx), and only when
@@ -476,26 +487,6 @@ static const char *const stmt_sql[ST_COUNT] = {
      * $6 refresh digest, $7 its expiry, $8 session digest, $9 its expiry,
      * $10 lockout key.
      */
-    /* ST_LOCKOUT_RESERVE as a data-modifying CTE beside the account by
-     * email ($6, NULL for none): one round trip.  The last column says
-     * whether the guess was counted (false: the key is locked). */
-    [ST_LOGIN_LOOKUP] =
-        "WITH g AS (INSERT INTO login_failures AS f (email, failures, window_start, locked_until) "
-        "SELECT $1::text, 1, $2::bigint, "
-        "CASE WHEN 1 >= $3::bigint THEN $2::bigint + $5::bigint ELSE 0 END "
-        "WHERE set_config('synchronous_commit', 'off', true) = 'off' "
-        "ON CONFLICT (email) DO UPDATE SET "
-        "failures = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 "
-        "ELSE f.failures + 1 END, "
-        "window_start = CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN $2::bigint "
-        "ELSE f.window_start END, "
-        "locked_until = CASE WHEN (CASE WHEN $2::bigint - f.window_start >= $4::bigint THEN 1 "
-        "ELSE f.failures + 1 END) >= $3::bigint THEN $2::bigint + $5::bigint "
-        "ELSE f.locked_until END "
-        "WHERE f.locked_until <= $2::bigint "
-        "RETURNING failures) "
-        "SELECT " USER_COLUMNS_OF_U ", EXISTS (SELECT 1 FROM g) "
-        "FROM (SELECT 1) AS one LEFT JOIN users u ON u.email = $6::text",
     [ST_LOGIN_COMMIT] =
         "WITH u (id, email, role, password_hash, created_at, disabled, password_gen, "
         "email_verified, mfa) AS ("
@@ -1866,6 +1857,19 @@ static int second_factor_in_tx(struct pg_call *c, const struct store_login *l)
     return run_once(c, ST_TOTP_USE_STEP, &p);
 }
 
+/* Whether the account read at a login's commit is still the one whose
+ * password was checked. */
+static int login_account_check(const struct store_login *l, const struct store_user *user)
+{
+    if (user->password_gen != l->password_gen)
+        return STORE_ESTALE;
+    if (user->disabled)
+        return STORE_EDISABLED;
+    if (l->mfa_digest == NULL && user->mfa)
+        return STORE_ESTALE;   /* TOTP was confirmed while the password was checked */
+    return STORE_OK;
+}
+
 static int login_commit_tx(struct pg_call *c, const struct store_login *l,
                            struct store_user *current)
 {
@@ -1887,12 +1891,8 @@ static int login_commit_tx(struct pg_call *c, const struct store_login *l,
             rc = STORE_ENOTFOUND;
     }
     PQclear(r);
-    if (rc == STORE_OK && user.password_gen != l->password_gen)
-        rc = STORE_ESTALE;
-    else if (rc == STORE_OK && user.disabled)
-        rc = STORE_EDISABLED;
-    else if (rc == STORE_OK && l->mfa_digest == NULL && user.mfa)
-        rc = STORE_ESTALE;   /* TOTP was confirmed while the password was checked */
+    if (rc == STORE_OK)
+        rc = login_account_check(l, &user);
     if (rc == STORE_OK && l->mfa_digest != NULL)
         rc = second_factor_in_tx(c, l);
     if (rc == STORE_OK) {
@@ -1979,13 +1979,9 @@ static int login_commit_one(struct pg_call *c, const struct store_login *l,
         }
     }
     PQclear(r);
-    if (rc == STORE_OK && user.password_gen != l->password_gen)
-        rc = STORE_ESTALE;
-    else if (rc == STORE_OK && user.disabled)
-        rc = STORE_EDISABLED;
-    else if (rc == STORE_OK && user.mfa)
-        rc = STORE_ESTALE;   /* TOTP was confirmed while the password was checked */
-    else if (rc == STORE_OK && !issued)
+    if (rc == STORE_OK)
+        rc = login_account_check(l, &user);
+    if (rc == STORE_OK && !issued)
         rc = STORE_EIO;      /* the statement's checks and these disagree */
     if (rc == STORE_OK)
         *current = user;
@@ -2316,6 +2312,17 @@ struct lockout_args {
  * sure of the row, lock and read it, write it, COMMIT): each statement costs
  * the server some 0.15 ms of the CPUs the logins' Argon2 runs on.
  */
+/* $1-$5 of LOCKOUT_RESERVE_UPSERT. */
+static void reserve_params(struct pg_params *p, const struct lockout_args *a)
+{
+    p_reset(p);
+    p_text(p, a->key);
+    p_int(p, a->now);
+    p_int(p, a->attempts);
+    p_int(p, a->window_s);
+    p_int(p, a->lockout_s);
+}
+
 static int lockout_tx(struct pg_call *c, const struct lockout_args *a, int64_t *retry_after_s)
 {
     struct pg_params p;
@@ -2325,12 +2332,7 @@ static int lockout_tx(struct pg_call *c, const struct lockout_args *a, int64_t *
     for (tries = 0; tries < 2; tries++) {
         int64_t locked_until;
 
-        p_reset(&p);
-        p_text(&p, a->key);
-        p_int(&p, a->now);
-        p_int(&p, a->attempts);
-        p_int(&p, a->window_s);
-        p_int(&p, a->lockout_s);
+        reserve_params(&p, a);
         rc = q_run(c, ST_LOCKOUT_RESERVE, &p, &r);
         if (rc != STORE_OK)
             return rc;
@@ -2380,12 +2382,7 @@ static int login_lookup_tx(struct pg_call *c, const char *email, const struct lo
     PGresult *r = NULL;
     int reserved = 0, rc;
 
-    p_reset(&p);
-    p_text(&p, a->key);
-    p_int(&p, a->now);
-    p_int(&p, a->attempts);
-    p_int(&p, a->window_s);
-    p_int(&p, a->lockout_s);
+    reserve_params(&p, a);
     p_text(&p, email);
     *found = 0;
     rc = q_run(c, ST_LOGIN_LOOKUP, &p, &r);
