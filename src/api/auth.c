@@ -482,13 +482,7 @@ void handle_login(struct app *app, struct http_request *req, int64_t id)
     rc = STORE_CALL(app->store, login_lookup, valid ? job->email : NULL, job->lock_key,
                     app_now(), (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
                     app->cfg->lockout_s, &job->user, &job->user_found, &retry_after);
-    if (rc != STORE_OK || retry_after > 0) {
-        if (rc != STORE_OK) {
-            reply_store_error(req, rc);
-        } else {
-            events_login_locked(req, job->lock_key, retry_after);
-            flow_reply_locked(req, retry_after);
-        }
+    if (flow_reservation_answer(req, job->lock_key, rc, retry_after) != 0) {
         job_free(job);
         goto cleanup;
     }

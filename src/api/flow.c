@@ -74,6 +74,12 @@ int flow_reserve_guess(struct app *app, struct http_request *req, const char *ke
                         (int)app->cfg->lockout_attempts, app->cfg->lockout_window_s,
                         app->cfg->lockout_s, &retry_after);
 
+    return flow_reservation_answer(req, key, rc, retry_after);
+}
+
+int flow_reservation_answer(struct http_request *req, const char *key, int rc,
+                            int64_t retry_after)
+{
     if (rc != STORE_OK) {
         reply_store_error(req, rc);
         return -1;

@@ -47,6 +47,11 @@ void flow_lock_key(const char *raw, size_t len, char out[LATCH_MAX_EMAIL_BYTES +
  */
 int flow_reserve_guess(struct app *app, struct http_request *req, const char *key);
 
+/* The answer to a reservation made elsewhere (login_lookup): rc and
+ * retry_after_s as the store gave them; 0, or answered and -1, as above. */
+int flow_reservation_answer(struct http_request *req, const char *key, int rc,
+                            int64_t retry_after_s);
+
 /* 429 "Too many attempts, try again later" with Retry-After. */
 void flow_reply_locked(struct http_request *req, int64_t retry_after_s);
 
