@@ -153,9 +153,10 @@ static int is_loopback(const char *host)
 }
 
 /*
- * The follower: once a second it reads revocations other processes logged
- * in the store (the CLI, another latch), and once a minute it purges rows
- * whose tokens have all expired.
+ * The follower: once a second it puts on disk the logins and guesses the
+ * store answered before their sync (store.h, flush), reads revocations
+ * other processes logged in the store (the CLI, another latch), and once a
+ * minute it purges rows whose tokens have all expired.
  */
 struct follower {
     pthread_t thread;
@@ -187,6 +188,8 @@ static void follow_once(struct follower *f, int64_t *last_purge)
     int rc;
 
     f->events = 0;
+    if (store_flush(f->app->store) != STORE_OK)
+        log_error("cannot sync the database's log");
     (void)revocation_sync(f->app->revocation, now);
     rc = keyring_reload(f->app->keyring, (events & (STORE_EVENT_KEYS | STORE_EVENT_RESYNC)) != 0,
                         err, sizeof(err));

@@ -481,8 +481,10 @@ static const char *const stmt_sql[ST_COUNT] = {
      * the account (locked FOR SHARE, as in login_commit_tx), and only when
      * it is still the one whose password was checked (same password_gen,
      * enabled, no TOTP) the family, its refresh token and session (each
-     * when its digest is not NULL) and the lockout counter's reset.  The
-     * account comes back with whether the family was written.
+     * when its digest is not NULL) and the lockout counter's reset, with
+     * synchronous_commit off for this transaction, as for a guess (the
+     * rule is in src/store/sqlite.c, above unsynced_begin).  The account
+     * comes back with whether the family was written.
      * $1 user id, $2 password_gen checked, $3 sid, $4 now, $5 amr,
      * $6 refresh digest, $7 its expiry, $8 session digest, $9 its expiry,
      * $10 lockout key.
@@ -492,7 +494,8 @@ static const char *const stmt_sql[ST_COUNT] = {
         "email_verified, mfa) AS ("
         "SELECT " USER_COLUMNS " FROM users WHERE id = $1::bigint FOR SHARE), "
         "ok AS (SELECT id, password_gen FROM u "
-        "WHERE password_gen = $2::bigint AND disabled = 0 AND NOT mfa), "
+        "WHERE password_gen = $2::bigint AND disabled = 0 AND NOT mfa "
+        "AND set_config('synchronous_commit', 'off', true) = 'off'), "
         "f AS (INSERT INTO families (sid, user_id, created_at, password_gen, amr) "
         "SELECT $3::text, id, $4::bigint, password_gen, $5::text FROM ok RETURNING sid), "
         "r AS (INSERT INTO refresh_tokens (digest, sid, created_at, expires_at) "
@@ -2443,6 +2446,13 @@ static int pg_lockout_reset(struct store *store, const char *key)
 
 /* ---- health and events ---- */
 
+/* The WAL writer flushes what committed with synchronous_commit off. */
+static int pg_flush(struct store *store)
+{
+    (void)store;
+    return STORE_OK;
+}
+
 static int pg_ping(struct store *store, char *why, size_t why_size)
 {
     struct pg_call c;
@@ -3649,6 +3659,7 @@ static const struct store_ops pg_ops = {
     .lockout_reserve = pg_lockout_reserve,
     .login_lookup = pg_login_lookup,
     .lockout_reset = pg_lockout_reset,
+    .flush = pg_flush,
     .ping = pg_ping,
     .wait_events = pg_wait_events,
     .keys_list = pg_keys_list,

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -355,6 +356,10 @@ struct sqlite_store {
      * CLI) still meet the busy timeout.
      */
     pthread_mutex_t write_gate;
+    /* 1 while a commit made without its own fsync (a guess reservation, a
+     * password login: see unsynced_tx) may not be on disk yet; sq_flush
+     * syncs the log and clears it. */
+    atomic_int unsynced;
     struct conn *conns;
 };
 
@@ -872,10 +877,69 @@ static int second_factor_in_tx(struct conn *c, const struct store_login *l)
     return run_once(c, step);
 }
 
+/*
+ * Two kinds of commit skip their own fsync: a guess reservation and a
+ * password login (no second step, no rehash).  Each runs with
+ * synchronous=NORMAL for its transaction alone (SQLite refuses the change
+ * inside one), so it is in the WAL when it returns: a crash of latch keeps
+ * it.  The next synced commit on the file, a checkpoint or sq_flush (the
+ * follower calls it every second) puts it on disk, so a crash of the
+ * machine can forget the last second of them, and forgetting them fails
+ * closed: a guess uncounted, or a login's refresh token and session unknown
+ * (its user logs in again).  Everything else, a password, a revocation, a
+ * rotated refresh token, a used TOTP step, waits for its fsync before it is
+ * answered.  The login's fsync cost this machine's hashing workers about a
+ * tenth of their speed (docs/benchmarks.md).
+ */
+static int unsynced_begin(struct conn *c)
+{
+    return sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) == SQLITE_OK
+               ? STORE_OK
+               : STORE_EIO;
+}
+
+static int unsynced_end(struct sqlite_store *s, struct conn *c, int rc)
+{
+    atomic_store(&s->unsynced, 1);
+    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
+        return STORE_EIO;
+    return rc;
+}
+
+/* fdatasync of the WAL through this connection's handle on it. */
+static int wal_sync(struct conn *c)
+{
+    sqlite3_file *wal = NULL;
+
+    if (sqlite3_file_control(c->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK &&
+        wal != NULL && wal->pMethods != NULL)
+        return wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK ? STORE_OK : STORE_EIO;
+    /* Not open on this connection yet: a checkpoint syncs the log first. */
+    return sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) ==
+                   SQLITE_OK
+               ? STORE_OK
+               : STORE_EIO;
+}
+
+static int sq_flush(struct store *store)
+{
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    struct conn *c;
+
+    if (!atomic_exchange(&s->unsynced, 0))
+        return STORE_OK;
+    if ((c = get_conn(s)) != NULL && wal_sync(c) == STORE_OK)
+        return STORE_OK;
+    atomic_store(&s->unsynced, 1);
+    return STORE_EIO;
+}
+
 static int sq_login_commit(struct store *store, const struct store_login *l,
                            struct store_user *current)
 {
-    struct conn *c = get_conn((struct sqlite_store *)store);
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    struct conn *c = get_conn(s);
+    int unsynced = l->mfa_digest == NULL && l->rehash == NULL;
     sqlite3_stmt *by_id, *fam, *ref, *ses, *unlock, *rehash;
     struct store_user user;
     int rc;
@@ -886,10 +950,12 @@ static int sq_login_commit(struct store *store, const struct store_login *l,
     CONN_AND_STMT(c, ses, ST_SESSION_INSERT);
     CONN_AND_STMT(c, unlock, ST_LOCKOUT_DELETE);
     CONN_AND_STMT(c, rehash, ST_USER_REHASH);
+    if (unsynced && unsynced_begin(c) != STORE_OK)
+        return STORE_EIO;
     /* BEGIN IMMEDIATE: the user row read here is the one the family is
      * recorded against; an admin change commits wholly before or after. */
     if (begin(c) != STORE_OK)
-        return STORE_EIO;
+        return unsynced ? unsynced_end(s, c, STORE_EIO) : STORE_EIO;
     sqlite3_bind_int64(by_id, 1, l->user_id);
     rc = read_user(by_id, &user);
     done(by_id);
@@ -936,6 +1002,8 @@ static int sq_login_commit(struct store *store, const struct store_login *l,
         rc = run(rehash);
     }
     rc = finish(c, rc);
+    if (unsynced)
+        rc = unsynced_end(s, c, rc);
     if (rc == STORE_OK)
         *current = user;
     sodium_memzero(&user, sizeof(user));
@@ -1270,29 +1338,17 @@ static int lockout_reserve_tx(struct conn *c, const char *key, int64_t now, int 
     return rc;
 }
 
-/*
- * A reservation commits without its own fsync (synchronous=NORMAL for this
- * transaction alone; SQLite refuses the change inside one): it is in the
- * WAL, so a crash of latch keeps it, and the next synced commit on the file
- * (this login's own, whoever's next, or a checkpoint) puts it on disk.  A
- * power cut can forget the guesses of that moment; a login, a password or a
- * token still waits for its fsync before it is answered.  The login's own
- * fsync was the other half of a login's disk time.
- */
 static int sq_lockout_reserve(struct store *store, const char *key, int64_t now, int attempts,
                               int64_t window_s, int64_t lockout_s, int64_t *retry_after_s)
 {
-    struct conn *c = get_conn((struct sqlite_store *)store);
+    struct sqlite_store *s = (struct sqlite_store *)store;
+    struct conn *c = get_conn(s);
     int rc;
 
-    if (c == NULL)
-        return STORE_EIO;
-    if (sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)
+    if (c == NULL || unsynced_begin(c) != STORE_OK)
         return STORE_EIO;
     rc = lockout_reserve_tx(c, key, now, attempts, window_s, lockout_s, retry_after_s);
-    if (sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK)
-        return STORE_EIO;
-    return rc;
+    return unsynced_end(s, c, rc);
 }
 
 static int sq_login_lookup(struct store *store, const char *email, const char *key, int64_t now,
@@ -2120,6 +2176,8 @@ static void sq_close(struct store *store)
     struct sqlite_store *s = (struct sqlite_store *)store;
     struct conn *c, *next;
 
+    if (s->conns != NULL && atomic_load(&s->unsynced))
+        (void)wal_sync(s->conns);
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
         conn_close(c);
@@ -2153,6 +2211,7 @@ static const struct store_ops sqlite_ops = {
     .lockout_reserve = sq_lockout_reserve,
     .login_lookup = sq_login_lookup,
     .lockout_reset = sq_lockout_reset,
+    .flush = sq_flush,
     .ping = sq_ping,
     .wait_events = sq_wait_events,
     .keys_list = sq_keys_list,

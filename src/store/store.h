@@ -376,6 +376,17 @@ struct store_ops {
                         int attempts, int64_t window_s, int64_t lockout_s, struct store_user *out,
                         int *found, int64_t *retry_after_s);
 
+    /*
+     * Puts on disk the commits a store made without waiting for their own
+     * sync (a guess reservation, a password login: answered once they are
+     * in the log, so a crash of latch keeps them, a crash of the machine can
+     * forget the last moments of them).  The follower calls it every
+     * second.  SQLite syncs its WAL when such a commit came since the last
+     * call; PostgreSQL's WAL writer already does this within
+     * 3 × wal_writer_delay, so it answers STORE_OK.
+     */
+    int (*flush)(struct store *store);
+
     /* ---- health and events ---- */
     /* A round trip to the database within the deadline: STORE_OK or
      * STORE_EUNAVAIL (with a reason for /readyz in why). */
@@ -570,6 +581,14 @@ int store_observe(const char *op, uint64_t started_us, int rc);
         uint64_t store_call_t0_ = store_clock_us();                                 \
         store_observe(#op, store_call_t0_, (s)->ops->op((s), __VA_ARGS__));         \
     })
+
+/* STORE_CALL for flush, which takes no argument but the store. */
+static inline int store_flush(struct store *s)
+{
+    uint64_t t0 = store_clock_us();
+
+    return store_observe("flush", t0, s->ops->flush(s));
+}
 
 static inline void store_close(struct store *s)
 {

@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct store_tmp {
@@ -542,4 +544,87 @@ STORE_TEST(store_lockout_reserve_is_atomic)
         total += w[i].granted;
     }
     CHECK_INT(total, 5);
+}
+
+/* ---- which commits wait for their own fsync ---- */
+
+/*
+ * libsqlite3 syncs its files with fdatasync (fsync where it has none); the
+ * definitions here come before libc's for it too, so these tests count the
+ * syncs a store call makes.
+ */
+static atomic_int store_file_syncs;
+
+int fdatasync(int fd)
+{
+    atomic_fetch_add(&store_file_syncs, 1);
+    return (int)syscall(SYS_fdatasync, fd);
+}
+
+int fsync(int fd)
+{
+    atomic_fetch_add(&store_file_syncs, 1);
+    return (int)syscall(SYS_fsync, fd);
+}
+
+/* The syncs since the last call. */
+static int syncs_since(int *mark)
+{
+    int now = atomic_load(&store_file_syncs), n = now - *mark;
+
+    *mark = now;
+    return n;
+}
+
+STORE_TEST(store_password_login_is_synced_by_the_flush_not_before)
+{
+    unsigned char refresh[STORE_DIGEST_BYTES], other[STORE_DIGEST_BYTES], next[STORE_DIGEST_BYTES];
+    struct store_user u, cur, again;
+    struct store_login l;
+    struct store_refresh found;
+    enum store_rotate_outcome outcome;
+    struct store *reopened = NULL;
+    char err[256] = "";
+    int64_t retry = -1;
+    int mark = 0;
+
+    memset(refresh, 7, sizeof(refresh));
+    memset(other, 8, sizeof(other));
+    memset(next, 9, sizeof(next));
+    CHECK_INT(store_user_create(*s, "ada@example.com", "$argon2id$h1", "user", 1, &u), STORE_OK);
+    (void)syncs_since(&mark);
+    CHECK_INT(store_flush(*s), STORE_OK);
+    CHECK_INT(syncs_since(&mark), 0);       /* the account was synced when created */
+    /* A guess and a password login are answered from the log, unsynced... */
+    CHECK_INT(STORE_CALL(*s, lockout_reserve, "ada@example.com", 100, 5, 60, 60, &retry),
+              STORE_OK);
+    l = store_login_for(&u, "sid-unsynced", refresh);
+    l.lockout_key = "ada@example.com";
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK_INT(syncs_since(&mark), 0);
+    /* ...and one flush puts both on disk; a second has nothing to do. */
+    CHECK_INT(store_flush(*s), STORE_OK);
+    CHECK_INT(syncs_since(&mark), 1);
+    CHECK_INT(store_flush(*s), STORE_OK);
+    CHECK_INT(syncs_since(&mark), 0);
+    /* A login that rehashes the password waits for its sync. */
+    l = store_login_for(&u, "sid-rehash", other);
+    l.rehash = "$argon2id$h2";
+    CHECK_INT(STORE_CALL(*s, login_commit, &l, &cur), STORE_OK);
+    CHECK(syncs_since(&mark) >= 1);
+    /* So do a rotation and a revocation. */
+    CHECK_INT(STORE_CALL(*s, refresh_rotate, other, next, 1001, 0, 1000, 100000, 5000, &outcome,
+                         &found),
+              STORE_OK);
+    CHECK_INT(outcome, STORE_ROTATED);
+    CHECK(syncs_since(&mark) >= 1);
+    CHECK_INT(STORE_CALL(*s, sid_revoke, "sid-unsynced", 1002, 5000), STORE_OK);
+    CHECK(syncs_since(&mark) >= 1);
+    /* What was answered is there for another connection. */
+    CHECK_INT(store_sqlite_open(&reopened, t->path, err, sizeof(err)), STORE_OK);
+    if (reopened != NULL) {
+        CHECK_INT(store_user_by_id(reopened, u.id, &again), STORE_OK);
+        CHECK_STR(again.password_hash, "$argon2id$h2");
+        store_close(reopened);
+    }
 }
