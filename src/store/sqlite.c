@@ -357,7 +357,7 @@ struct sqlite_store {
      */
     pthread_mutex_t write_gate;
     /* 1 while a commit made without its own fsync (a guess reservation, a
-     * password login: see unsynced_tx) may not be on disk yet; sq_flush
+     * password login: see unsynced_begin) may not be on disk yet; sq_flush
      * syncs the log and clears it. */
     atomic_int unsynced;
     struct conn *conns;
@@ -888,8 +888,8 @@ static int second_factor_in_tx(struct conn *c, const struct store_login *l)
  * closed: a guess uncounted, or a login's refresh token and session unknown
  * (its user logs in again).  Everything else, a password, a revocation, a
  * rotated refresh token, a used TOTP step, waits for its fsync before it is
- * answered.  The login's fsync cost this machine's hashing workers about a
- * tenth of their speed (docs/benchmarks.md).
+ * answered.  On the benchmark's machine a sync per login cost about a tenth
+ * of the login rate (bench/changes.md).
  */
 static int unsynced_begin(struct conn *c)
 {
