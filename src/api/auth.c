@@ -382,11 +382,13 @@ static void answer_mfa_required(struct app *app, struct pw_job *job)
     sodium_memzero(&token, sizeof(token));
 }
 
-/* The commit of a login whose password verified.  It waits for the disk
- * (SQLite's fsync, PostgreSQL's round trips and WAL flush), so it runs on a
- * database worker while the hashing worker starts the next verify: a
- * hashing worker waiting there left its CPU idle.  When the database pool
- * refuses it (a full queue, or shutdown) it runs where it is. */
+/* The commit of a login whose password verified.  It waits for the
+ * database (SQLite's write lock, PostgreSQL's round trips, and the disk's
+ * sync after a second step or a rehash: store/sqlite.c, unsynced_begin),
+ * so it runs on a database worker while the hashing worker starts the next
+ * verify: a hashing worker waiting there left its CPU idle.  When the
+ * database pool refuses it (a full queue, or shutdown) it runs where it
+ * is. */
 static void login_commit_job(void *arg)
 {
     struct pw_job *job = arg;

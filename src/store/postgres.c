@@ -2305,16 +2305,6 @@ struct lockout_args {
     int attempts;
 };
 
-/*
- * One reservation.  As on SQLite, its commit is not waited for on disk
- * (ST_LOCKOUT_RESERVE turns synchronous_commit off for itself): the server
- * has it, every instance sees it at once, and its WAL reaches the disk with
- * the next synchronous commit or within the WAL writer's delay.  A crash of
- * PostgreSQL itself can forget that moment's guesses; logins, passwords and
- * tokens still wait for their flush.  It was five round trips (BEGIN, make
- * sure of the row, lock and read it, write it, COMMIT): each statement costs
- * the server some 0.15 ms of the CPUs the logins' Argon2 runs on.
- */
 /* $1-$5 of LOCKOUT_RESERVE_UPSERT. */
 static void reserve_params(struct pg_params *p, const struct lockout_args *a)
 {
@@ -2326,6 +2316,17 @@ static void reserve_params(struct pg_params *p, const struct lockout_args *a)
     p_int(p, a->lockout_s);
 }
 
+/*
+ * One reservation.  As on SQLite, its commit is not waited for on disk
+ * (ST_LOCKOUT_RESERVE turns synchronous_commit off for itself): the server
+ * has it, every instance sees it at once, and its WAL reaches the disk with
+ * the next synchronous commit or within the WAL writer's delay.  A crash of
+ * PostgreSQL itself can forget that moment's guesses, as it can a password
+ * login's commit (ST_LOGIN_COMMIT); passwords, revocations and rotated
+ * tokens still wait for their flush.  It was five round trips (BEGIN, make
+ * sure of the row, lock and read it, write it, COMMIT): each statement costs
+ * the server some 0.15 ms of the CPUs the logins' Argon2 runs on.
+ */
 static int lockout_tx(struct pg_call *c, const struct lockout_args *a, int64_t *retry_after_s)
 {
     struct pg_params p;
