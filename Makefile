@@ -41,6 +41,11 @@ GEN_SRC  = $(UI_GEN) $(OPENAPI_GEN)
 # pkg-config is asked only when building, so 'make deps' works on a bare machine.
 PKG_CFLAGS = $$(pkg-config --cflags $(PKGS))
 PKG_LIBS   = $$(pkg-config --libs $(PKGS)) -lm
+# The server binary does not link libpq or libcurl: it opens them only when
+# PostgreSQL or mail is configured (src/util/dynlib.h), which keeps their
+# dependency trees out of a default server's memory.  The unit tests, the
+# probe and the fuzz targets link every library.
+BIN_LIBS   = $$(pkg-config --libs $(filter-out libpq libcurl,$(PKGS))) -lm
 
 -include mk/*.mk
 
@@ -71,12 +76,12 @@ $(OPENAPI_GEN): $(OPENAPI_JSON) scripts/embed-ui.sh Makefile
 $(BUILD)/release/latch: $(SRC) $(HDRS) $(GEN_SRC) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) $(RELEASE) $(CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) -pie $(RELRO) \
-	    $(PKG_LIBS) $(LDFLAGS)
+	    $(BIN_LIBS) $(LDFLAGS)
 
 # The test build: -Werror, AddressSanitizer + UndefinedBehaviorSanitizer.
 $(BUILD)/asan/latch: $(SRC) $(HDRS) $(GEN_SRC) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) $(PKG_LIBS)
+	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) $(BIN_LIBS)
 
 $(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(GEN_SRC) Makefile
 	@mkdir -p $(@D)
@@ -87,7 +92,7 @@ $(BUILD)/asan/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(GEN_SRC) Makefile
 # tests/tools/probe.c and the library files it needs, sanitizer build.
 PROBE_SRC = src/util/base32.c src/util/num.c src/util/fsutil.c src/util/cidr.c \
             src/auth/credentials.c src/auth/totp.c src/auth/qrsvg.c src/mail/message.c \
-            src/mail/smtp.c
+            src/mail/smtp.c src/util/dynlib.c
 $(BUILD)/asan/latch-probe: tests/tools/probe.c $(PROBE_SRC) $(HDRS) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(BASE) -Werror $(SANITIZE) $(PKG_CFLAGS) -o $@ tests/tools/probe.c $(PROBE_SRC) \

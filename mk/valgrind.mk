@@ -36,7 +36,7 @@ valgrind-build: $(VG_DIR)/latch $(VG_DIR)/unit-tests
 
 $(VG_DIR)/latch: $(SRC) $(HDRS) $(GEN_SRC) Makefile mk/valgrind.mk
 	@mkdir -p $(@D)
-	$(CC) $(BASE) $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) $(PKG_LIBS)
+	$(CC) $(BASE) $(VG_CFLAGS) $(PKG_CFLAGS) -o $@ $(SRC) $(GEN_SRC) $(BIN_LIBS)
 
 $(VG_DIR)/unit-tests: $(LIB_SRC) $(UNIT_SRC) $(HDRS) $(GEN_SRC) Makefile mk/valgrind.mk
 	@mkdir -p $(@D)

@@ -52,6 +52,14 @@ printf 'Source: latch\n\nPackage: latch\nArchitecture: any\n' > "$work/debian/co
 shlibs=$(cd "$work" && dpkg-shlibdeps -O -e root/usr/bin/latch 2>/dev/null |
          sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
+# libpq and libcurl are opened at run time, only when PostgreSQL or mail is
+# configured (src/util/dynlib.h), so dpkg-shlibdeps does not see them: their
+# packages are named from the files that hold the sonames latch opens.
+for soname in libpq.so.5 libcurl.so.4; do
+    owner=$(dpkg-query -S "/usr/lib/*/$soname" 2>/dev/null | head -1 | cut -d: -f1)
+    [ -n "$owner" ] || { echo "build-deb: no installed package holds $soname" >&2; exit 1; }
+    shlibs="$shlibs, $owner"
+done
 
 size=$(du -k -s --apparent-size --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s|@VERSION@|$version|" -e "s|@ARCH@|$arch|" -e "s|@MAINTAINER@|$maintainer|" \

@@ -419,6 +419,14 @@ static int cmd_serve(int argc, char **argv)
                                app.master_key);
     if (cfg.smtp_url[0] != '\0') {
         enum smtp_tls policy;
+        /* libcurl is opened and initialised only when mail is configured,
+         * here, before any thread that could send starts (mail/smtp.h). */
+        if (smtp_global_init() != SMTP_OK) {
+            log_error("LATCH_SMTP_URL is set but libcurl cannot send mail: %s",
+                      smtp_load_error()[0] != '\0' ? smtp_load_error()
+                                                  : "it failed to initialise or lacks TLS");
+            goto cleanup;
+        }
         if (smtp_tls_policy(cfg.smtp_url, (int)cfg.smtp_insecure, &policy) != SMTP_OK) {
             log_error("LATCH_SMTP_URL: expected smtp://host[:port] (STARTTLS) or "
                       "smtps://host[:port], without credentials, query or fragment");
@@ -1015,13 +1023,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     if (strcmp(argv[1], "serve") == 0) {
-        int rc;
-        /* libcurl's global state, before any thread starts (mail/smtp.h). */
-        if (smtp_global_init() != SMTP_OK) {
-            fprintf(stderr, "latch: libcurl failed to initialise (or lacks TLS)\n");
-            return 1;
-        }
-        rc = cmd_serve(argc - 2, argv + 2);
+        int rc = cmd_serve(argc - 2, argv + 2);
+        /* A no-op unless mail was configured (cmd_serve opened libcurl). */
         smtp_global_cleanup();
         return rc;
     }

@@ -2,11 +2,13 @@
 
 #include "mail/message.h"
 #include "util/cidr.h"
+#include "util/dynlib.h"
 #include "util/fsutil.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -22,6 +24,47 @@
 
 /* RFC 1122 section 3.2.1.3 and RFC 4291 section 2.5.3. */
 #define LOOPBACK_RANGES "127.0.0.0/8, ::1/128"
+
+/* libcurl is opened only where mail is configured (util/dynlib.h says why):
+ * every function this file calls is a sym_ pointer, resolved at once by
+ * curl_load.  Calling through them also bypasses curl's typecheck macros,
+ * which the unit tests' warnings cover instead. */
+#define CURL_FUNCTIONS(X) \
+    X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) \
+    X(curl_easy_perform) X(curl_easy_setopt) X(curl_easy_strerror) \
+    X(curl_free) X(curl_global_cleanup) X(curl_global_init) \
+    X(curl_slist_append) X(curl_slist_free_all) X(curl_url) \
+    X(curl_url_cleanup) X(curl_url_get) X(curl_url_set) \
+    X(curl_version_info)
+#define CURL_DECLARE(f) static __typeof__(f) *sym_##f;
+CURL_FUNCTIONS(CURL_DECLARE)
+#undef CURL_DECLARE
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_loaded;
+static char curl_load_err[256];
+
+static void curl_load_once(void)
+{
+#define CURL_ENTRY(f) {#f, (void **)&sym_##f},
+    static const struct dynlib_sym syms[] = {CURL_FUNCTIONS(CURL_ENTRY)};
+#undef CURL_ENTRY
+
+    curl_loaded = dynlib_open("libcurl.so.4", syms, sizeof(syms) / sizeof(syms[0]),
+                              curl_load_err, sizeof(curl_load_err)) == DYNLIB_OK;
+}
+
+/* 1 once libcurl's functions are usable. */
+static int curl_load(void)
+{
+    pthread_once(&curl_once, curl_load_once);
+    return curl_loaded;
+}
+
+const char *smtp_load_error(void)
+{
+    return curl_load() ? "" : curl_load_err;
+}
 
 const char *smtp_strerror(int err)
 {
@@ -56,12 +99,14 @@ int smtp_global_init(void)
 {
     const curl_version_info_data *info;
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (!curl_load())
         return SMTP_EINIT;
-    info = curl_version_info(CURLVERSION_NOW);
+    if (sym_curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return SMTP_EINIT;
+    info = sym_curl_version_info(CURLVERSION_NOW);
     if (info == NULL || info->version_num < SMTP_MIN_CURL_VERSION ||
         !(info->features & CURL_VERSION_SSL)) {
-        curl_global_cleanup();
+        sym_curl_global_cleanup();
         return SMTP_EINIT;
     }
     return SMTP_OK;
@@ -69,7 +114,8 @@ int smtp_global_init(void)
 
 void smtp_global_cleanup(void)
 {
-    curl_global_cleanup();
+    if (curl_loaded)
+        sym_curl_global_cleanup();
 }
 
 /* 1 when the host as libcurl parsed it is a loopback address or the name
@@ -105,22 +151,24 @@ int smtp_tls_policy(const char *url, int insecure, enum smtp_tls *out)
 
     if (url == NULL || strnlen(url, LATCH_MAX_SMTP_URL_BYTES + 1) > LATCH_MAX_SMTP_URL_BYTES)
         return SMTP_EURL;
-    u = curl_url();
+    if (!curl_load())
+        return SMTP_EINIT;
+    u = sym_curl_url();
     if (u == NULL)
         return SMTP_ENOMEM;
     /* Without CURLU_GUESS_SCHEME or CURLU_DEFAULT_SCHEME a scheme is required. */
-    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+    if (sym_curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
         goto cleanup;
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
+    if (sym_curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        sym_curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host[0] == '\0')
         goto cleanup;
     /* Credentials belong in their own settings (kept out of error texts);
      * a query or fragment means the URL is not what the admin thinks. */
-    if (curl_url_get(u, CURLUPART_USER, &part, 0) != CURLUE_NO_USER ||
-        curl_url_get(u, CURLUPART_PASSWORD, &part, 0) != CURLUE_NO_PASSWORD ||
-        curl_url_get(u, CURLUPART_OPTIONS, &part, 0) != CURLUE_NO_OPTIONS ||
-        curl_url_get(u, CURLUPART_QUERY, &part, 0) != CURLUE_NO_QUERY ||
-        curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) != CURLUE_NO_FRAGMENT)
+    if (sym_curl_url_get(u, CURLUPART_USER, &part, 0) != CURLUE_NO_USER ||
+        sym_curl_url_get(u, CURLUPART_PASSWORD, &part, 0) != CURLUE_NO_PASSWORD ||
+        sym_curl_url_get(u, CURLUPART_OPTIONS, &part, 0) != CURLUE_NO_OPTIONS ||
+        sym_curl_url_get(u, CURLUPART_QUERY, &part, 0) != CURLUE_NO_QUERY ||
+        sym_curl_url_get(u, CURLUPART_FRAGMENT, &part, 0) != CURLUE_NO_FRAGMENT)
         goto cleanup;
     if (strcmp(scheme, "smtps") == 0)
         tls = SMTP_TLS_IMPLICIT;
@@ -131,10 +179,10 @@ int smtp_tls_policy(const char *url, int insecure, enum smtp_tls *out)
     *out = tls;
     ret = SMTP_OK;
 cleanup:
-    curl_free(part);
-    curl_free(host);
-    curl_free(scheme);
-    curl_url_cleanup(u);
+    sym_curl_free(part);
+    sym_curl_free(host);
+    sym_curl_free(scheme);
+    sym_curl_url_cleanup(u);
     return ret;
 }
 
@@ -222,7 +270,7 @@ static int set_ca_bundle(CURL *curl, const char *ca_file, char *err, size_t err_
 
     /* The default bundle may be absent (a build with only a CA path): then
      * the CA path and the file are what is trusted. */
-    if (curl_easy_getinfo(curl, CURLINFO_CAINFO, &def) == CURLE_OK && def != NULL)
+    if (sym_curl_easy_getinfo(curl, CURLINFO_CAINFO, &def) == CURLE_OK && def != NULL)
         (void)append_file(def, &buf, &len, LATCH_MAX_CA_BUNDLE_BYTES);
     if (append_file(ca_file, &buf, &len, LATCH_MAX_CA_BUNDLE_BYTES) != 0) {
         set_err(err, err_size,
@@ -234,7 +282,7 @@ static int set_ca_bundle(CURL *curl, const char *ca_file, char *err, size_t err_
     blob.data = buf;
     blob.len = len;
     blob.flags = CURL_BLOB_COPY;
-    if (curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
+    if (sym_curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob) != CURLE_OK) {
         set_err(err, err_size, "SMTP CA file %s: libcurl refused the bundle", ca_file);
         ret = SMTP_EINIT;
     }
@@ -264,7 +312,7 @@ static size_t read_message(char *dst, size_t size, size_t nitems, void *userp)
  * TLS (smtp_global_init), so a failure is out of memory or a bad value. */
 #define SETOPT(opt, val)                                                                       \
     do {                                                                                       \
-        if (curl_easy_setopt(curl, opt, val) != CURLE_OK) {                                    \
+        if (sym_curl_easy_setopt(curl, opt, val) != CURLE_OK) {                                    \
             set_err(err, err_size, "libcurl refused option %s", #opt);                 \
             ret = SMTP_EINIT;                                                                  \
             goto cleanup;                                                                      \
@@ -284,6 +332,10 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *to,
 
     if (err != NULL && err_size > 0)
         err[0] = '\0';
+    if (!curl_load()) {
+        set_err(err, err_size, "SMTP: libcurl (Debian package libcurl4): %s", curl_load_err);
+        return SMTP_EINIT;
+    }
     if (cfg == NULL || smtp_tls_policy(cfg->url, cfg->insecure, &tls) != SMTP_OK) {
         set_err(err, err_size, "SMTP URL: must be smtp://host[:port] or smtps://host[:port], "
                 "without user, options, query or fragment");
@@ -299,8 +351,8 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *to,
         set_err(err, err_size, "SMTP: empty or too large message");
         return SMTP_EMESSAGE;
     }
-    curl = curl_easy_init();
-    rcpt = curl_slist_append(NULL, to);
+    curl = sym_curl_easy_init();
+    rcpt = sym_curl_slist_append(NULL, to);
     if (curl == NULL || rcpt == NULL) {
         set_err(err, err_size, "SMTP: out of memory");
         ret = SMTP_ENOMEM;
@@ -341,7 +393,7 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *to,
     SETOPT(CURLOPT_READDATA, &up);
     SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
 
-    rc = curl_easy_perform(curl);
+    rc = sym_curl_easy_perform(curl);
     if (rc != CURLE_OK) {
         /* libcurl's own text; it holds no password (none is in the URL),
          * but check rather than trust. */
@@ -349,17 +401,17 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *to,
             strstr(errbuf, cfg->password) != NULL)
             errbuf[0] = '\0';
         if (errbuf[0] != '\0')
-            set_err(err, err_size, "SMTP: %s (%s)", curl_easy_strerror(rc), errbuf);
+            set_err(err, err_size, "SMTP: %s (%s)", sym_curl_easy_strerror(rc), errbuf);
         else
-            set_err(err, err_size, "SMTP: %s", curl_easy_strerror(rc));
+            set_err(err, err_size, "SMTP: %s", sym_curl_easy_strerror(rc));
         ret = SMTP_ESEND;
     }
 cleanup:
     if (curl != NULL) {
         /* libcurl keeps its own copy of the password in the handle and
          * frees it here without wiping it; the caller's copy is the caller's. */
-        curl_easy_cleanup(curl);
+        sym_curl_easy_cleanup(curl);
     }
-    curl_slist_free_all(rcpt);
+    sym_curl_slist_free_all(rcpt);
     return ret;
 }

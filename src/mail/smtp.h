@@ -67,16 +67,25 @@ enum smtp_err {
 
 const char *smtp_strerror(int err);
 
-/* Initialises libcurl (curl_global_init) and checks that it has TLS and is
- * new enough (7.85).  Call once at program start, before any thread is
- * started; smtp_global_cleanup once at exit. */
+/* libcurl is not linked: it is opened (util/dynlib.h) on the first call of
+ * any function here, so a server without mail never loads it or the
+ * libraries it pulls in.
+ *
+ * smtp_global_init opens libcurl, initialises it (curl_global_init) and
+ * checks that it has TLS and is new enough (7.85).  Call it once, when mail
+ * is configured, before any thread that sends is started;
+ * smtp_global_cleanup once at exit (a no-op if libcurl was never opened). */
 int smtp_global_init(void);
 void smtp_global_cleanup(void);
+
+/* Why libcurl could not be opened, or "" when it is usable. */
+const char *smtp_load_error(void);
 
 /* The transport policy for url and insecure (see above), parsed with
  * libcurl's own URL parser so that the host checked is the host libcurl
  * connects to.  Returns SMTP_OK and sets *out, or SMTP_EURL (SMTP_ENOMEM
- * when libcurl cannot allocate its parser).  No I/O. */
+ * when libcurl cannot allocate its parser, SMTP_EINIT when it cannot be
+ * opened).  No I/O. */
 int smtp_tls_policy(const char *url, int insecure, enum smtp_tls *out);
 
 /*

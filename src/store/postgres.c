@@ -15,6 +15,7 @@
  * more.  wait_events has a connection of its own that LISTENs.
  */
 #include "store/store.h"
+#include "util/dynlib.h"
 #include "util/num.h"
 
 #include <ctype.h>
@@ -27,6 +28,50 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* libpq is opened when a PostgreSQL store is (util/dynlib.h says why): every
+ * function this file calls is a sym_ pointer, resolved at once by pq_load. */
+#define PQ_FUNCTIONS(X) \
+    X(PQcancel) X(PQclear) X(PQcmdStatus) \
+    X(PQcmdTuples) X(PQconnectPoll) X(PQconnectStartParams) \
+    X(PQconninfoFree) X(PQconninfoParse) X(PQconsumeInput) \
+    X(PQerrorMessage) X(PQfinish) X(PQflush) \
+    X(PQfreeCancel) X(PQfreemem) X(PQftype) \
+    X(PQgetCancel) X(PQgetResult) X(PQgetisnull) \
+    X(PQgetlength) X(PQgetvalue) X(PQisBusy) \
+    X(PQnfields) X(PQnotifies) X(PQntuples) \
+    X(PQresultErrorField) X(PQresultErrorMessage) X(PQresultStatus) \
+    X(PQsendPrepare) X(PQsendQuery) X(PQsendQueryParams) \
+    X(PQsendQueryPrepared) X(PQsetNoticeProcessor) X(PQsetSingleRowMode) \
+    X(PQsetnonblocking) X(PQsocket) X(PQstatus) \
+    X(PQtransactionStatus)
+#define PQ_DECLARE(f) static __typeof__(f) *sym_##f;
+PQ_FUNCTIONS(PQ_DECLARE)
+#undef PQ_DECLARE
+
+static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
+static int pq_loaded;
+static char pq_load_err[256];
+
+static void pq_load_once(void)
+{
+#define PQ_ENTRY(f) {#f, (void **)&sym_##f},
+    static const struct dynlib_sym syms[] = {PQ_FUNCTIONS(PQ_ENTRY)};
+#undef PQ_ENTRY
+
+    pq_loaded = dynlib_open("libpq.so.5", syms, sizeof(syms) / sizeof(syms[0]), pq_load_err,
+                            sizeof(pq_load_err)) == DYNLIB_OK;
+}
+
+/* 0 once libpq is usable; else -1 with the loader's reason in err. */
+static int pq_load(char *err, size_t err_size)
+{
+    pthread_once(&pq_once, pq_load_once);
+    if (pq_loaded)
+        return 0;
+    snprintf(err, err_size, "PostgreSQL needs libpq (Debian package libpq5): %s", pq_load_err);
+    return -1;
+}
 
 /*
  * Advisory lock keys (one 64-bit space per database, shared with whatever
@@ -871,37 +916,37 @@ static PGconn *pg_connect(struct pg_store *s, int64_t deadline_ms, char *why, si
         conn_param(&p, "application_name", "latch");
     conn_param(&p, "dbname", s->conninfo);
 
-    pg = PQconnectStartParams(p.keys, p.vals, 1);
+    pg = sym_PQconnectStartParams(p.keys, p.vals, 1);
     if (pg == NULL) {
         snprintf(why, why_size, "out of memory");
         return NULL;
     }
-    PQsetNoticeProcessor(pg, ignore_notice, NULL);
-    if (PQstatus(pg) == CONNECTION_BAD)
+    sym_PQsetNoticeProcessor(pg, ignore_notice, NULL);
+    if (sym_PQstatus(pg) == CONNECTION_BAD)
         goto fail;
     /* libpq's loop: wait for what PQconnectPoll last asked for, starting as
      * if it had asked to write. */
     while (st != PGRES_POLLING_OK) {
         if (st == PGRES_POLLING_FAILED)
             goto fail;
-        w = wait_fd(PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
+        w = wait_fd(sym_PQsocket(pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms);
         if (w == 0) {
             snprintf(why, why_size, "connecting timed out after %d ms", s->timeout_ms);
-            PQfinish(pg);
+            sym_PQfinish(pg);
             return NULL;
         }
         if (w < 0)
             goto fail;
-        st = PQconnectPoll(pg);
+        st = sym_PQconnectPoll(pg);
     }
-    if (PQsetnonblocking(pg, 1) != 0)
+    if (sym_PQsetnonblocking(pg, 1) != 0)
         goto fail;
     return pg;
 fail:
-    set_why(s, why, why_size, "", PQerrorMessage(pg));
+    set_why(s, why, why_size, "", sym_PQerrorMessage(pg));
     if (why[0] == '\0')
         snprintf(why, why_size, "cannot connect");
-    PQfinish(pg);
+    sym_PQfinish(pg);
     return NULL;
 }
 
@@ -915,8 +960,8 @@ static void *cancel_main(void *arg)
     PGcancel *cancel = arg;
     char errbuf[256];
 
-    PQcancel(cancel, errbuf, sizeof(errbuf));
-    PQfreeCancel(cancel);
+    sym_PQcancel(cancel, errbuf, sizeof(errbuf));
+    sym_PQfreeCancel(cancel);
     pthread_mutex_lock(&cancel_lock);
     cancels_running--;
     pthread_mutex_unlock(&cancel_lock);
@@ -946,14 +991,14 @@ static void send_cancel(PGconn *pg)
     }
     cancels_running++;
     pthread_mutex_unlock(&cancel_lock);
-    cancel = PQgetCancel(pg);
+    cancel = sym_PQgetCancel(pg);
     if (cancel != NULL && pthread_attr_init(&attr) == 0) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         started = pthread_create(&thread, &attr, cancel_main, cancel) == 0;
         pthread_attr_destroy(&attr);
     }
     if (!started) {
-        PQfreeCancel(cancel);
+        sym_PQfreeCancel(cancel);
         pthread_mutex_lock(&cancel_lock);
         cancels_running--;
         pthread_mutex_unlock(&cancel_lock);
@@ -965,7 +1010,7 @@ static void send_cancel(PGconn *pg)
 static int call_lost(struct pg_call *c)
 {
     c->broken = 1;
-    set_why(c->s, c->why, sizeof(c->why), "", PQerrorMessage(c->pg));
+    set_why(c->s, c->why, sizeof(c->why), "", sym_PQerrorMessage(c->pg));
     if (c->why[0] == '\0')
         snprintf(c->why, sizeof(c->why), "connection lost");
     return STORE_EUNAVAIL;
@@ -986,40 +1031,40 @@ static int call_wait(struct pg_call *c, PGresult **out)
     PGresult *first = NULL, *r;
     int f, w;
 
-    while ((f = PQflush(c->pg)) != 0) {
+    while ((f = sym_PQflush(c->pg)) != 0) {
         if (f < 0)
             return call_lost(c);
-        w = wait_fd(PQsocket(c->pg), POLLIN | POLLOUT, c->deadline_ms);
+        w = wait_fd(sym_PQsocket(c->pg), POLLIN | POLLOUT, c->deadline_ms);
         if (w == 0)
             return call_timed_out(c);
         /* Reading what the server sent meanwhile keeps it from blocking on
          * us while we block on it. */
-        if (w < 0 || !PQconsumeInput(c->pg))
+        if (w < 0 || !sym_PQconsumeInput(c->pg))
             return call_lost(c);
     }
     for (;;) {
-        while (PQisBusy(c->pg)) {
-            w = wait_fd(PQsocket(c->pg), POLLIN, c->deadline_ms);
+        while (sym_PQisBusy(c->pg)) {
+            w = wait_fd(sym_PQsocket(c->pg), POLLIN, c->deadline_ms);
             if (w == 0) {
-                PQclear(first);
+                sym_PQclear(first);
                 return call_timed_out(c);
             }
-            if (w < 0 || !PQconsumeInput(c->pg)) {
-                PQclear(first);
+            if (w < 0 || !sym_PQconsumeInput(c->pg)) {
+                sym_PQclear(first);
                 return call_lost(c);
             }
         }
-        r = PQgetResult(c->pg);
+        r = sym_PQgetResult(c->pg);
         if (r == NULL)
             break;
         if (first == NULL) {
             first = r;
-        } else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
-                   PQresultStatus(first) != PGRES_FATAL_ERROR) {
-            PQclear(first);
+        } else if (sym_PQresultStatus(r) == PGRES_FATAL_ERROR &&
+                   sym_PQresultStatus(first) != PGRES_FATAL_ERROR) {
+            sym_PQclear(first);
             first = r;
         } else {
-            PQclear(r);
+            sym_PQclear(r);
         }
     }
     if (first == NULL)
@@ -1031,11 +1076,11 @@ static int call_wait(struct pg_call *c, PGresult **out)
 /* The store's code for a failed result. */
 static int call_error(struct pg_call *c, const PGresult *r)
 {
-    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *state = sym_PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-    if (PQstatus(c->pg) != CONNECTION_OK)
+    if (sym_PQstatus(c->pg) != CONNECTION_OK)
         return call_lost(c);
-    set_why(c->s, c->why, sizeof(c->why), "", PQresultErrorMessage(r));
+    set_why(c->s, c->why, sizeof(c->why), "", sym_PQresultErrorMessage(r));
     if (state == NULL)
         return STORE_EIO;
     snprintf(c->state, sizeof(c->state), "%s", state);
@@ -1059,18 +1104,18 @@ static int call_error(struct pg_call *c, const PGresult *r)
  * done, the mapped error otherwise.  Frees r unless handed out. */
 static int call_result(struct pg_call *c, PGresult *r, PGresult **out)
 {
-    ExecStatusType st = PQresultStatus(r);
+    ExecStatusType st = sym_PQresultStatus(r);
     int rc;
 
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         if (out != NULL)
             *out = r;
         else
-            PQclear(r);
+            sym_PQclear(r);
         return STORE_OK;
     }
     rc = call_error(c, r);
-    PQclear(r);
+    sym_PQclear(r);
     return rc;
 }
 
@@ -1086,7 +1131,7 @@ static int q_run(struct pg_call *c, enum stmt_id id, const struct pg_params *p, 
         return STORE_EUNAVAIL;
     snprintf(name, sizeof(name), "latch_%d", (int)id);
     if ((c->prepared[id / 64] & (UINT64_C(1) << (id % 64))) == 0) {
-        if (!PQsendPrepare(c->pg, name, stmt_sql[id], 0, NULL))
+        if (!sym_PQsendPrepare(c->pg, name, stmt_sql[id], 0, NULL))
             return call_lost(c);
         rc = call_wait(c, &r);
         if (rc == STORE_OK)
@@ -1095,7 +1140,7 @@ static int q_run(struct pg_call *c, enum stmt_id id, const struct pg_params *p, 
             return rc;
         c->prepared[id / 64] |= UINT64_C(1) << (id % 64);
     }
-    if (!PQsendQueryPrepared(c->pg, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
+    if (!sym_PQsendQueryPrepared(c->pg, name, p != NULL ? p->n : 0, p != NULL ? p->values : NULL,
                              p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1))
         return call_lost(c);
     rc = call_wait(c, &r);
@@ -1111,7 +1156,7 @@ static int q_simple(struct pg_call *c, const char *sql, PGresult **out)
 
     if (c->broken)
         return STORE_EUNAVAIL;
-    if (!PQsendQuery(c->pg, sql))
+    if (!sym_PQsendQuery(c->pg, sql))
         return call_lost(c);
     rc = call_wait(c, &r);
     return rc == STORE_OK ? call_result(c, r, out) : rc;
@@ -1126,7 +1171,7 @@ static int q_params(struct pg_call *c, const char *sql, const struct pg_params *
 
     if (c->broken)
         return STORE_EUNAVAIL;
-    if (!PQsendQueryParams(c->pg, sql, p->n, NULL, p->values, p->lengths, p->formats, 1))
+    if (!sym_PQsendQueryParams(c->pg, sql, p->n, NULL, p->values, p->lengths, p->formats, 1))
         return call_lost(c);
     rc = call_wait(c, &r);
     return rc == STORE_OK ? call_result(c, r, out) : rc;
@@ -1145,9 +1190,9 @@ static int tx_end(struct pg_call *c, int rc)
     if (rc == STORE_OK) {
         rc = q_run(c, ST_COMMIT, NULL, &r);
         /* COMMIT of a transaction that failed answers ROLLBACK. */
-        if (rc == STORE_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        if (rc == STORE_OK && strcmp(sym_PQcmdStatus(r), "COMMIT") != 0)
             rc = STORE_EIO;
-        PQclear(r);
+        sym_PQclear(r);
         return rc;
     }
     if (!c->broken && q_run(c, ST_ROLLBACK, NULL, NULL) != STORE_OK)
@@ -1219,9 +1264,9 @@ static int idle_conn_alive(PGconn *pg)
     struct pollfd p;
     int rounds;
 
-    p.fd = PQsocket(pg);
+    p.fd = sym_PQsocket(pg);
     p.events = POLLIN;
-    if (p.fd < 0 || PQstatus(pg) != CONNECTION_OK)
+    if (p.fd < 0 || sym_PQstatus(pg) != CONNECTION_OK)
         return 0;
     /* A terminated backend sends its FATAL message (which libpq, idle,
      * hands to the notice processor) and then closes: the end of the
@@ -1230,10 +1275,10 @@ static int idle_conn_alive(PGconn *pg)
         p.revents = 0;
         if (poll(&p, 1, 0) <= 0)
             break;
-        if (!PQconsumeInput(pg))
+        if (!sym_PQconsumeInput(pg))
             return 0;
     }
-    return PQstatus(pg) == CONNECTION_OK;
+    return sym_PQstatus(pg) == CONNECTION_OK;
 }
 
 /* Takes a free connection (waiting until the deadline), connecting it if
@@ -1271,7 +1316,7 @@ static int call_start(struct pg_store *s, struct pg_call *c)
     pthread_mutex_unlock(&s->lock);
     c->prepared = slot->prepared;
     if (slot->pg != NULL && !idle_conn_alive(slot->pg)) {
-        PQfinish(slot->pg);
+        sym_PQfinish(slot->pg);
         slot_set_conn(s, slot, NULL);
     }
     if (slot->pg != NULL) {
@@ -1293,7 +1338,7 @@ static int call_start(struct pg_store *s, struct pg_call *c)
         c->pg = pg;
         rc = session_setup(c);
         if (rc != STORE_OK) {
-            PQfinish(pg);
+            sym_PQfinish(pg);
             pg = NULL;
             c->pg = NULL;
         }
@@ -1318,9 +1363,9 @@ static void call_end(struct pg_call *c)
 
     if (slot == NULL)
         return;
-    if (c->broken || PQstatus(slot->pg) != CONNECTION_OK ||
-        PQtransactionStatus(slot->pg) != PQTRANS_IDLE) {
-        PQfinish(slot->pg);
+    if (c->broken || sym_PQstatus(slot->pg) != CONNECTION_OK ||
+        sym_PQtransactionStatus(slot->pg) != PQTRANS_IDLE) {
+        sym_PQfinish(slot->pg);
         slot_set_conn(c->s, slot, NULL);
     }
     c->slot = NULL;
@@ -1370,14 +1415,14 @@ static void p_bytes(struct pg_params *p, const void *b, size_t len)
 
 static int is_null(const PGresult *r, int row, int col)
 {
-    return PQgetisnull(r, row, col);
+    return sym_PQgetisnull(r, row, col);
 }
 
 /* An integer (or boolean) column in binary: big-endian, 1 to 8 bytes. */
 static int64_t get_i64(const PGresult *r, int row, int col)
 {
-    const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
-    int len = PQgetlength(r, row, col), i;
+    const unsigned char *p = (const unsigned char *)sym_PQgetvalue(r, row, col);
+    int len = sym_PQgetlength(r, row, col), i;
     uint64_t v = 0;
 
     if (is_null(r, row, col) || len < 1 || len > 8)
@@ -1391,7 +1436,7 @@ static int64_t get_i64(const PGresult *r, int row, int col)
 
 static void get_text(const PGresult *r, int row, int col, char *dst, size_t size)
 {
-    snprintf(dst, size, "%.*s", PQgetlength(r, row, col), PQgetvalue(r, row, col));
+    snprintf(dst, size, "%.*s", sym_PQgetlength(r, row, col), sym_PQgetvalue(r, row, col));
 }
 
 static void read_user(const PGresult *r, int row, struct store_user *out)
@@ -1413,7 +1458,7 @@ static int64_t changes(const PGresult *r)
 {
     int64_t n = 0;
 
-    if (num_parse_i64(PQcmdTuples((PGresult *)r), 0, INT64_MAX, &n) != 0)
+    if (num_parse_i64(sym_PQcmdTuples((PGresult *)r), 0, INT64_MAX, &n) != 0)
         return 0;
     return n;
 }
@@ -1439,7 +1484,7 @@ static int pg_user_create(struct store *store, const char *email, const char *ha
     p_int(&p, now);
     rc = q_run(&c, ST_USER_INSERT, &p, &r);
     call_end(&c);
-    if (rc == STORE_OK && PQntuples(r) == 1) {
+    if (rc == STORE_OK && sym_PQntuples(r) == 1) {
         memset(out, 0, sizeof(*out));
         out->id = get_i64(r, 0, 0);
         snprintf(out->email, sizeof(out->email), "%s", email);
@@ -1450,7 +1495,7 @@ static int pg_user_create(struct store *store, const char *email, const char *ha
     } else if (rc == STORE_OK) {
         rc = STORE_EIO;
     }
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -1474,7 +1519,7 @@ static int users_import_tx(struct pg_call *c, const struct store_import_user *us
         rc = q_run(c, ST_USER_IMPORT, &p, &r);
         if (rc == STORE_OK)
             created[i] = changes(r) == 1;
-        PQclear(r);
+        sym_PQclear(r);
         r = NULL;
     }
     return tx_end(c, rc);
@@ -1508,12 +1553,12 @@ static int read_one_user(struct store *store, enum stmt_id id, const struct pg_p
     rc = q_run(&c, id, p, &r);
     call_end(&c);
     if (rc == STORE_OK) {
-        if (PQntuples(r) == 0)
+        if (sym_PQntuples(r) == 0)
             rc = STORE_ENOTFOUND;
         else
             read_user(r, 0, out);
     }
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -1554,7 +1599,7 @@ static int pg_user_rehash(struct store *store, int64_t id, const char *old_hash,
     call_end(&c);
     if (rc == STORE_OK && changes(r) != 1)
         rc = STORE_ENOTFOUND;
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -1578,14 +1623,14 @@ static int pg_user_list(struct store *store, int64_t after_id, int limit, store_
     call_end(&c);
     if (rc != STORE_OK)
         return tx_outcome(rc);
-    n = PQntuples(r);
+    n = sym_PQntuples(r);
     *more = n > limit;
     for (i = 0; i < n && i < limit; i++) {
         read_user(r, i, &user);
         fn(ctx, &user);
     }
     sodium_memzero(&user, sizeof(user));
-    PQclear(r);
+    sym_PQclear(r);
     return STORE_OK;
 }
 
@@ -1610,8 +1655,8 @@ static int keeps_an_admin(struct pg_call *c, int64_t id, const char *new_role, i
     p_int(&p, id);
     if ((rc = q_run(c, ST_ENABLED_ADMINS, &p, &r)) != STORE_OK)
         return rc;
-    rc = PQntuples(r) == 1 && get_i64(r, 0, 0) > 0 ? STORE_OK : STORE_ELASTADMIN;
-    PQclear(r);
+    rc = sym_PQntuples(r) == 1 && get_i64(r, 0, 0) > 0 ? STORE_OK : STORE_ELASTADMIN;
+    sym_PQclear(r);
     return rc;
 }
 
@@ -1628,14 +1673,14 @@ static int lock_user(struct pg_call *c, enum stmt_id id, int64_t user_id, char *
     p_int(&p, user_id);
     if ((rc = q_run(c, id, &p, &r)) != STORE_OK)
         return rc;
-    if (PQntuples(r) == 1) {
+    if (sym_PQntuples(r) == 1) {
         get_text(r, 0, 0, role, role_size);
         *disabled = (int)get_i64(r, 0, 1);
         *password_gen = get_i64(r, 0, 2);
     } else {
         rc = STORE_ENOTFOUND;
     }
-    PQclear(r);
+    sym_PQclear(r);
     return rc;
 }
 
@@ -1668,8 +1713,8 @@ static int revoke_user_in_tx(struct pg_call *c, int64_t user_id, const char *exc
     p_text(&p, except_sid);
     if ((rc = q_run(c, ST_USER_FAMILIES_LOCK, &p, &r)) != STORE_OK)
         return rc;
-    families = PQntuples(r);
-    PQclear(r);
+    families = sym_PQntuples(r);
+    sym_PQclear(r);
     if (families == 0 && cutoff == 0)
         return STORE_OK;
     if ((rc = q_run(c, ST_REVOCATION_LOCK, NULL, NULL)) != STORE_OK)
@@ -1741,7 +1786,7 @@ static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user
         p_text(&p, change->password_hash);
         p_int(&p, now);
         rc = q_run(c, ST_USER_UPDATE, &p, &r);
-        if (rc == STORE_OK && PQntuples(r) != 1)
+        if (rc == STORE_OK && sym_PQntuples(r) != 1)
             rc = STORE_EIO;
     }
     lowered = change->password_hash != NULL || change->disabled == 1 || change->mfa_off ||
@@ -1760,7 +1805,7 @@ static int user_update_tx(struct pg_call *c, int64_t id, const struct store_user
     rc = tx_end(c, rc);
     if (rc == STORE_OK)
         read_user(r, 0, out);
-    PQclear(r);
+    sym_PQclear(r);
     return rc;
 }
 
@@ -1831,7 +1876,7 @@ static int run_once(struct pg_call *c, enum stmt_id id, const struct pg_params *
 
     if (rc == STORE_OK && changes(r) != 1)
         rc = STORE_EREPLAY;
-    PQclear(r);
+    sym_PQclear(r);
     return rc;
 }
 
@@ -1888,12 +1933,12 @@ static int login_commit_tx(struct pg_call *c, const struct store_login *l,
     rc = q_run(c, l->rehash != NULL ? ST_USER_FOR_REHASH : ST_USER_SHARE, &p, &r);
     memset(&user, 0, sizeof(user));
     if (rc == STORE_OK) {
-        if (PQntuples(r) == 1)
+        if (sym_PQntuples(r) == 1)
             read_user(r, 0, &user);
         else
             rc = STORE_ENOTFOUND;
     }
-    PQclear(r);
+    sym_PQclear(r);
     if (rc == STORE_OK)
         rc = login_account_check(l, &user);
     if (rc == STORE_OK && l->mfa_digest != NULL)
@@ -1974,14 +2019,14 @@ static int login_commit_one(struct pg_call *c, const struct store_login *l,
     rc = q_run(c, ST_LOGIN_COMMIT, &p, &r);
     memset(&user, 0, sizeof(user));
     if (rc == STORE_OK) {
-        if (PQntuples(r) == 1) {
+        if (sym_PQntuples(r) == 1) {
             read_user(r, 0, &user);
             issued = get_i64(r, 0, 9) != 0;
         } else {
             rc = STORE_ENOTFOUND;
         }
     }
-    PQclear(r);
+    sym_PQclear(r);
     if (rc == STORE_OK)
         rc = login_account_check(l, &user);
     if (rc == STORE_OK && !issued)
@@ -2049,8 +2094,8 @@ static int rotate_tx(struct pg_call *c, const struct rotate_args *a,
     p_bytes(&p, a->digest, STORE_DIGEST_BYTES);
     if ((rc = q_run(c, ST_REFRESH_GET, &p, &r)) != STORE_OK)
         return tx_end(c, rc);
-    if (PQntuples(r) != 1) {
-        PQclear(r);
+    if (sym_PQntuples(r) != 1) {
+        sym_PQclear(r);
         rc = tx_end(c, STORE_OK);
         if (rc == STORE_OK)
             *outcome = STORE_ROTATE_INVALID;
@@ -2062,8 +2107,8 @@ static int rotate_tx(struct pg_call *c, const struct rotate_args *a,
     expires_at = get_i64(r, 0, 2);
     used = !is_null(r, 0, 3);
     used_at = get_i64(r, 0, 3);
-    same_successor = !is_null(r, 0, 4) && PQgetlength(r, 0, 4) == STORE_DIGEST_BYTES &&
-                     sodium_memcmp(PQgetvalue(r, 0, 4), a->successor, STORE_DIGEST_BYTES) == 0;
+    same_successor = !is_null(r, 0, 4) && sym_PQgetlength(r, 0, 4) == STORE_DIGEST_BYTES &&
+                     sodium_memcmp(sym_PQgetvalue(r, 0, 4), a->successor, STORE_DIGEST_BYTES) == 0;
     revoked = !is_null(r, 0, 5);
     family_end = get_i64(r, 0, 6) + a->family_max_s;
     /* The account as it is now: disabled, or a password changed since the
@@ -2073,7 +2118,7 @@ static int rotate_tx(struct pg_call *c, const struct rotate_args *a,
     get_text(r, 0, 10, found.role, sizeof(found.role));
     found.email_verified = (int)get_i64(r, 0, 11);
     get_text(r, 0, 12, found.amr, sizeof(found.amr));
-    PQclear(r);
+    sym_PQclear(r);
 
     /* A family lives at most family_max_s from its login (ASVS 7.3.2). */
     if (revoked || !user_ok || (!used && (expires_at <= a->now || family_end <= a->now))) {
@@ -2146,10 +2191,10 @@ static int pg_session_get(struct store *store, const unsigned char *digest, int6
     p_reset(&p);
     p_bytes(&p, digest, STORE_DIGEST_BYTES);
     rc = q_run(&c, ST_SESSION_GET, &p, &r);
-    if (rc == STORE_OK && PQntuples(r) != 1)
+    if (rc == STORE_OK && sym_PQntuples(r) != 1)
         rc = STORE_ENOTFOUND;
     if (rc != STORE_OK) {
-        PQclear(r);
+        sym_PQclear(r);
         call_end(&c);
         return tx_outcome(rc);
     }
@@ -2161,7 +2206,7 @@ static int pg_session_get(struct store *store, const unsigned char *digest, int6
     found.expires_at = get_i64(r, 0, 4);
     revoked = !is_null(r, 0, 5);
     user_ok = get_i64(r, 0, 6) == 0 && get_i64(r, 0, 7) == 1;
-    PQclear(r);
+    sym_PQclear(r);
     if (revoked || !user_ok || found.expires_at <= now || now - found.last_seen >= idle_s) {
         call_end(&c);
         return STORE_ENOTFOUND;
@@ -2258,7 +2303,7 @@ static int pg_revocations_since(struct store *store, int64_t after_seq, int64_t 
     call_end(&c);
     if (rc != STORE_OK)
         return tx_outcome(rc);
-    n = PQntuples(r);
+    n = sym_PQntuples(r);
     for (i = 0; i < n; i++) {
         memset(&rev, 0, sizeof(rev));
         rev.seq = get_i64(r, i, 0);
@@ -2270,7 +2315,7 @@ static int pg_revocations_since(struct store *store, int64_t after_seq, int64_t 
             highest = rev.seq;
         fn(ctx, &rev);
     }
-    PQclear(r);
+    sym_PQclear(r);
     *last_seq = highest;
     return STORE_OK;
 }
@@ -2340,20 +2385,20 @@ static int lockout_tx(struct pg_call *c, const struct lockout_args *a, int64_t *
         rc = q_run(c, ST_LOCKOUT_RESERVE, &p, &r);
         if (rc != STORE_OK)
             return rc;
-        if (PQntuples(r) == 1) {
-            PQclear(r);
+        if (sym_PQntuples(r) == 1) {
+            sym_PQclear(r);
             *retry_after_s = 0;
             return STORE_OK;
         }
-        PQclear(r);
+        sym_PQclear(r);
         /* Locked: for how long. */
         p_reset(&p);
         p_text(&p, a->key);
         rc = q_run(c, ST_LOCKOUT_GET, &p, &r);
         if (rc != STORE_OK)
             return rc;
-        locked_until = PQntuples(r) == 1 ? get_i64(r, 0, 0) : 0;
-        PQclear(r);
+        locked_until = sym_PQntuples(r) == 1 ? get_i64(r, 0, 0) : 0;
+        sym_PQclear(r);
         if (locked_until > a->now) {
             *retry_after_s = locked_until - a->now;
             return STORE_OK;
@@ -2390,7 +2435,7 @@ static int login_lookup_tx(struct pg_call *c, const char *email, const struct lo
     p_text(&p, email);
     *found = 0;
     rc = q_run(c, ST_LOGIN_LOOKUP, &p, &r);
-    if (rc == STORE_OK && PQntuples(r) == 1) {
+    if (rc == STORE_OK && sym_PQntuples(r) == 1) {
         if (!is_null(r, 0, 0)) {
             read_user(r, 0, out);
             *found = 1;
@@ -2399,7 +2444,7 @@ static int login_lookup_tx(struct pg_call *c, const char *email, const struct lo
     } else if (rc == STORE_OK) {
         rc = STORE_EIO;
     }
-    PQclear(r);
+    sym_PQclear(r);
     if (rc != STORE_OK)
         return rc;
     if (reserved) {
@@ -2479,7 +2524,7 @@ static int dispatch_notifications(PGconn *pg, store_event_fn fn, void *ctx)
     int64_t id;
     int count = 0;
 
-    while ((n = PQnotifies(pg)) != NULL) {
+    while ((n = sym_PQnotifies(pg)) != NULL) {
         if (strcmp(n->relname, "latch_revocations") == 0) {
             fn(ctx, STORE_EVENT_REVOCATION, 0);
         } else if (strcmp(n->relname, "latch_keys") == 0) {
@@ -2490,7 +2535,7 @@ static int dispatch_notifications(PGconn *pg, store_event_fn fn, void *ctx)
             else
                 fn(ctx, STORE_EVENT_RESYNC, 0);
         }
-        PQfreemem(n);
+        sym_PQfreemem(n);
         count++;
     }
     return count;
@@ -2511,7 +2556,7 @@ static int listen_connect(struct pg_store *s, int64_t deadline_ms)
         return STORE_EUNAVAIL;
     rc = q_simple(&c, "LISTEN latch_revocations; LISTEN latch_keys; LISTEN latch_users", NULL);
     if (rc != STORE_OK) {
-        PQfinish(c.pg);
+        sym_PQfinish(c.pg);
         return STORE_EUNAVAIL;
     }
     s->listen = c.pg;
@@ -2532,8 +2577,8 @@ static int pg_wait_events(struct store *store, int timeout_ms, store_event_fn fn
     int w;
 
     for (;;) {
-        if (s->listen != NULL && PQstatus(s->listen) != CONNECTION_OK) {
-            PQfinish(s->listen);
+        if (s->listen != NULL && sym_PQstatus(s->listen) != CONNECTION_OK) {
+            sym_PQfinish(s->listen);
             s->listen = NULL;
         }
         if (s->listen == NULL) {
@@ -2556,12 +2601,12 @@ static int pg_wait_events(struct store *store, int timeout_ms, store_event_fn fn
         }
         if (dispatch_notifications(s->listen, fn, ctx) > 0)
             return STORE_OK;
-        w = wait_fd(PQsocket(s->listen), POLLIN, deadline);
+        w = wait_fd(sym_PQsocket(s->listen), POLLIN, deadline);
         if (w == 0)
             return STORE_OK;
-        if (w < 0 || !PQconsumeInput(s->listen)) {
+        if (w < 0 || !sym_PQconsumeInput(s->listen)) {
             /* Lost: make it again (and resync) within what is left. */
-            PQfinish(s->listen);
+            sym_PQfinish(s->listen);
             s->listen = NULL;
         }
     }
@@ -2580,13 +2625,13 @@ static int pg_keys_list(struct store *store, store_key_fn fn, void *ctx, int64_t
         return rc;
     rc = q_run(&c, ST_KEYS_LIST, NULL, &r);
     call_end(&c);
-    if (rc == STORE_OK && PQntuples(r) < 1)
+    if (rc == STORE_OK && sym_PQntuples(r) < 1)
         rc = STORE_EIO;   /* keys_version always has its row */
     if (rc != STORE_OK) {
-        PQclear(r);
+        sym_PQclear(r);
         return tx_outcome(rc);
     }
-    n = PQntuples(r);
+    n = sym_PQntuples(r);
     for (i = 0; i < n; i++) {
         if (is_null(r, i, 1) || fn == NULL)
             continue;   /* no keys: the one row of the outer join */
@@ -2595,12 +2640,12 @@ static int pg_keys_list(struct store *store, store_key_fn fn, void *ctx, int64_t
         get_text(r, i, 2, key.alg, sizeof(key.alg));
         key.created_at = get_i64(r, i, 3);
         key.signs_from = get_i64(r, i, 4);
-        key.sealed = (const unsigned char *)PQgetvalue(r, i, 5);
-        key.sealed_len = (size_t)PQgetlength(r, i, 5);
+        key.sealed = (const unsigned char *)sym_PQgetvalue(r, i, 5);
+        key.sealed_len = (size_t)sym_PQgetlength(r, i, 5);
         fn(ctx, &key);
     }
     *version = get_i64(r, 0, 0);
-    PQclear(r);
+    sym_PQclear(r);
     return STORE_OK;
 }
 
@@ -2618,7 +2663,7 @@ static int keys_apply_tx(struct pg_call *c, int64_t expect_version, const struct
     rc = q_run(c, ST_KEYS_BUMP, &p, &r);
     if (rc == STORE_OK && changes(r) != 1)
         rc = STORE_ECONFLICT;
-    PQclear(r);
+    sym_PQclear(r);
     /* Drops first: a copy may replace a key by one of the same kid. */
     for (i = 0; i < n_drop && rc == STORE_OK; i++) {
         p_reset(&p);
@@ -2683,18 +2728,18 @@ static int pg_secret_get_or_put(struct store *store, const char *name,
     if (rc == STORE_OK)
         rc = q_run(&c, ST_SECRET_GET, &p, &r);
     call_end(&c);
-    if (rc == STORE_OK && PQntuples(r) != 1)
+    if (rc == STORE_OK && sym_PQntuples(r) != 1)
         rc = STORE_ENOTFOUND;
     if (rc == STORE_OK) {
-        len = (size_t)PQgetlength(r, 0, 0);
+        len = (size_t)sym_PQgetlength(r, 0, 0);
         if (len > out_size) {
             rc = STORE_ENOMEM;
         } else {
-            memcpy(out, PQgetvalue(r, 0, 0), len);
+            memcpy(out, sym_PQgetvalue(r, 0, 0), len);
             *out_len = len;
         }
     }
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -2773,11 +2818,11 @@ static int register_tx(struct pg_call *c, const struct register_args *a, int64_t
     p_text(&p, a->role);
     p_int(&p, a->now);
     rc = q_run(c, ST_USER_REGISTER, &p, &r);
-    if (rc == STORE_OK && PQntuples(r) != 1)
+    if (rc == STORE_OK && sym_PQntuples(r) != 1)
         rc = STORE_EIO;
     if (rc == STORE_OK)
         *id = get_i64(r, 0, 0);
-    PQclear(r);
+    sym_PQclear(r);
     if (rc == STORE_OK)
         rc = token_insert(c, *id, STORE_TOKEN_VERIFY, a->digest, a->now, a->token_expires_at);
     if (rc == STORE_OK)
@@ -2884,24 +2929,24 @@ static int verify_tx(struct pg_call *c, const unsigned char *digest, int64_t now
     p_bytes(&p, digest, STORE_DIGEST_BYTES);
     p_int(&p, now);
     rc = q_run(c, ST_TOKEN_TAKE_VERIFY, &p, &r);
-    if (rc == STORE_OK && PQntuples(r) != 1)
+    if (rc == STORE_OK && sym_PQntuples(r) != 1)
         rc = STORE_ENOTFOUND;
     if (rc == STORE_OK)
         user_id = get_i64(r, 0, 0);
-    PQclear(r);
+    sym_PQclear(r);
     r = NULL;
     if (rc == STORE_OK) {
         p_reset(&p);
         p_int(&p, user_id);
         p_int(&p, now);
         rc = q_run(c, ST_USER_SET_VERIFIED, &p, &r);
-        if (rc == STORE_OK && PQntuples(r) != 1)
+        if (rc == STORE_OK && sym_PQntuples(r) != 1)
             rc = STORE_ENOTFOUND;
     }
     rc = tx_end(c, rc);
     if (rc == STORE_OK)
         read_user(r, 0, out);
-    PQclear(r);
+    sym_PQclear(r);
     return rc;
 }
 
@@ -2943,13 +2988,13 @@ static int reset_tx(struct pg_call *c, const struct reset_args *a, struct store_
     p_reset(&p);
     p_int(&p, a->user_id);
     rc = q_run(c, ST_USER_LOCK_GEN, &p, &r);
-    if (rc == STORE_OK && PQntuples(r) != 1)
+    if (rc == STORE_OK && sym_PQntuples(r) != 1)
         rc = STORE_ENOTFOUND;
     if (rc == STORE_OK) {
         gen = get_i64(r, 0, 0);
         get_text(r, 0, 1, email, sizeof(email));
     }
-    PQclear(r);
+    sym_PQclear(r);
     r = NULL;
     if (rc == STORE_OK) {
         p_reset(&p);
@@ -2973,7 +3018,7 @@ static int reset_tx(struct pg_call *c, const struct reset_args *a, struct store_
         p_text(&p, a->hash);
         p_int(&p, a->now);
         rc = q_run(c, ST_USER_SET_PASSWORD, &p, &r);
-        if (rc == STORE_OK && PQntuples(r) != 1)
+        if (rc == STORE_OK && sym_PQntuples(r) != 1)
             rc = STORE_EIO;
     }
     if (rc == STORE_OK)
@@ -2993,7 +3038,7 @@ static int reset_tx(struct pg_call *c, const struct reset_args *a, struct store_
     rc = tx_end(c, rc);
     if (rc == STORE_OK)
         read_user(r, 0, out);
-    PQclear(r);
+    sym_PQclear(r);
     return rc;
 }
 
@@ -3033,18 +3078,18 @@ static int pg_outbox_claim(struct store *store, int64_t now, int64_t lease_until
     p_int(&p, limit);
     rc = q_run(&c, ST_MAIL_CLAIM, &p, &r);
     call_end(&c);
-    for (i = 0; rc == STORE_OK && i < PQntuples(r); i++) {
+    for (i = 0; rc == STORE_OK && i < sym_PQntuples(r); i++) {
         memset(&row, 0, sizeof(row));
         get_text(r, i, 0, row.id, sizeof(row.id));
         get_text(r, i, 1, row.recipient, sizeof(row.recipient));
-        row.sealed = (const unsigned char *)PQgetvalue(r, i, 2);
-        row.sealed_len = (size_t)PQgetlength(r, i, 2);
+        row.sealed = (const unsigned char *)sym_PQgetvalue(r, i, 2);
+        row.sealed_len = (size_t)sym_PQgetlength(r, i, 2);
         row.attempts = get_i64(r, i, 3);
         row.created_at = get_i64(r, i, 4);
         row.expires_at = get_i64(r, i, 5);
         fn(ctx, &row);
     }
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3062,7 +3107,7 @@ static int pg_one(struct store *store, enum stmt_id id, const struct pg_params *
     call_end(&c);
     if (rc == STORE_OK && changed != NULL)
         *changed = changes(r);
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3104,13 +3149,13 @@ static int pg_outbox_stats(struct store *store, int64_t *pending, int64_t *oldes
         return rc;
     rc = q_run(&c, ST_MAIL_STATS, NULL, &r);
     call_end(&c);
-    if (rc == STORE_OK && PQntuples(r) == 1) {
+    if (rc == STORE_OK && sym_PQntuples(r) == 1) {
         *pending = get_i64(r, 0, 0);
         *oldest_created_at = get_i64(r, 0, 1);
     } else if (rc == STORE_OK) {
         rc = STORE_EIO;
     }
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3134,17 +3179,17 @@ static int pg_totp_put(struct store *store, int64_t user_id, const unsigned char
     p_int(&p, now);
     rc = q_run(&c, ST_TOTP_PUT, &p, &r);
     /* No row back: the user is gone, or the upsert met a confirmed one. */
-    if (rc == STORE_OK && PQntuples(r) == 0) {
-        PQclear(r);
+    if (rc == STORE_OK && sym_PQntuples(r) == 0) {
+        sym_PQclear(r);
         r = NULL;
         p_reset(&p);
         p_int(&p, user_id);
         rc = q_run(&c, ST_USER_BY_ID, &p, &r);
         if (rc == STORE_OK)
-            rc = PQntuples(r) == 1 ? STORE_ECONFLICT : STORE_ENOTFOUND;
+            rc = sym_PQntuples(r) == 1 ? STORE_ECONFLICT : STORE_ENOTFOUND;
     }
     call_end(&c);
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3152,12 +3197,12 @@ static int read_totp(const PGresult *r, struct store_totp *out)
 {
     size_t len;
 
-    if (PQntuples(r) != 1)
+    if (sym_PQntuples(r) != 1)
         return STORE_ENOTFOUND;
-    len = (size_t)PQgetlength(r, 0, 0);
+    len = (size_t)sym_PQgetlength(r, 0, 0);
     if (len > sizeof(out->sealed))
         return STORE_EIO;
-    memcpy(out->sealed, PQgetvalue(r, 0, 0), len);
+    memcpy(out->sealed, sym_PQgetvalue(r, 0, 0), len);
     out->sealed_len = len;
     out->confirmed = (int)get_i64(r, 0, 1);
     out->last_step = get_i64(r, 0, 2);
@@ -3179,7 +3224,7 @@ static int pg_totp_get(struct store *store, int64_t user_id, struct store_totp *
     call_end(&c);
     if (rc == STORE_OK)
         rc = read_totp(r, out);
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3203,7 +3248,7 @@ static int confirm_tx(struct pg_call *c, const struct confirm_args *a)
     rc = q_run(c, ST_TOTP_LOCK, &p, &r);
     if (rc == STORE_OK)
         rc = read_totp(r, &t);
-    PQclear(r);
+    sym_PQclear(r);
     if (rc == STORE_OK && t.confirmed)
         rc = STORE_ECONFLICT;
     else if (rc == STORE_OK && a->step <= t.last_step)
@@ -3292,13 +3337,13 @@ static int pg_mfa_token_get(struct store *store, const unsigned char *digest, in
     p_int(&p, now);
     rc = q_run(&c, ST_MFA_GET, &p, &r);
     call_end(&c);
-    if (rc == STORE_OK && PQntuples(r) != 1)
+    if (rc == STORE_OK && sym_PQntuples(r) != 1)
         rc = STORE_ENOTFOUND;
     if (rc == STORE_OK) {
         *user_id = get_i64(r, 0, 0);
         *password_gen = get_i64(r, 0, 1);
     }
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3337,19 +3382,19 @@ static int pg_sealed_any(struct store *store, char *ad, size_t ad_size, unsigned
         struct pg_params none;
         p_reset(&none);
         rc = q_params(&c, sql[i], &none, &r);
-        if (rc == STORE_OK && PQntuples(r) == 1) {
-            len = (size_t)PQgetlength(r, 0, 1);
+        if (rc == STORE_OK && sym_PQntuples(r) == 1) {
+            len = (size_t)sym_PQgetlength(r, 0, 1);
             if (len > out_size) {
                 rc = STORE_ENOMEM;
             } else {
                 get_text(r, 0, 0, ad, ad_size);
-                memcpy(out, PQgetvalue(r, 0, 1), len);
+                memcpy(out, sym_PQgetvalue(r, 0, 1), len);
                 *out_len = len;
             }
         } else if (rc == STORE_OK) {
             rc = STORE_ENOTFOUND;
         }
-        PQclear(r);
+        sym_PQclear(r);
         r = NULL;
     }
     call_end(&c);
@@ -3379,7 +3424,7 @@ static const struct store_table *find_table(const char *name, int *n_columns)
 /* A row of r as store values; pointers into r. */
 static int to_row(const PGresult *r, int i, struct store_row *row)
 {
-    int col, n = PQnfields(r);
+    int col, n = sym_PQnfields(r);
 
     memset(row, 0, sizeof(*row));
     if (n > STORE_MAX_COLUMNS)
@@ -3391,7 +3436,7 @@ static int to_row(const PGresult *r, int i, struct store_row *row)
             v->type = STORE_NULL;
             continue;
         }
-        switch (PQftype(r, col)) {
+        switch (sym_PQftype(r, col)) {
         case PG_OID_INT8:
         case PG_OID_INT4:
         case PG_OID_INT2:
@@ -3402,13 +3447,13 @@ static int to_row(const PGresult *r, int i, struct store_row *row)
         case PG_OID_TEXT:
         case PG_OID_VARCHAR:
             v->type = STORE_TEXT;
-            v->p = PQgetvalue(r, i, col);
-            v->len = (size_t)PQgetlength(r, i, col);
+            v->p = sym_PQgetvalue(r, i, col);
+            v->len = (size_t)sym_PQgetlength(r, i, col);
             break;
         case PG_OID_BYTEA:
             v->type = STORE_BLOB;
-            v->p = PQgetvalue(r, i, col);
-            v->len = (size_t)PQgetlength(r, i, col);
+            v->p = sym_PQgetvalue(r, i, col);
+            v->len = (size_t)sym_PQgetlength(r, i, col);
             break;
         default:
             return STORE_EIO;
@@ -3436,28 +3481,28 @@ static int pg_table_rows(struct store *store, const char *table, store_row_fn fn
              (int)strcspn(t->columns, ","), t->columns);
     if ((rc = call_start(PG(store), &c)) != STORE_OK)
         return rc;
-    if (!PQsendQueryParams(c.pg, sql, 0, NULL, NULL, NULL, NULL, 1) ||
-        !PQsetSingleRowMode(c.pg)) {
+    if (!sym_PQsendQueryParams(c.pg, sql, 0, NULL, NULL, NULL, NULL, 1) ||
+        !sym_PQsetSingleRowMode(c.pg)) {
         rc = call_lost(&c);
         call_end(&c);
         return rc;
     }
     for (;;) {
-        while (PQisBusy(c.pg)) {
-            w = wait_fd(PQsocket(c.pg), POLLIN, c.deadline_ms);
+        while (sym_PQisBusy(c.pg)) {
+            w = wait_fd(sym_PQsocket(c.pg), POLLIN, c.deadline_ms);
             if (w == 0) {
                 rc = call_timed_out(&c);
                 goto cleanup;
             }
-            if (w < 0 || !PQconsumeInput(c.pg)) {
+            if (w < 0 || !sym_PQconsumeInput(c.pg)) {
                 rc = call_lost(&c);
                 goto cleanup;
             }
         }
-        r = PQgetResult(c.pg);
+        r = sym_PQgetResult(c.pg);
         if (r == NULL)
             break;
-        st = PQresultStatus(r);
+        st = sym_PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE) {
             if (rc == STORE_OK && !stopped)
                 rc = to_row(r, 0, &row);
@@ -3467,15 +3512,15 @@ static int pg_table_rows(struct store *store, const char *table, store_row_fn fn
                 stopped = 1;
                 c.broken = 1;
             }
-            PQclear(r);
+            sym_PQclear(r);
             if (stopped)
                 break;
         } else if (st == PGRES_TUPLES_OK) {
-            PQclear(r);
+            sym_PQclear(r);
         } else {
             if (rc == STORE_OK)
                 rc = call_error(&c, r);
-            PQclear(r);
+            sym_PQclear(r);
         }
     }
 cleanup:
@@ -3500,9 +3545,9 @@ static int pg_table_count(struct store *store, const char *table, int64_t *count
     call_end(&c);
     /* The simple protocol answers in text. */
     if (rc == STORE_OK &&
-        (PQntuples(r) != 1 || num_parse_i64(PQgetvalue(r, 0, 0), 0, INT64_MAX, count) != 0))
+        (sym_PQntuples(r) != 1 || num_parse_i64(sym_PQgetvalue(r, 0, 0), 0, INT64_MAX, count) != 0))
         rc = STORE_EIO;
-    PQclear(r);
+    sym_PQclear(r);
     return tx_outcome(rc);
 }
 
@@ -3622,8 +3667,8 @@ static void pg_close(struct store *store)
     if (s == NULL)
         return;
     for (i = 0; s->slots != NULL && i < s->pool_size; i++)
-        PQfinish(s->slots[i].pg);
-    PQfinish(s->listen);
+        sym_PQfinish(s->slots[i].pg);
+    sym_PQfinish(s->listen);
     free(s->slots);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
@@ -3705,9 +3750,9 @@ static int schema_version(struct pg_call *c, int *version)
         return STORE_OK;
     }
     if (rc == STORE_OK &&
-        (PQntuples(r) != 1 || num_parse_i64(PQgetvalue(r, 0, 0), 0, INT32_MAX, &v) != 0))
+        (sym_PQntuples(r) != 1 || num_parse_i64(sym_PQgetvalue(r, 0, 0), 0, INT32_MAX, &v) != 0))
         rc = STORE_EIO;
-    PQclear(r);
+    sym_PQclear(r);
     if (rc == STORE_OK)
         *version = (int)v;
     return rc;
@@ -3784,7 +3829,7 @@ static int prepare_schema(struct pg_store *s, int migrate, char *err, size_t err
 cleanup:
     /* Closing the connection also releases the advisory lock (and rolls
      * back a migration that failed half way). */
-    PQfinish(c.pg);
+    sym_PQfinish(c.pg);
     return rc == PG_ERETRY ? STORE_EIO : rc;
 }
 
@@ -3802,6 +3847,8 @@ int store_pg_open(struct store **out, const char *conninfo, const struct store_o
         snprintf(err, err_size, "invalid PostgreSQL store options");
         return STORE_EIO;
     }
+    if (pq_load(err, err_size) != 0)
+        return STORE_EIO;
     s = calloc(1, sizeof(*s));
     if (s == NULL)
         return STORE_ENOMEM;
@@ -3824,7 +3871,7 @@ int store_pg_open(struct store **out, const char *conninfo, const struct store_o
 
     /* The password, if the conninfo carries one, to keep it out of every
      * message; a conninfo libpq cannot parse is refused here. */
-    parsed = PQconninfoParse(conninfo, &perr);
+    parsed = sym_PQconninfoParse(conninfo, &perr);
     if (parsed == NULL) {
         /* libpq quotes the piece it could not parse, which may be the
          * password (an unparsable one is not known to scrub): drop every
@@ -3833,7 +3880,7 @@ int store_pg_open(struct store **out, const char *conninfo, const struct store_o
         line[strcspn(line, "\n")] = '\0';
         snprintf(masked, sizeof(masked), "invalid PostgreSQL connection string: %s", line);
         store_pg_redact(masked, NULL, err, err_size);
-        PQfreemem(perr);
+        sym_PQfreemem(perr);
         pg_close(&s->base);
         return STORE_EIO;
     }
@@ -3846,7 +3893,7 @@ int store_pg_open(struct store **out, const char *conninfo, const struct store_o
     for (o = parsed; o->keyword != NULL; o++)
         if (o->val != NULL)
             sodium_memzero(o->val, strlen(o->val));
-    PQconninfoFree(parsed);
+    sym_PQconninfoFree(parsed);
 
     rc = prepare_schema(s, opts->migrate, err, err_size);
     if (rc != STORE_OK) {

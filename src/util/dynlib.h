@@ -1,0 +1,39 @@
+/*
+ * dynlib.h - a shared library opened at run time, only when a feature that
+ * needs it is configured.
+ *
+ * libpq (LATCH_DATABASE_URL=postgres://...) and libcurl (LATCH_SMTP_URL) each
+ * bring a tree of libraries with them (LDAP, GnuTLS, p11-kit, Kerberos,
+ * SSH, ...) whose pages and load-time initialisers cost a server that uses
+ * neither about 4 MiB of resident memory and part of its start-up.  The
+ * binary does not link them; the module that needs one opens it by its
+ * soname on first use and resolves every function it calls at once, so a
+ * missing library or symbol is one clear error at start-up, never a crash on
+ * a later call.  The libraries stay packaged dependencies (packaging/deb).
+ */
+#ifndef LATCH_UTIL_DYNLIB_H
+#define LATCH_UTIL_DYNLIB_H
+
+#include <stddef.h>
+
+/* One function to resolve: its name and where its address goes. */
+struct dynlib_sym {
+    const char *name;
+    void **addr;
+};
+
+enum dynlib_err {
+    DYNLIB_OK = 0,
+    DYNLIB_EOPEN = -1,   /* the library could not be opened; err says why */
+    DYNLIB_ESYMBOL = -2, /* a function is missing from it; err names it */
+};
+
+const char *dynlib_strerror(int err);
+
+/* Opens soname (kept open for the life of the process) and fills every
+ * syms[i].addr.  On failure nothing is filled and err holds the loader's
+ * reason.  Not thread-safe by itself: the callers run it under pthread_once. */
+int dynlib_open(const char *soname, const struct dynlib_sym *syms, size_t nsyms, char *err,
+                size_t err_size);
+
+#endif
