@@ -8,7 +8,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -40,30 +39,20 @@
 CURL_FUNCTIONS(CURL_DECLARE)
 #undef CURL_DECLARE
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static int curl_loaded;
-static char curl_load_err[256];
-
-static void curl_load_once(void)
-{
 #define CURL_ENTRY(f) {#f, (void **)&sym_##f},
-    static const struct dynlib_sym syms[] = {CURL_FUNCTIONS(CURL_ENTRY)};
+static const struct dynlib_sym curl_syms[] = {CURL_FUNCTIONS(CURL_ENTRY)};
 #undef CURL_ENTRY
-
-    curl_loaded = dynlib_open("libcurl.so.4", syms, sizeof(syms) / sizeof(syms[0]),
-                              curl_load_err, sizeof(curl_load_err)) == DYNLIB_OK;
-}
+static struct dynlib libcurl = DYNLIB_INIT("libcurl.so.4", curl_syms);
 
 /* 1 once libcurl's functions are usable. */
 static int curl_load(void)
 {
-    pthread_once(&curl_once, curl_load_once);
-    return curl_loaded;
+    return dynlib_load(&libcurl) == 0;
 }
 
 const char *smtp_load_error(void)
 {
-    return curl_load() ? "" : curl_load_err;
+    return curl_load() ? "" : libcurl.err;
 }
 
 const char *smtp_strerror(int err)
@@ -114,7 +103,7 @@ int smtp_global_init(void)
 
 void smtp_global_cleanup(void)
 {
-    if (curl_loaded)
+    if (dynlib_loaded(&libcurl))
         sym_curl_global_cleanup();
 }
 
@@ -333,7 +322,7 @@ int smtp_send(const struct smtp_config *cfg, const char *from, const char *to,
     if (err != NULL && err_size > 0)
         err[0] = '\0';
     if (!curl_load()) {
-        set_err(err, err_size, "SMTP: libcurl (Debian package libcurl4): %s", curl_load_err);
+        set_err(err, err_size, "SMTP: libcurl (Debian package libcurl4): %s", libcurl.err);
         return SMTP_EINIT;
     }
     if (cfg == NULL || smtp_tls_policy(cfg->url, cfg->insecure, &tls) != SMTP_OK) {

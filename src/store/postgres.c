@@ -49,27 +49,17 @@
 PQ_FUNCTIONS(PQ_DECLARE)
 #undef PQ_DECLARE
 
-static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
-static int pq_loaded;
-static char pq_load_err[256];
-
-static void pq_load_once(void)
-{
 #define PQ_ENTRY(f) {#f, (void **)&sym_##f},
-    static const struct dynlib_sym syms[] = {PQ_FUNCTIONS(PQ_ENTRY)};
+static const struct dynlib_sym pq_syms[] = {PQ_FUNCTIONS(PQ_ENTRY)};
 #undef PQ_ENTRY
-
-    pq_loaded = dynlib_open("libpq.so.5", syms, sizeof(syms) / sizeof(syms[0]), pq_load_err,
-                            sizeof(pq_load_err)) == DYNLIB_OK;
-}
+static struct dynlib libpq = DYNLIB_INIT("libpq.so.5", pq_syms);
 
 /* 0 once libpq is usable; else -1 with the loader's reason in err. */
 static int pq_load(char *err, size_t err_size)
 {
-    pthread_once(&pq_once, pq_load_once);
-    if (pq_loaded)
+    if (dynlib_load(&libpq) == 0)
         return 0;
-    snprintf(err, err_size, "PostgreSQL needs libpq (Debian package libpq5): %s", pq_load_err);
+    snprintf(err, err_size, "PostgreSQL needs libpq (Debian package libpq5): %s", libpq.err);
     return -1;
 }
 

@@ -4,6 +4,7 @@
 #include "util/dynlib.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 
 const char *dynlib_strerror(int err)
@@ -48,4 +49,30 @@ int dynlib_open(const char *soname, const struct dynlib_sym *syms, size_t nsyms,
         *syms[i].addr = addr;
     }
     return DYNLIB_OK;
+}
+
+/* One lock for every library: taken once per store open or mail send. */
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int dynlib_load(struct dynlib *lib)
+{
+    int state;
+
+    pthread_mutex_lock(&load_lock);
+    if (lib->state == 0)
+        lib->state = dynlib_open(lib->soname, lib->syms, lib->nsyms, lib->err,
+                                 sizeof(lib->err)) == DYNLIB_OK ? 1 : -1;
+    state = lib->state;
+    pthread_mutex_unlock(&load_lock);
+    return state == 1 ? 0 : -1;
+}
+
+int dynlib_loaded(struct dynlib *lib)
+{
+    int state;
+
+    pthread_mutex_lock(&load_lock);
+    state = lib->state;
+    pthread_mutex_unlock(&load_lock);
+    return state == 1;
 }

@@ -32,8 +32,29 @@ const char *dynlib_strerror(int err);
 
 /* Opens soname (kept open for the life of the process) and fills every
  * syms[i].addr.  On failure nothing is filled and err holds the loader's
- * reason.  Not thread-safe by itself: the callers run it under pthread_once. */
+ * reason.  Not thread-safe by itself: dynlib_load serialises it. */
 int dynlib_open(const char *soname, const struct dynlib_sym *syms, size_t nsyms, char *err,
                 size_t err_size);
+
+/* A library a module opens once, on first use: a static of that module,
+ * made with DYNLIB_INIT from the soname and a static array of its syms. */
+struct dynlib {
+    const char *soname;
+    const struct dynlib_sym *syms;
+    size_t nsyms;
+    int state;     /* 0: not tried; 1: loaded; -1: failed (under dynlib.c's lock) */
+    char err[256]; /* why it failed */
+};
+
+#define DYNLIB_INIT(soname, syms) {(soname), (syms), sizeof(syms) / sizeof((syms)[0]), 0, ""}
+
+/* The first call opens lib (dynlib_open); every later call answers as the
+ * first did, so a failure is reported the same way each time and the
+ * loader runs once.  Returns 0 when lib's functions are usable, else -1
+ * with lib->err saying why.  Thread-safe. */
+int dynlib_load(struct dynlib *lib);
+
+/* 1 when an earlier dynlib_load opened lib; never opens it. */
+int dynlib_loaded(struct dynlib *lib);
 
 #endif

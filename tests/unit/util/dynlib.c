@@ -55,3 +55,27 @@ TEST(dynlib_missing_library_says_which)
     CHECK(strstr(err, "liblatch-no-such-library.so.9") != NULL);
     CHECK_STR(dynlib_strerror(DYNLIB_EOPEN), "the shared library could not be opened");
 }
+
+TEST(dynlib_load_tries_once_and_answers_the_same)
+{
+    static void *found, *missing;
+    static const struct dynlib_sym good_syms[] = {{"zlibVersion", &found}};
+    static const struct dynlib_sym bad_syms[] = {{"zlibVersion", &missing}};
+    static struct dynlib good = DYNLIB_INIT("libz.so.1", good_syms);
+    static struct dynlib bad = DYNLIB_INIT("liblatch-no-such-library.so.9", bad_syms);
+
+    CHECK(!dynlib_loaded(&good));
+    CHECK_INT(dynlib_load(&good), 0);
+    CHECK(found != NULL);
+    CHECK(dynlib_loaded(&good));
+    CHECK_INT(dynlib_load(&good), 0);
+
+    CHECK_INT(dynlib_load(&bad), -1);
+    CHECK(strstr(bad.err, "liblatch-no-such-library.so.9") != NULL);
+    /* The second call answers from the first: same failure, no new try. */
+    bad.err[0] = 'X';
+    CHECK_INT(dynlib_load(&bad), -1);
+    CHECK(bad.err[0] == 'X');
+    CHECK(!dynlib_loaded(&bad));
+    CHECK(missing == NULL);
+}
