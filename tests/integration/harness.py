@@ -515,6 +515,11 @@ class LatchServer:
     def start(self):
         if not os.path.exists(LATCH_BIN):
             raise StartupError("latch binary not found at %s (set LATCH_BIN)" % LATCH_BIN)
+        # A second start would lose the first process, which then outlives
+        # the test (`with LatchServer().start()` starts twice: __enter__
+        # starts too).
+        if self.running():
+            raise StartupError("this server is already running (pid %d)" % self.proc.pid)
         self._ready.clear()
         self._note_configured_secrets()
         self.host = self.port = self.metrics_port = None

@@ -39,7 +39,7 @@ def free_port():
 
 class Libraries(LatchTestCase):
     def test_backend_and_no_mail_load_only_what_they_need(self):
-        with harness.LatchServer().start() as srv:
+        with harness.LatchServer() as srv:
             self.assertEqual(srv.get("/healthz").status_code, 200)
             names = mapped_libraries(srv)
             self.assertTrue(has(names, "libsqlite3"), sorted(names))
@@ -56,7 +56,7 @@ class Libraries(LatchTestCase):
         # mail configured, and then holds libcurl.
         env = {"LATCH_SMTP_URL": "smtp://127.0.0.1:%d" % free_port(),
                "LATCH_MAIL_FROM": "no-reply@latch.test"}
-        with harness.LatchServer(env=env).start() as srv:
+        with harness.LatchServer(env=env) as srv:
             self.assertEqual(srv.get("/healthz").status_code, 200)
             names = mapped_libraries(srv)
             self.assertTrue(has(names, "libcurl"), sorted(names))
