@@ -422,9 +422,9 @@ static int cmd_serve(int argc, char **argv)
         /* libcurl is opened and initialised only when mail is configured,
          * here, before any thread that could send starts (mail/smtp.h). */
         if (smtp_global_init() != SMTP_OK) {
+            const char *why = smtp_load_error();
             log_error("LATCH_SMTP_URL is set but libcurl cannot send mail: %s",
-                      smtp_load_error()[0] != '\0' ? smtp_load_error()
-                                                  : "it failed to initialise or lacks TLS");
+                      why[0] != '\0' ? why : "it failed to initialise or lacks TLS");
             goto cleanup;
         }
         if (smtp_tls_policy(cfg.smtp_url, (int)cfg.smtp_insecure, &policy) != SMTP_OK) {

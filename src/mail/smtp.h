@@ -78,7 +78,8 @@ const char *smtp_strerror(int err);
 int smtp_global_init(void);
 void smtp_global_cleanup(void);
 
-/* Why libcurl could not be opened, or "" when it is usable. */
+/* Why libcurl could not be opened, or "" when it was not tried or is
+ * usable.  Never opens it. */
 const char *smtp_load_error(void);
 
 /* The transport policy for url and insecure (see above), parsed with

@@ -45,13 +45,8 @@
     X(PQsendQueryPrepared) X(PQsetNoticeProcessor) X(PQsetSingleRowMode) \
     X(PQsetnonblocking) X(PQsocket) X(PQstatus) \
     X(PQtransactionStatus)
-#define PQ_DECLARE(f) static __typeof__(f) *sym_##f;
-PQ_FUNCTIONS(PQ_DECLARE)
-#undef PQ_DECLARE
-
-#define PQ_ENTRY(f) {#f, (void **)&sym_##f},
-static const struct dynlib_sym pq_syms[] = {PQ_FUNCTIONS(PQ_ENTRY)};
-#undef PQ_ENTRY
+PQ_FUNCTIONS(DYNLIB_DECLARE)
+static const struct dynlib_sym pq_syms[] = {PQ_FUNCTIONS(DYNLIB_SYM)};
 static struct dynlib libpq = DYNLIB_INIT("libpq.so.5", pq_syms);
 
 /* 0 once libpq is usable; else -1 with the loader's reason in err. */

@@ -48,6 +48,12 @@ struct dynlib {
 
 #define DYNLIB_INIT(soname, syms) {(soname), (syms), sizeof(syms) / sizeof((syms)[0]), 0, ""}
 
+/* For a module's X-macro list of the functions it calls, LIST(X):
+ * LIST(DYNLIB_DECLARE) declares a pointer sym_f of f's own type for each,
+ * and {LIST(DYNLIB_SYM)} is the array of dynlib_sym that fills them. */
+#define DYNLIB_DECLARE(f) static __typeof__(f) *sym_##f;
+#define DYNLIB_SYM(f) {#f, (void **)&sym_##f},
+
 /* The first call opens lib (dynlib_open); every later call answers as the
  * first did, so a failure is reported the same way each time and the
  * loader runs once.  Returns 0 when lib's functions are usable, else -1
