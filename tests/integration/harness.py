@@ -435,6 +435,14 @@ class _OutputDrain:
         self.pipe.close()
 
 
+def free_port():
+    """A loopback port free at the time of asking (for a server a test
+    starts itself, or one that must find nothing listening)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class LatchServer:
     """One `latch serve` process on 127.0.0.1 with a throwaway data dir.
 

@@ -8,10 +8,9 @@ p11-kit, Kerberos, SSH).  Read from the process's own /proc/<pid>/maps.
 
 import os
 import re
-import socket
 
 import harness
-from harness import LatchTestCase
+from harness import LatchTestCase, free_port
 
 # What libpq and libcurl bring with them on Debian 12, and nothing else does.
 PULLED_IN = ("libldap", "libgnutls", "libp11-kit", "libkrb5", "libssh2", "librtmp")
@@ -29,12 +28,6 @@ def mapped_libraries(server):
 
 def has(names, prefix):
     return any(re.match(re.escape(prefix) + r"[.-]", n) for n in names)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Libraries(LatchTestCase):

@@ -32,7 +32,7 @@ import unittest
 import requests
 
 import harness
-from harness import LatchTestCase, bearer, claims_for, mint, unique_email
+from harness import LatchTestCase, bearer, claims_for, free_port, mint, unique_email
 
 EXAMPLE = os.path.join(harness.REPO_ROOT, "examples", "nginx", "nginx.conf")
 PASSWORD = "correct horse battery"
@@ -67,12 +67,6 @@ def ensure_nginx():
     if "http_auth_request_module" not in version:
         raise unittest.SkipTest("%s is built without ngx_http_auth_request_module" % nginx)
     return nginx
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- the upstream application ------------------------------------------------

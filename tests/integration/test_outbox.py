@@ -16,7 +16,6 @@ Also measures the delivery latency (201 to the mail in the sink)."""
 
 import os
 import re
-import socket
 import statistics
 import sys
 import time
@@ -26,14 +25,6 @@ import harness
 import mailsink
 
 PASSWORD = "correct horse battery"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def metric(srv, name):
@@ -53,7 +44,7 @@ def wait_for(cond, timeout=15.0, what="condition"):
 
 class Durability(harness.LatchTestCase):
     def test_smtp_down_restart_smtp_up_delivers_exactly_once(self):
-        port = free_port()
+        port = harness.free_port()
         env = {"LATCH_SMTP_URL": "smtp://127.0.0.1:%d" % port,
                "LATCH_MAIL_FROM": mailsink.MAIL_FROM}
         srv = harness.LatchServer(env=env).start()

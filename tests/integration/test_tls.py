@@ -25,7 +25,7 @@ import time
 import unittest
 
 import harness
-from harness import LatchTestCase, unique_email
+from harness import LatchTestCase, free_port, unique_email
 
 PASSWORD = "correct horse battery"
 HSTS = "max-age=31536000"
@@ -218,12 +218,6 @@ def handshake(port, *args):
         # names the protocol (for older versions it names the cipher's).
         return True, proto.group(1) if proto else neg.group(1), neg.group(2)
     return False, None, out[-1500:]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def control_handshake(version, cert_key):
