@@ -507,11 +507,12 @@ static int cmd_serve(int argc, char **argv)
      * on PostgreSQL one worker per pooled connection, so none waits for a
      * connection.  On SQLite the routes that write run here too (a writer
      * waits for the write lock and the fsync), on one worker: the writes
-     * take turns on the write gate anyway, and one connection doing them
-     * all keeps its page cache (a commit from another connection empties
-     * it: about 23 page reads per login, from the log or the file) and
-     * sleeps less.  Under a login load with cheap Argon2 that is 0.05 ms
-     * less CPU per login and 15 futex calls fewer (bench/changes.md).
+     * take turns on the write gate anyway, and one connection making
+     * nearly all of them (a login's among them) keeps its page cache (a
+     * commit from another connection empties it: about 23 page reads per
+     * login, from the log or the file) and sleeps less.  Under a login
+     * load with cheap Argon2 that is about 0.05 ms less CPU per login and
+     * 12 fewer futex calls (bench/changes.md).
      * Reads of /profile and /verify stay inline. */
     if (work_pool_new(&store_pool, cs.remote ? db_pool : 1, LATCH_STORE_QUEUE, 0) != WORK_OK) {
         log_error("cannot start the database workers");
