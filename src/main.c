@@ -560,6 +560,7 @@ static int cmd_serve(int argc, char **argv)
     opts.handler = access_handle;
     opts.decorate = access_decorate;
     opts.complete = access_complete;
+    opts.before_wait = access_before_wait;
     opts.request_ctx_bytes = access_ctx_bytes();
     opts.handler_ctx = &app;
     if (http_server_start(&server, &opts, err, sizeof(err)) != 0) {

@@ -177,6 +177,13 @@ void access_complete(struct http_request *req, const struct http_exchange *x, vo
     log_set_request_id(NULL);
 }
 
+void access_before_wait(void *ctx)
+{
+    (void)ctx;
+    log_hold(1);
+    log_flush();
+}
+
 void access_route_stats(int index, struct access_route_stats *out)
 {
     const struct access_route_stats *rs = &route_stats[index];
@@ -216,6 +223,7 @@ int access_metrics_start(struct app *app, int fd, struct http_server **out, char
     opts.handler = access_handle_metrics;
     opts.decorate = access_decorate;
     opts.complete = access_complete;
+    opts.before_wait = access_before_wait;
     opts.handler_ctx = app;
     opts.request_ctx_bytes = sizeof(struct access_state);
     return http_server_start(out, &opts, err, err_size);

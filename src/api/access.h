@@ -8,8 +8,8 @@
  *
  * The HTTP adapter knows none of this: main hands it access_handle (or
  * access_handle_metrics for the LATCH_METRICS_LISTEN listener),
- * access_decorate and access_complete, and access_ctx_bytes() of per-request
- * memory.  The request id is put on the thread (util/log.h) while the
+ * access_decorate, access_complete and access_before_wait, and
+ * access_ctx_bytes() of per-request memory.  The request id is put on the thread (util/log.h) while the
  * handler runs, so every line logged for the request carries it, and on
  * every answer's X-Request-Id header.
  */
@@ -42,6 +42,10 @@ void access_handle_metrics(struct http_request *req, void *ctx);
 void access_decorate(struct http_request *req, struct http_response *resp, void *ctx);
 /* The http_complete_fn: the access log line and the per-route metrics. */
 void access_complete(struct http_request *req, const struct http_exchange *x, void *ctx);
+/* The HTTP threads' before_wait: their log lines are held (util/log.h's
+ * log_hold) and written out here, a batch of access lines in one write
+ * instead of one write per request. */
+void access_before_wait(void *ctx);
 
 /* The request's id (assigned on first use). */
 const char *access_request_id(struct http_request *req);

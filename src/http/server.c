@@ -250,6 +250,7 @@ struct http_server {
     http_handler_fn handler;
     http_decorate_fn decorate;
     http_complete_fn complete;
+    void (*before_wait)(void *ctx);
     void *handler_ctx;
     size_t request_ctx_bytes;
     int listen_fd;
@@ -1825,6 +1826,8 @@ static void *loop_main(void *arg)
     for (;;) {
         int n, i;
 
+        if (l->server->before_wait != NULL)
+            l->server->before_wait(l->server->handler_ctx);
         l->now_ms = monotonic_ms();
         n = epoll_wait(l->epfd, events, EPOLL_BATCH, loop_timeout(l));
         l->now_ms = monotonic_ms();
@@ -1841,6 +1844,8 @@ static void *loop_main(void *arg)
                     v = 0;           /* nothing to drain: a spurious wake */
                 if (__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
                     free_dead(l);
+                    if (l->server->before_wait != NULL)
+                        l->server->before_wait(l->server->handler_ctx);
                     return NULL;
                 }
                 loop_take_ready(l);
@@ -1990,6 +1995,7 @@ int http_server_start(struct http_server **out, const struct http_server_options
     s->handler = opts->handler;
     s->decorate = opts->decorate;
     s->complete = opts->complete;
+    s->before_wait = opts->before_wait;
     s->handler_ctx = opts->handler_ctx;
     s->request_ctx_bytes = opts->request_ctx_bytes;
     s->listen_fd = opts->listen_fd;

@@ -79,7 +79,11 @@ struct http_server_options {
     http_handler_fn handler;
     http_decorate_fn decorate;     /* may be NULL */
     http_complete_fn complete;     /* may be NULL */
-    void *handler_ctx;             /* passed to handler, decorate and complete */
+    /* Called on each HTTP thread before it waits for events, and once more
+     * as it ends: where the thread writes out what it gathered meanwhile
+     * (the access log's held lines).  May be NULL. */
+    void (*before_wait)(void *ctx);
+    void *handler_ctx;             /* passed to handler, decorate, complete, before_wait */
     /* Bytes of zeroed memory each request carries for the handler's own
      * per-request state (http_request_ctx); allocated with the request. */
     size_t request_ctx_bytes;

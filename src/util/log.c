@@ -14,6 +14,13 @@ static enum log_level current_level = LOG_INFO;
 static enum log_format current_format = LOG_FORMAT_TEXT;
 static _Thread_local char thread_request_id[LOG_REQUEST_ID_MAX + 1];
 
+/* The calling thread's held lines (log_hold). */
+static _Thread_local struct {
+    int on;
+    size_t len;
+    char buf[LOG_MAX_LINE_BYTES];
+} held;
+
 /* Bytes kept back so that a cut line can still be closed: a quote, a brace
  * and the newline. */
 #define LOG_CLOSE_RESERVE 4
@@ -302,6 +309,21 @@ static void write_line(const char *p, size_t n)
     }
 }
 
+void log_flush(void)
+{
+    if (held.len > 0) {
+        write_line(held.buf, held.len);
+        held.len = 0;
+    }
+}
+
+void log_hold(int on)
+{
+    if (!on)
+        log_flush();
+    held.on = on != 0;
+}
+
 void log_fields(enum log_level level, const char *msg, const struct log_field *fields, size_t n)
 {
     char line[LOG_MAX_LINE_BYTES];
@@ -314,7 +336,16 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
     len = log_format_line(line, sizeof(line), current_format,
                           (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, level,
                           thread_request_id, msg, fields, n);
-    write_line(line, len);
+    if (!held.on) {
+        write_line(line, len);
+        return;
+    }
+    if (len > sizeof(held.buf) - held.len)
+        log_flush();
+    memcpy(held.buf + held.len, line, len);
+    held.len += len;
+    if (level <= LOG_WARN)
+        log_flush();
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)

@@ -80,6 +80,20 @@ void log_fields(enum log_level level, const char *msg, const struct log_field *f
                    sizeof(log_event_fields_) / sizeof(log_event_fields_[0]));        \
     } while (0)
 
+/* Holding, per thread, for a thread that logs a line per request (an HTTP
+ * thread's access log): with log_hold(1), the calling thread's lines gather
+ * in a buffer of LOG_MAX_LINE_BYTES instead of a write(2) each, and go out
+ * together, in order and whole, in one write:
+ *   - at log_flush(), which the thread calls before it waits for more work;
+ *   - when the next line would not fit (the lines held go first);
+ *   - at once with a line of level warn or error.
+ * A write of at most PIPE_BUF bytes still never interleaves with another
+ * thread's.  log_hold(0) flushes and ends it.  A line held when the process
+ * dies abruptly is lost: at most what the thread logged since it last
+ * waited. */
+void log_hold(int on);
+void log_flush(void);
+
 /* Formats one line into out (at most size bytes, newline included) as the
  * current format would, at time ts_ms (ms since the epoch), for the given
  * request id ("" or NULL: none).  Returns its length.  For the unit tests. */

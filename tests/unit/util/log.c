@@ -1,11 +1,14 @@
 /* Tests src/util/log.c: the line formats (JSON and text), escaping of any
- * bytes a client could send, and lines cut to their bound staying whole. */
+ * bytes a client could send, lines cut to their bound staying whole, and a
+ * thread's held lines (log_hold) written whole, in order, when they must. */
 #include "test.h"
 
 #include "util/log.h"
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* 2026-11-29T00:17:17.123Z */
 #define TS_MS 1795911437123LL
@@ -120,4 +123,79 @@ TEST(log_request_id_is_per_thread_and_bounded)
     CHECK_STR(log_request_id(), "abc");
     log_set_request_id(NULL);
     CHECK_STR(log_request_id(), "");
+}
+
+/* What the pipe holds now, as a string (the read end is non-blocking). */
+static size_t drain(int fd, char *out, size_t size)
+{
+    size_t len = 0;
+    ssize_t r;
+
+    while (len + 1 < size && (r = read(fd, out + len, size - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    return len;
+}
+
+TEST(log_hold_writes_held_lines_whole_and_in_order_when_it_must)
+{
+    static char got[8 * LOG_MAX_LINE_BYTES], want[8 * LOG_MAX_LINE_BYTES];
+    char pad[301], line[400];
+    enum log_format format = log_get_format();
+    size_t wlen = 0, first;
+    int p[2], saved, i;
+
+    CHECK(pipe2(p, O_NONBLOCK | O_CLOEXEC) == 0);
+    fcntl(p[1], F_SETPIPE_SZ, 1 << 16);
+    saved = dup(STDERR_FILENO);
+    CHECK(saved >= 0 && dup2(p[1], STDERR_FILENO) == STDERR_FILENO);
+    log_set_format(LOG_FORMAT_TEXT);
+
+    /* Held: nothing goes out until the flush, then both lines in order. */
+    log_hold(1);
+    log_info("one");
+    log_info("two");
+    CHECK_INT((int64_t)drain(p[0], got, sizeof(got)), 0);
+    log_flush();
+    drain(p[0], got, sizeof(got));
+    CHECK_STR(got, "latch: one\nlatch: two\n");
+    log_flush();                                    /* nothing held: nothing written */
+    CHECK_INT((int64_t)drain(p[0], got, sizeof(got)), 0);
+
+    /* A warning goes out at once, after the lines held before it. */
+    log_info("three");
+    log_warn("four");
+    drain(p[0], got, sizeof(got));
+    CHECK_STR(got, "latch: three\nlatch: warning: four\n");
+
+    /* More than the buffer holds: the earlier lines go out whole when the
+     * next would not fit, the rest at the flush, all in order. */
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    for (i = 0; i < 40; i++) {
+        log_info("line %02d %s", i, pad);
+        wlen += (size_t)snprintf(line, sizeof(line), "latch: line %02d %s\n", i, pad);
+        strcat(want, line);
+    }
+    first = drain(p[0], got, sizeof(got));
+    CHECK(first > 0 && first <= LOG_MAX_LINE_BYTES * 3 && got[first - 1] == '\n');
+    CHECK(strncmp(got, want, first) == 0);
+    log_flush();
+    CHECK_INT((int64_t)(first + drain(p[0], got + first, sizeof(got) - first)), (int64_t)wlen);
+    CHECK_STR(got, want);
+
+    /* log_hold(0) writes what is held, and lines then go out one by one. */
+    log_info("five");
+    log_hold(0);
+    drain(p[0], got, sizeof(got));
+    CHECK_STR(got, "latch: five\n");
+    log_info("six");
+    drain(p[0], got, sizeof(got));
+    CHECK_STR(got, "latch: six\n");
+
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(p[0]);
+    close(p[1]);
+    log_set_format(format);
 }
