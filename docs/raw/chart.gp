@@ -1,7 +1,7 @@
 
 set terminal pngcairo size 1180,900 font "sans,10"
 set output "docs/benchmarks.png"
-set multiplot layout 2,1 title "latch vs nginx (return 200) vs Express — 2026-12-03T10:57:45Z, 2 CPUs, server on 1 core"
+set multiplot layout 2,1 title "latch vs nginx (return 200) vs Express — 2026-12-03T11:58:11Z, 2 CPUs, server on 1 core"
 set style fill solid 0.8 border -1
 set boxwidth 0.6
 set grid ytics
